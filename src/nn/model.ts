@@ -1,0 +1,149 @@
+/** Model architectures: an arch string such as "mlp:1200,1200" or "cnn:32,64" becomes a forward function. */
+import * as o from "../ir/ops.js";
+import type { Tensor } from "../ir/tensor.js";
+import { KdError } from "../util/errors.js";
+import { dense, denseParams, dropout, type ParamMap, type ParamSpec } from "./layers.js";
+
+export interface ForwardOptions {
+  /** Dropout on (training) or off (evaluation, export). */
+  readonly training: boolean;
+  /** int64 scalar seeding this step's dropout masks; required when training with dropout. */
+  readonly seed?: Tensor;
+}
+
+export interface Regularisation {
+  /** Dropout rate on the inputs (the paper's teacher: 0.2). */
+  readonly inputDropout: number;
+  /** Dropout rate on hidden units (the paper's teacher: 0.5). */
+  readonly hiddenDropout: number;
+}
+
+/** A classifier: parameters plus a forward function from inputs to logits. */
+export interface Model {
+  readonly arch: string;
+  /** Shape of one example as the model takes it ([784] or [1, 28, 28]). */
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly params: readonly ParamSpec[];
+  /** Name of the output layer's bias (what bias shifts adjust). */
+  readonly outputBias: string;
+  readonly reg: Regularisation;
+  forward(x: Tensor, p: ParamMap, opts: ForwardOptions): Tensor;
+}
+
+export const NO_REG: Regularisation = { inputDropout: 0, hiddenDropout: 0 };
+
+function needSeed(opts: ForwardOptions): Tensor {
+  if (!opts.seed) throw new Error("dropout in training mode needs a seed input");
+  return opts.seed;
+}
+
+export function mlp(
+  features: number,
+  hidden: readonly number[],
+  numClasses: number,
+  reg: Regularisation = NO_REG,
+): Model {
+  const sizes = [features, ...hidden, numClasses];
+  const names = sizes.slice(1).map((_, i) => (i === hidden.length ? "out" : `fc${i + 1}`));
+  const params = names.flatMap((name, i) =>
+    denseParams(name, sizes[i]!, sizes[i + 1]!, i === hidden.length ? "glorot" : "he"),
+  );
+  return {
+    arch: `mlp:${hidden.join(",")}`,
+    inputShape: [features],
+    numClasses,
+    params,
+    outputBias: "out.bias",
+    reg,
+    forward(x, p, opts) {
+      let h = x;
+      const drop = opts.training && (reg.inputDropout > 0 || reg.hiddenDropout > 0);
+      if (drop) h = dropout(h, reg.inputDropout, needSeed(opts), 0);
+      names.forEach((name, i) => {
+        h = dense(h, p, name);
+        if (i < hidden.length) {
+          h = o.relu(h);
+          if (drop) h = dropout(h, reg.hiddenDropout, needSeed(opts), i + 1);
+        }
+      });
+      return h;
+    },
+  };
+}
+
+/**
+ * A small convnet: for each entry, a 3x3 convolution (padding 1), ReLU and 2x2 max pooling;
+ * then one dense layer to the classes. Input [1, side, side].
+ */
+export function cnn(
+  side: number,
+  channels: readonly number[],
+  numClasses: number,
+  reg: Regularisation = NO_REG,
+): Model {
+  const params: ParamSpec[] = [];
+  let c = 1;
+  let s = side;
+  channels.forEach((co, i) => {
+    const fanIn = c * 9;
+    params.push(
+      {
+        name: `conv${i + 1}.weight`,
+        shape: [co, c, 3, 3],
+        init: "he",
+        fan: [fanIn, co * 9],
+        unitAxes: [1, 2, 3],
+        decay: true,
+      },
+      { name: `conv${i + 1}.bias`, shape: [co, 1, 1], init: "zeros", fan: [fanIn, co * 9], decay: false },
+    );
+    if (s % 2 !== 0)
+      throw new KdError(`cnn: ${channels.length} poolings do not divide the ${side}-pixel input`);
+    c = co;
+    s /= 2;
+  });
+  const flat = c * s * s;
+  params.push(...denseParams("out", flat, numClasses, "glorot"));
+  return {
+    arch: `cnn:${channels.join(",")}`,
+    inputShape: [1, side, side],
+    numClasses,
+    params,
+    outputBias: "out.bias",
+    reg,
+    forward(x, p, opts) {
+      let h = x;
+      const drop = opts.training && (reg.inputDropout > 0 || reg.hiddenDropout > 0);
+      if (drop) h = dropout(h, reg.inputDropout, needSeed(opts), 0);
+      channels.forEach((_, i) => {
+        h = o.add(o.conv2d(h, p.get(`conv${i + 1}.weight`), [1, 1], [1, 1]), p.get(`conv${i + 1}.bias`));
+        h = o.maxPool2d(o.relu(h), 2);
+      });
+      h = o.reshape(h, [x.shape[0]!, flat]);
+      if (drop) h = dropout(h, reg.hiddenDropout, needSeed(opts), 1);
+      return dense(h, p, "out");
+    },
+  };
+}
+
+/** Parses "mlp:1200,1200", "mlp:" (softmax regression) or "cnn:32,64". */
+export function parseArch(
+  arch: string,
+  features: number,
+  exampleShape: readonly number[],
+  numClasses: number,
+  reg: Regularisation = NO_REG,
+): Model {
+  const m = /^(mlp|cnn):([0-9,]*)$/.exec(arch.trim());
+  if (!m) throw new KdError(`unknown architecture "${arch}" (expected e.g. mlp:1200,1200 or cnn:32,64)`);
+  const sizes = m[2] === "" ? [] : m[2]!.split(",").map((s) => Number(s));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000))
+    throw new KdError(`architecture "${arch}": layer sizes must be whole numbers from 1 to 100000`);
+  if (m[1] === "mlp") return mlp(features, sizes, numClasses, reg);
+  const side = exampleShape[exampleShape.length - 1]!;
+  if (sizes.length === 0) throw new KdError(`architecture "${arch}": a cnn needs at least one conv layer`);
+  if (side * side !== features)
+    throw new KdError(`architecture "${arch}" needs square single-channel images`);
+  return cnn(side, sizes, numClasses, reg);
+}

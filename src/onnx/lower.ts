@@ -1,0 +1,143 @@
+/** ONNX lowering: one entry per primitive, turning a node into ONNX opset-18 nodes. */
+import type { Node, Prim, PrimParams } from "../ir/primitives.js";
+import { normAxes } from "../ir/primitives.js";
+import type { DType, Tensor } from "../ir/tensor.js";
+import { type AttrValue, dtypeToOnnx } from "./proto.js";
+
+export const OPSET = 18;
+
+export interface LowerCtx {
+  /** ONNX name of an input tensor of the node. */
+  readonly in: readonly string[];
+  /** ONNX name the node's result must be written to. */
+  readonly out: string;
+  emit(
+    opType: string,
+    inputs: readonly string[],
+    outputs: readonly string[],
+    attrs?: Record<string, AttrValue>,
+  ): void;
+  /** A fresh intermediate name. */
+  fresh(): string;
+  /** A constant initializer (int64 or float scalar/1-D), deduplicated. */
+  constant(values: readonly number[], dtype: DType, dims: readonly number[]): string;
+}
+
+type Lower<P extends Prim> = (ctx: LowerCtx, params: PrimParams[P], node: Node<P>, out: Tensor) => void;
+type LowerOf<T> = (ctx: LowerCtx, params: T, node: Node, out: Tensor) => void;
+
+const direct =
+  (opType: string): LowerOf<unknown> =>
+  (c) =>
+    c.emit(opType, c.in, [c.out]);
+
+function axesConst(c: LowerCtx, axes: readonly number[], rank: number): string {
+  const ax = normAxes(axes, rank);
+  return c.constant(ax, "int64", [ax.length]);
+}
+
+const reduce =
+  (opType: string): LowerOf<PrimParams["reduceSum"]> =>
+  (c, { axes, keepDims }, node) => {
+    if (axes.length === 0) return c.emit("Identity", c.in, [c.out]);
+    c.emit(opType, [c.in[0]!, axesConst(c, axes, node.inputs[0]!.rank)], [c.out], {
+      keepdims: keepDims ? 1 : 0,
+    });
+  };
+
+/** Emits `h = (h * k) mod 2^32` on int64 values already below 2^32 (low bits survive wraparound). */
+function mulMod32(c: LowerCtx, h: string, k: number): string {
+  const p = c.fresh();
+  const r = c.fresh();
+  c.emit("Mul", [h, c.constant([k], "int64", [])], [p]);
+  c.emit("BitwiseAnd", [p, c.constant([0xffffffff], "int64", [])], [r]);
+  return r;
+}
+
+/** Emits `h ^= h >> s` for non-negative int64 h (the shift is an exact integer division). */
+function xorShift(c: LowerCtx, h: string, s: number): string {
+  const q = c.fresh();
+  const r = c.fresh();
+  c.emit("Div", [h, c.constant([2 ** s], "int64", [])], [q]);
+  c.emit("BitwiseXor", [h, q], [r]);
+  return r;
+}
+
+export const lowerings: { readonly [P in Prim]: Lower<P> } = {
+  add: direct("Add"),
+  sub: direct("Sub"),
+  mul: direct("Mul"),
+  div: direct("Div"),
+  neg: direct("Neg"),
+  exp: direct("Exp"),
+  log: direct("Log"),
+  sqrt: direct("Sqrt"),
+  relu: direct("Relu"),
+  greater: direct("Greater"),
+  equal: direct("Equal"),
+  where: direct("Where"),
+  cast: (c, { to }) => c.emit("Cast", c.in, [c.out], { to: dtypeToOnnx[to] }),
+  // Plain products stay MatMul so ONNX Runtime can fuse a following bias Add into Gemm.
+  matmul: (c, { transA, transB }) =>
+    transA || transB
+      ? c.emit("Gemm", c.in, [c.out], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 })
+      : c.emit("MatMul", c.in, [c.out]),
+  reduceSum: reduce("ReduceSum"),
+  reduceMax: reduce("ReduceMax"),
+  reshape: (c, { shape }) =>
+    c.emit(
+      "Reshape",
+      [
+        c.in[0]!,
+        c.constant(
+          shape.map((d) => (typeof d === "number" ? d : -1)),
+          "int64",
+          [shape.length],
+        ),
+      ],
+      [c.out],
+    ),
+  transpose: (c, { perm }) => c.emit("Transpose", c.in, [c.out], { perm }),
+  expandLike: (c) => {
+    const s = c.fresh();
+    c.emit("Shape", [c.in[1]!], [s]);
+    c.emit("Expand", [c.in[0]!, s], [c.out]);
+  },
+  countOf: (c, { axes }, node, out) => {
+    const [s, sf, picked] = [c.fresh(), c.fresh(), c.fresh()];
+    c.emit("Shape", [c.in[0]!], [s]);
+    c.emit("Cast", [s], [sf], { to: dtypeToOnnx[out.dtype] });
+    c.emit("Gather", [sf, axesConst(c, axes, node.inputs[0]!.rank)], [picked]);
+    c.emit("ReduceProd", [picked], [c.out], { keepdims: 0 });
+  },
+  stopGradient: direct("Identity"),
+  randomUniform: (c, _p, _n, out) => {
+    // Counter-based noise: murmur3's 32-bit finaliser applied to (element index + seed), so a
+    // step's dropout masks depend only on its seed input and resumed runs repeat them exactly.
+    const [shape, n, idx] = [c.fresh(), c.fresh(), c.fresh()];
+    c.emit("Shape", [c.in[1]!], [shape]);
+    c.emit("ReduceProd", [shape], [n], { keepdims: 0 });
+    c.emit("Range", [c.constant([0], "int64", []), n, c.constant([1], "int64", [])], [idx]);
+    const seeded = c.fresh();
+    const salted = mulMod32(c, idx, 0x9e3779b1);
+    c.emit("BitwiseXor", [salted, c.in[0]!], [seeded]);
+    let h = xorShift(c, seeded, 16);
+    h = mulMod32(c, h, 0x85ebca6b);
+    h = xorShift(c, h, 13);
+    h = mulMod32(c, h, 0xc2b2ae35);
+    h = xorShift(c, h, 16);
+    const [top, f, u] = [c.fresh(), c.fresh(), c.fresh()];
+    c.emit("Div", [h, c.constant([256], "int64", [])], [top]);
+    c.emit("Cast", [top], [f], { to: dtypeToOnnx[out.dtype] });
+    c.emit("Mul", [f, c.constant([2 ** -24], out.dtype, [])], [u]);
+    c.emit("Reshape", [u, shape], [c.out]);
+  },
+  conv2d: (c, { strides, pads, dilations }) =>
+    c.emit("Conv", c.in, [c.out], { strides, pads: [pads[0], pads[1], pads[0], pads[1]], dilations }),
+  convTranspose2d: (c, { strides, pads, outputPadding }) =>
+    c.emit("ConvTranspose", c.in, [c.out], {
+      strides,
+      pads: [pads[0], pads[1], pads[0], pads[1]],
+      output_padding: outputPadding,
+    }),
+};

@@ -1,0 +1,90 @@
+/** Optimizers written as graph updates: new parameters and state are outputs of the training step. */
+import * as o from "../ir/ops.js";
+import type { Tensor } from "../ir/tensor.js";
+import type { ParamSpec } from "../nn/layers.js";
+
+export type OptimizerName = "sgd" | "nesterov" | "adam" | "adamw";
+
+export interface OptimizerConfig {
+  readonly name: OptimizerName;
+  /** L2 penalty (SGD, Adam) or decoupled decay (AdamW); weights only, never biases. */
+  readonly weightDecay: number;
+  /** Adam's betas and epsilon. */
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Max-norm radius for each unit's incoming weight vector; 0 = off. */
+  readonly maxNorm: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerConfig = {
+  name: "sgd",
+  weightDecay: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  maxNorm: 0,
+};
+
+/** Scalar hyper-parameters fed at every step, so schedules need no recompilation. */
+export interface Hyper {
+  readonly lr: Tensor;
+  readonly momentum: Tensor;
+  /** Adam bias corrections 1/(1-beta1^t) and 1/(1-beta2^t), computed by the trainer. */
+  readonly c1: Tensor;
+  readonly c2: Tensor;
+}
+export const HYPER_INPUTS = ["lr", "momentum", "adam_c1", "adam_c2"] as const;
+
+/** Names of the state slots an optimizer keeps per parameter (all zero-initialised, param-shaped). */
+export function stateSlots(cfg: OptimizerConfig): readonly string[] {
+  return cfg.name === "adam" || cfg.name === "adamw" ? ["m", "v"] : ["velocity"];
+}
+
+/**
+ * Rescales each unit's incoming weights to norm at most c:  w ← w · min(1, c / ‖w‖)
+ * (Srivastava et al. 2014), applied after the update.
+ */
+export function maxNorm(w: Tensor, axes: readonly number[], c: number): Tensor {
+  const norm = o.sqrt(o.sum(o.square(w), axes, true));
+  return o.mul(w, o.where(o.greater(norm, c), o.div(c, norm), 1));
+}
+
+/** One update: returns the new parameter and its new state slots (same order as stateSlots). */
+export function update(
+  cfg: OptimizerConfig,
+  spec: ParamSpec,
+  p: Tensor,
+  g: Tensor,
+  state: readonly Tensor[],
+  h: Hyper,
+): { p: Tensor; state: Tensor[] } {
+  const wd = spec.decay ? cfg.weightDecay : 0;
+  let next: Tensor;
+  let newState: Tensor[];
+  switch (cfg.name) {
+    case "sgd":
+    case "nesterov": {
+      // PyTorch's convention: v ← μv + g;  p ← p − lr·v  (Nesterov: p ← p − lr·(g + μv)).
+      const gd = wd > 0 ? o.add(g, o.mul(p, wd)) : g;
+      const v = o.add(o.mul(state[0]!, h.momentum), gd);
+      const step = cfg.name === "nesterov" ? o.add(gd, o.mul(v, h.momentum)) : v;
+      next = o.sub(p, o.mul(step, h.lr));
+      newState = [v];
+      break;
+    }
+    case "adam":
+    case "adamw": {
+      const gd = cfg.name === "adam" && wd > 0 ? o.add(g, o.mul(p, wd)) : g;
+      const m = o.add(o.mul(state[0]!, cfg.beta1), o.mul(gd, 1 - cfg.beta1));
+      const v = o.add(o.mul(state[1]!, cfg.beta2), o.mul(o.square(gd), 1 - cfg.beta2));
+      const stepDir = o.div(o.mul(m, h.c1), o.add(o.sqrt(o.mul(v, h.c2)), cfg.eps));
+      const decayed = cfg.name === "adamw" && wd > 0 ? o.sub(p, o.mul(p, o.mul(h.lr, wd))) : p;
+      next = o.sub(decayed, o.mul(stepDir, h.lr));
+      newState = [m, v];
+      break;
+    }
+  }
+  if (cfg.maxNorm > 0 && spec.unitAxes) next = maxNorm(next, spec.unitAxes, cfg.maxNorm);
+  return { p: next, state: newState };
+}

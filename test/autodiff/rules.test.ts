@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import * as o from "../../src/ir/ops.js";
+import { shapeRules } from "../../src/ir/primitives.js";
+import type { Tensor } from "../../src/ir/tensor.js";
+import type { Rng } from "../../src/util/rng.js";
+import { checkVjp, type InputSpec } from "../helpers/gradcheck.js";
+
+const positive = (r: Rng) => 0.5 + 2 * r.uniform();
+/** Values kept away from 0 so ReLU's kink never sits inside the finite-difference step. */
+const awayFromZero = (r: Rng) => (r.uniform() < 0.5 ? -1 : 1) * (0.1 + r.uniform());
+
+interface Row {
+  readonly name: string;
+  readonly f: (xs: Tensor[]) => Tensor;
+  readonly inputs: readonly InputSpec[];
+  readonly float32?: boolean;
+  readonly tol?: number;
+  readonly eps?: number;
+  /** The share of the true derivative autodiff should report (stopGradient blocks half of x·sg(x)). */
+  readonly ratio?: number;
+}
+
+// One row per primitive (and per composite worth checking on its own), JAX's table style.
+const rows: Row[] = [
+  { name: "add (broadcast)", f: ([a, b]) => o.add(a!, b!), inputs: [{ shape: [3, 4] }, { shape: [4] }] },
+  { name: "sub (broadcast)", f: ([a, b]) => o.sub(a!, b!), inputs: [{ shape: [3, 1] }, { shape: [1, 4] }] },
+  { name: "mul (broadcast)", f: ([a, b]) => o.mul(a!, b!), inputs: [{ shape: [2, 3, 4] }, { shape: [3, 1] }] },
+  { name: "div", f: ([a, b]) => o.div(a!, b!), inputs: [{ shape: [3, 4] }, { shape: [3, 4], sample: positive }] },
+  { name: "neg", f: ([a]) => o.neg(a!), inputs: [{ shape: [5] }] },
+  { name: "exp", f: ([a]) => o.exp(a!), inputs: [{ shape: [2, 3] }] },
+  { name: "log", f: ([a]) => o.log(a!), inputs: [{ shape: [2, 3], sample: positive }] },
+  { name: "sqrt", f: ([a]) => o.sqrt(a!), inputs: [{ shape: [2, 3], sample: positive }] },
+  { name: "relu", f: ([a]) => o.relu(a!), inputs: [{ shape: [4, 5], sample: awayFromZero }] },
+  {
+    name: "where/greater",
+    f: ([a, b]) => o.where(o.greater(a!, 0), a!, o.mul(b!, 3)),
+    inputs: [{ shape: [3, 4], sample: awayFromZero }, { shape: [4] }],
+  },
+  {
+    name: "equal/cast",
+    f: ([a]) => o.mul(a!, o.cast(o.equal(o.cast(o.greater(a!, 0), "int64"), o.cast(o.greater(a!, -10), "int64")), "float64")),
+    inputs: [{ shape: [6], sample: awayFromZero }],
+  },
+  {
+    // A round trip through float32 is linear up to rounding: a large step keeps rounding small.
+    name: "cast float→float",
+    f: ([a]) => o.cast(o.cast(a!, "float32"), "float64"),
+    inputs: [{ shape: [3] }],
+    eps: 1e-2,
+    tol: 1e-4,
+  },
+  { name: "matmul", f: ([a, b]) => o.matmul(a!, b!), inputs: [{ shape: [3, 4] }, { shape: [4, 5] }] },
+  { name: "matmul transA", f: ([a, b]) => o.matmul(a!, b!, true), inputs: [{ shape: [4, 3] }, { shape: [4, 5] }] },
+  { name: "matmul transB", f: ([a, b]) => o.matmul(a!, b!, false, true), inputs: [{ shape: [3, 4] }, { shape: [5, 4] }] },
+  { name: "matmul both", f: ([a, b]) => o.matmul(a!, b!, true, true), inputs: [{ shape: [4, 3] }, { shape: [5, 4] }] },
+  { name: "reduceSum", f: ([a]) => o.sum(a!, [0, 2]), inputs: [{ shape: [2, 3, 4] }] },
+  { name: "reduceSum keepDims", f: ([a]) => o.sum(a!, [1], true), inputs: [{ shape: [2, 3, 4] }] },
+  { name: "reduceMax", f: ([a]) => o.max(a!, [1]), inputs: [{ shape: [3, 5] }] },
+  { name: "reshape", f: ([a]) => o.mul(o.reshape(a!, [6, 2]), o.reshape(a!, [6, 2])), inputs: [{ shape: [3, 4] }] },
+  { name: "transpose", f: ([a]) => o.transpose(a!, [2, 0, 1]), inputs: [{ shape: [2, 3, 4] }] },
+  { name: "expandLike", f: ([a, b]) => o.mul(o.expandLike(a!, b!), b!), inputs: [{ shape: [1, 4] }, { shape: [3, 4] }] },
+  { name: "countOf/mean", f: ([a]) => o.mean(a!, [0]), inputs: [{ shape: [5, 3] }] },
+  { name: "stopGradient", f: ([a]) => o.mul(a!, o.stopGradient(a!)), inputs: [{ shape: [4] }], ratio: 0.5 },
+  { name: "logSoftmax", f: ([a]) => o.logSoftmax(a!), inputs: [{ shape: [3, 6] }] },
+  { name: "softmax", f: ([a]) => o.softmax(a!), inputs: [{ shape: [3, 6] }] },
+  {
+    name: "randomUniform (no gradient)",
+    f: ([a]) => o.add(a!, o.randomUniform(o.constant(a!.graph, 5, [], "int64"), a!)),
+    inputs: [{ shape: [4, 3] }],
+  },
+  {
+    name: "conv2d stride 1 pad 1",
+    f: ([x, w]) => o.conv2d(x!, w!, [1, 1], [1, 1]),
+    inputs: [{ shape: [2, 2, 5, 5] }, { shape: [3, 2, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "conv2d stride 2",
+    f: ([x, w]) => o.conv2d(x!, w!, [2, 2], [1, 1]),
+    inputs: [{ shape: [2, 2, 5, 5] }, { shape: [3, 2, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "convTranspose2d",
+    f: ([x, w]) => o.apply("convTranspose2d", { strides: [2, 2], pads: [1, 1], dilations: [1, 1], outputPadding: [0, 0] }, [x!, w!]),
+    inputs: [{ shape: [2, 3, 3, 3] }, { shape: [3, 2, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "maxPool2d",
+    f: ([x]) => o.maxPool2d(x!, 2),
+    inputs: [{ shape: [2, 2, 4, 4] }],
+  },
+];
+
+describe("gradient rules agree with central differences", () => {
+  const covered = new Set<string>();
+  for (const row of rows) {
+    it(row.name, async () => {
+      const r = await checkVjp(row.f, row.inputs, {
+        ...(row.float32 ? { dtype: "float32" as const } : {}),
+        ...(row.eps ? { eps: row.eps } : {}),
+      });
+      for (const p of r.prims) covered.add(p);
+      expect(Math.abs(r.analytic)).toBeGreaterThan(1e-6);
+      const expected = r.numeric * (row.ratio ?? 1);
+      const relErr = Math.abs(r.analytic - expected) / (Math.abs(r.analytic) + Math.abs(expected));
+      expect(relErr).toBeLessThan(row.tol ?? 1e-6);
+    });
+  }
+  it("covers every primitive", () => {
+    const missing = Object.keys(shapeRules).filter((p) => !covered.has(p));
+    expect(missing).toEqual([]);
+  });
+});

@@ -88,7 +88,7 @@ export const gradRules: { readonly [P in Prim]: GradRule<P> } = {
   expandLike: ({ g }) => [g, null],
   countOf: () => [null],
   stopGradient: () => [null],
-  randomUniform: () => [null, null],
+  dropoutMask: () => [null, null],
   conv2d: ({ inputs: [x, w], params, g }) => {
     const { strides, pads, dilations } = params;
     if (dilations[0] !== 1 || dilations[1] !== 1)

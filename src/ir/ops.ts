@@ -21,6 +21,10 @@ export function constData(values: ArrayLike<number>, dtype: DType): ConstData {
       return Float64Array.from(values);
     case "int64":
       return BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
+    case "int32":
+      return Int32Array.from(values);
+    case "uint32":
+      return Uint32Array.from(values);
     case "bool":
       return Uint8Array.from(values);
   }
@@ -75,8 +79,8 @@ export const reshape = (x: Tensor, shape: Shape): Tensor => apply("reshape", { s
 export const transpose = (x: Tensor, perm: readonly number[]): Tensor => apply("transpose", { perm }, [x]);
 export const expandLike = (x: Tensor, like: Tensor): Tensor => apply("expandLike", none, [x, like]);
 export const countOf = (x: Tensor, axes: readonly number[]): Tensor => apply("countOf", { axes }, [x]);
-export const randomUniform = (seed: Tensor, like: Tensor): Tensor =>
-  apply("randomUniform", none, [seed, like]);
+export const dropoutMask = (seed: Tensor, like: Tensor, rate: number): Tensor =>
+  apply("dropoutMask", { rate }, [seed, like]);
 export const conv2d = (
   x: Tensor,
   w: Tensor,

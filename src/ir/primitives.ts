@@ -42,8 +42,11 @@ export interface PrimParams {
   countOf: { readonly axes: readonly number[] };
   /** Identity forward, zero gradient. */
   stopGradient: None;
-  /** Uniform [0, 1) noise shaped like input 1, a pure function of the int64 seed input 0. */
-  randomUniform: None;
+  /**
+   * Inverted-dropout mask shaped like input 1: each entry 1/(1 − rate) with probability 1 − rate,
+   * else 0; a pure function of the int64 scalar seed (input 0) and the element's position.
+   */
+  dropoutMask: { readonly rate: number };
   /** NCHW convolution; weight [Cout, Cin, kh, kw]. */
   conv2d: ConvParams;
   /** Transposed convolution; weight [Cin, Cout, kh, kw]; output size fixed by outputPadding. */
@@ -172,8 +175,10 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
     return { shape: [], dtype: x!.dtype };
   },
   stopGradient: ([x]) => ({ shape: x!.shape, dtype: x!.dtype }),
-  randomUniform: ([seed, like]) => {
-    if (seed!.dtype !== "int64" || seed!.rank !== 0) fail("randomUniform: seed must be an int64 scalar");
+  dropoutMask: ([seed, like], { rate }) => {
+    if (seed!.dtype !== "int64" || seed!.rank !== 0) fail("dropoutMask: seed must be an int64 scalar");
+    if (!(rate >= 0 && rate < 1)) fail(`dropoutMask: rate ${rate} outside [0, 1)`);
+    if (!isFloat(like!.dtype)) fail("dropoutMask: shape source must be floating point");
     return { shape: like!.shape, dtype: like!.dtype };
   },
   conv2d: ([x, w], { strides, pads, dilations }) => {

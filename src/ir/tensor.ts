@@ -2,13 +2,13 @@
 import type { Node } from "./primitives.js";
 
 /** Element types the IR knows. float64 exists so gradient checks can run in double precision. */
-export type DType = "float32" | "float64" | "int64" | "bool";
+export type DType = "float32" | "float64" | "int64" | "int32" | "uint32" | "bool";
 
 /** A dimension: a fixed size, or a symbol (such as "batch") bound when the graph runs. */
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
-export type ConstData = Float32Array | Float64Array | BigInt64Array | Uint8Array;
+export type ConstData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint32Array | Uint8Array;
 
 /** Where a tensor's value comes from. */
 export type Source =

@@ -58,9 +58,8 @@ export function dense(x: Tensor, p: ParamMap, name: string): Tensor {
  */
 export function dropout(x: Tensor, rate: number, seed: Tensor, salt: number): Tensor {
   if (rate <= 0) return x;
-  const u = o.randomUniform(o.add(seed, o.constant(seed.graph, salt * 0x632be5ab, [], "int64")), x);
-  const keep = o.cast(o.greater(u, rate), x.dtype);
-  return o.mul(x, o.mul(keep, 1 / (1 - rate)));
+  const layerSeed = o.add(seed, o.constant(seed.graph, salt * 0x632be5ab, [], "int64"));
+  return o.mul(x, o.dropoutMask(layerSeed, x, rate));
 }
 
 /** Parameters by name, as graph tensors. */

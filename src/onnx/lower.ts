@@ -45,21 +45,18 @@ const reduce =
     });
   };
 
-/** Emits `h = (h * k) mod 2^32` on int64 values already below 2^32 (low bits survive wraparound). */
-function mulMod32(c: LowerCtx, h: string, k: number): string {
-  const p = c.fresh();
-  const r = c.fresh();
-  c.emit("Mul", [h, c.constant([k], "int64", [])], [p]);
-  c.emit("BitwiseAnd", [p, c.constant([0xffffffff], "int64", [])], [r]);
+/** Emits `h ^= h >> s` on uint32 values. */
+function xorShift(c: LowerCtx, h: string, s: number): string {
+  const [q, r] = [c.fresh(), c.fresh()];
+  c.emit("BitShift", [h, c.constant([s], "uint32", [])], [q], { direction: "RIGHT" });
+  c.emit("BitwiseXor", [h, q], [r]);
   return r;
 }
 
-/** Emits `h ^= h >> s` for non-negative int64 h (the shift is an exact integer division). */
-function xorShift(c: LowerCtx, h: string, s: number): string {
-  const q = c.fresh();
+/** Emits `h * k` on uint32 values (wrapping mod 2^32, which unsigned arithmetic guarantees). */
+function mulU32(c: LowerCtx, h: string, k: number): string {
   const r = c.fresh();
-  c.emit("Div", [h, c.constant([2 ** s], "int64", [])], [q]);
-  c.emit("BitwiseXor", [h, q], [r]);
+  c.emit("Mul", [h, c.constant([k], "uint32", [])], [r]);
   return r;
 }
 
@@ -111,26 +108,31 @@ export const lowerings: { readonly [P in Prim]: Lower<P> } = {
     c.emit("ReduceProd", [picked], [c.out], { keepdims: 0 });
   },
   stopGradient: direct("Identity"),
-  randomUniform: (c, _p, _n, out) => {
-    // Counter-based noise: murmur3's 32-bit finaliser applied to (element index + seed), so a
-    // step's dropout masks depend only on its seed input and resumed runs repeat them exactly.
-    const [shape, n, idx] = [c.fresh(), c.fresh(), c.fresh()];
+  dropoutMask: (c, { rate }, _n, out) => {
+    // Counter-based randomness: murmur3's 32-bit finaliser of (index · golden ratio) ^ seed, in
+    // uint32 arithmetic. A step's masks depend only on its seed input, so resumed runs repeat them.
+    const [shape, n, idx32, idx, seed] = [c.fresh(), c.fresh(), c.fresh(), c.fresh(), c.fresh()];
     c.emit("Shape", [c.in[1]!], [shape]);
     c.emit("ReduceProd", [shape], [n], { keepdims: 0 });
-    c.emit("Range", [c.constant([0], "int64", []), n, c.constant([1], "int64", [])], [idx]);
-    const seeded = c.fresh();
-    const salted = mulMod32(c, idx, 0x9e3779b1);
-    c.emit("BitwiseXor", [salted, c.in[0]!], [seeded]);
-    let h = xorShift(c, seeded, 16);
-    h = mulMod32(c, h, 0x85ebca6b);
-    h = xorShift(c, h, 13);
-    h = mulMod32(c, h, 0xc2b2ae35);
-    h = xorShift(c, h, 16);
-    const [top, f, u] = [c.fresh(), c.fresh(), c.fresh()];
-    c.emit("Div", [h, c.constant([256], "int64", [])], [top]);
-    c.emit("Cast", [top], [f], { to: dtypeToOnnx[out.dtype] });
-    c.emit("Mul", [f, c.constant([2 ** -24], out.dtype, [])], [u]);
-    c.emit("Reshape", [u, shape], [c.out]);
+    const n32 = c.fresh();
+    c.emit("Cast", [n], [n32], { to: dtypeToOnnx.int32 });
+    c.emit("Range", [c.constant([0], "int32", []), n32, c.constant([1], "int32", [])], [idx32]);
+    c.emit("Cast", [idx32], [idx], { to: dtypeToOnnx.uint32 });
+    c.emit("Cast", [c.in[0]!], [seed], { to: dtypeToOnnx.uint32 });
+    const salted = c.fresh();
+    c.emit("BitwiseXor", [mulU32(c, idx, 0x9e3779b1), seed], [salted]);
+    let h = xorShift(c, salted, 16);
+    h = xorShift(c, mulU32(c, h, 0x85ebca6b), 13);
+    h = xorShift(c, mulU32(c, h, 0xc2b2ae35), 16);
+    // Dropped iff h < rate·2^32, so P(keep) = 1 − rate to within 2^-32.
+    const [drop, flat] = [c.fresh(), c.fresh()];
+    c.emit("Less", [h, c.constant([Math.min(0xffffffff, Math.round(rate * 2 ** 32))], "uint32", [])], [drop]);
+    c.emit(
+      "Where",
+      [drop, c.constant([0], out.dtype, []), c.constant([1 / (1 - rate)], out.dtype, [])],
+      [flat],
+    );
+    c.emit("Reshape", [flat, shape], [c.out]);
   },
   conv2d: (c, { strides, pads, dilations }) =>
     c.emit("Conv", c.in, [c.out], { strides, pads: [pads[0], pads[1], pads[0], pads[1]], dilations }),

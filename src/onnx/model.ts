@@ -2,6 +2,7 @@
 
 import { constData } from "../ir/ops.js";
 import type { Node } from "../ir/primitives.js";
+import { normAxes } from "../ir/primitives.js";
 import type { DType, Tensor } from "../ir/tensor.js";
 import { type LowerCtx, lowerings, OPSET } from "./lower.js";
 import {
@@ -44,6 +45,31 @@ function reachable(outputs: readonly Tensor[]): Tensor[] {
     if (t.source.kind === "op") stack.push(...t.source.node.inputs);
   }
   return all.sort((a, b) => a.id - b.id);
+}
+
+/**
+ * A fusion: reduceSum(x·x) lowers to one ReduceSumSquare (the max-norm constraint's column
+ * norms), and the square itself is skipped when nothing else reads it. Saves a pass over weights.
+ */
+function squaresFusedIntoSums(tensors: readonly Tensor[], outputs: ReadonlySet<number>) {
+  const uses = new Map<number, number>();
+  for (const t of tensors)
+    if (t.source.kind === "op")
+      for (const i of t.source.node.inputs) uses.set(i.id, (uses.get(i.id) ?? 0) + 1);
+  const sumOfSquares = new Map<number, Tensor>();
+  const fusedUses = new Map<number, number>();
+  for (const t of tensors) {
+    if (t.source.kind !== "op" || t.source.node.prim !== "reduceSum") continue;
+    const sq = t.source.node.inputs[0]!;
+    if (sq.source.kind !== "op" || sq.source.node.prim !== "mul") continue;
+    const [a, b] = sq.source.node.inputs;
+    if (a !== b || (t.source.node.params as { axes: number[] }).axes.length === 0) continue;
+    sumOfSquares.set(t.id, a!);
+    fusedUses.set(sq.id, (fusedUses.get(sq.id) ?? 0) + 1);
+  }
+  const skip = new Set<number>();
+  for (const [id, n] of fusedUses) if (n === uses.get(id) && !outputs.has(id)) skip.add(id);
+  return { sumOfSquares, skip };
 }
 
 export function buildModel(spec: ModelSpec): ModelProto {
@@ -94,7 +120,16 @@ export function buildModel(spec: ModelSpec): ModelProto {
     },
   };
 
+  const fused = squaresFusedIntoSums(tensors, new Set(outEntries.map(([, t]) => t.id)));
   for (const t of tensors) {
+    if (fused.skip.has(t.id)) continue;
+    const sq = fused.sumOfSquares.get(t.id);
+    if (sq !== undefined && t.source.kind === "op") {
+      const { axes, keepDims } = t.source.node.params as { axes: number[]; keepDims: boolean };
+      const ax = ctxBase.constant(normAxes(axes, sq.rank), "int64", [axes.length]);
+      ctxBase.emit("ReduceSumSquare", [nameOf(sq), ax], [nameOf(t)], { keepdims: keepDims ? 1 : 0 });
+      continue;
+    }
     if (t.source.kind === "const") {
       initializers.push(makeTensor(nameOf(t), t.dtype, t.shape as number[], t.source.data));
     } else if (t.source.kind === "input" && inits.has(t)) {

@@ -23,6 +23,8 @@ export const dtypeToOnnx: { readonly [D in DType]: DT } = {
   float32: DT.FLOAT,
   float64: DT.DOUBLE,
   int64: DT.INT64,
+  int32: DT.INT32,
+  uint32: DT.UINT32,
   bool: DT.BOOL,
 };
 

@@ -50,7 +50,19 @@ export function maxNorm(w: Tensor, axes: readonly number[], c: number): Tensor {
   return o.mul(w, o.where(o.greater(norm, c), o.div(c, norm), 1));
 }
 
-/** One update: returns the new parameter and its new state slots (same order as stateSlots). */
+/**
+ * Whether the step should hand this optimizer gradients already multiplied by the learning rate.
+ * For SGD the trainer scales the loss by lr before differentiating, which costs one multiply on a
+ * scalar instead of one pass over every parameter.
+ */
+export function wantsLrScaledGradients(cfg: OptimizerConfig): boolean {
+  return cfg.name === "sgd" || cfg.name === "nesterov";
+}
+
+/**
+ * One update: returns the new parameter and its new state slots (same order as stateSlots).
+ * `g` is lr·∇ for SGD (see wantsLrScaledGradients) and ∇ for Adam.
+ */
 export function update(
   cfg: OptimizerConfig,
   spec: ParamSpec,
@@ -65,11 +77,12 @@ export function update(
   switch (cfg.name) {
     case "sgd":
     case "nesterov": {
-      // PyTorch's convention: v ← μv + g;  p ← p − lr·v  (Nesterov: p ← p − lr·(g + μv)).
-      const gd = wd > 0 ? o.add(g, o.mul(p, wd)) : g;
+      // Sutskever et al. (2013), as in the dropout papers: v ← μv + lr·(∇ + wd·p);  p ← p − v
+      // (Nesterov: p ← p − (μv + lr·(∇ + wd·p))). With a constant lr this equals PyTorch's SGD.
+      const gd = wd > 0 ? o.add(g, o.mul(p, o.mul(h.lr, wd))) : g;
       const v = o.add(o.mul(state[0]!, h.momentum), gd);
       const step = cfg.name === "nesterov" ? o.add(gd, o.mul(v, h.momentum)) : v;
-      next = o.sub(p, o.mul(step, h.lr));
+      next = o.sub(p, step);
       newState = [v];
       break;
     }

@@ -4,7 +4,7 @@ import * as ort from "onnxruntime-node";
 import type { DType, Tensor } from "../ir/tensor.js";
 import { buildModelBytes, type ModelSpec } from "../onnx/model.js";
 
-export type HostArray = Float32Array | Float64Array | BigInt64Array | Uint8Array;
+export type HostArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint32Array | Uint8Array;
 
 /** A value fed to or returned by a compiled function: flat data plus its concrete shape. */
 export interface HostTensor {
@@ -15,12 +15,16 @@ export interface HostTensor {
 export interface SessionOptions {
   /** Intra-op threads; defaults to every core (os.availableParallelism()). */
   readonly threads?: number;
+  /** Let idle intra-op threads spin-wait (default false). */
+  readonly spin?: boolean;
 }
 
 const ortType: { readonly [D in DType]: ort.Tensor.Type } = {
   float32: "float32",
   float64: "float64",
   int64: "int64",
+  int32: "int32",
+  uint32: "uint32",
   bool: "bool",
 };
 
@@ -35,8 +39,14 @@ export async function createSession(
   return ort.InferenceSession.create(bytes, {
     intraOpNumThreads: opts.threads ?? defaultThreads(),
     interOpNumThreads: 1,
+    // Spinning worker threads steal the core the JS thread needs between runs on small machines.
+    extra: { session: { intra_op: { allow_spinning: opts.spin ? "1" : "0" } } },
     executionMode: "sequential",
     graphOptimizationLevel: "all",
+    // KD_ORT_PROFILE=prefix writes ONNX Runtime's per-op timing JSON (for performance work).
+    ...(process.env.KD_ORT_PROFILE
+      ? { enableProfiling: true, profileFilePrefix: process.env.KD_ORT_PROFILE }
+      : {}),
   });
 }
 
@@ -57,9 +67,14 @@ export class Compiled {
     return new Compiled(session, types, bytes);
   }
 
+  /**
+   * Runs the function. `into` names outputs to write straight into caller-owned float32 arrays
+   * of the right size, sparing ONNX Runtime an allocation per output.
+   */
   async run(
     feeds: Readonly<Record<string, HostTensor>>,
     outputs?: readonly string[],
+    into?: Readonly<Record<string, HostTensor>>,
   ): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, dtype] of this.inputTypes) {
@@ -67,9 +82,12 @@ export class Compiled {
       if (f === undefined) throw new Error(`missing feed "${name}"`);
       ortFeeds[name] = new ort.Tensor(ortType[dtype], f.data as never, f.dims as number[]);
     }
-    const res = outputs
-      ? await this.session.run(ortFeeds, outputs as string[])
-      : await this.session.run(ortFeeds);
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of outputs ?? this.session.outputNames) {
+      const t = into?.[name];
+      fetches[name] = t ? new ort.Tensor("float32", t.data as Float32Array, t.dims as number[]) : null;
+    }
+    const res = await this.session.run(ortFeeds, fetches);
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(res)) out[name] = { data: t.data as HostArray, dims: t.dims };
     return out;

@@ -5,7 +5,7 @@ import { Graph, type Tensor } from "../ir/tensor.js";
 import { correctCount, crossEntropy, logitMatchingLoss, softTargetLoss } from "../losses/losses.js";
 import { ParamMap } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
-import { type OptimizerConfig, stateSlots, update } from "../optim/optimizers.js";
+import { type OptimizerConfig, stateSlots, update, wantsLrScaledGradients } from "../optim/optimizers.js";
 import { Compiled, type HostTensor, scalarF32, scalarI64 } from "../runtime/session.js";
 
 /** What the student learns from. */
@@ -26,6 +26,8 @@ export interface StepConfig {
   readonly optimizer: OptimizerConfig;
   readonly objective: Objective;
   readonly threads?: number;
+  /** Steps traced into one graph run (default 1). */
+  readonly stepsPerRun?: number;
 }
 
 /** Parameters and optimizer state, as flat arrays by name. Replaced (not mutated) by each step. */
@@ -62,6 +64,8 @@ export interface StepMetrics {
 export const paramInput = (name: string) => `param/${name}`;
 export const stateInput = (name: string, slot: string) => `state/${name}/${slot}`;
 const updated = (input: string) => `new/${input}`;
+/** Name of the j-th step's copy of a per-step input or output. */
+const sub = (name: string, j: number) => `${name}/${j}`;
 
 export function usesLabels(obj: Objective): boolean {
   return obj.kind === "labels" || (obj.labeled && obj.softWeight < 1);
@@ -91,53 +95,77 @@ export function objectiveTerms(
 }
 
 export class TrainStep {
+  /** Arrays free to receive the next step's outputs (the inputs of the step before). */
+  private spare: Map<string, Float32Array> | undefined;
+
   private constructor(
     readonly cfg: StepConfig,
     private readonly compiled: Compiled,
     private readonly slots: readonly string[],
     private readonly hasDropout: boolean,
+    /** Steps traced into one run. */
+    readonly steps: number,
   ) {}
 
+  /**
+   * Traces `cfg.stepsPerRun` consecutive steps into one graph (Keras' steps_per_execution): the
+   * parameters and optimizer state cross the JS/native boundary once per K steps, not every step.
+   */
   static async compile(cfg: StepConfig): Promise<TrainStep> {
     const { model, optimizer, objective } = cfg;
+    const k = cfg.stepsPerRun ?? 1;
     const g = new Graph();
-    const x = g.input("x", ["batch", ...model.inputShape]);
     const labeled = usesLabels(objective);
-    const targets = labeled ? g.input("targets", ["batch", model.numClasses]) : undefined;
-    const teacher = usesTeacher(objective) ? g.input("teacher", ["batch", model.numClasses]) : undefined;
     const hasDropout = model.reg.inputDropout > 0 || model.reg.hiddenDropout > 0;
-    const seed = hasDropout ? g.input("seed", [], "int64") : undefined;
-    const hyper = {
-      lr: g.input("lr", []),
-      momentum: g.input("momentum", []),
-      c1: g.input("adam_c1", []),
-      c2: g.input("adam_c2", []),
-    };
     const slots = stateSlots(optimizer);
-    const params = model.params.map((p) => g.input(paramInput(p.name), p.shape));
-    const state = model.params.map((p) => slots.map((s) => g.input(stateInput(p.name, s), p.shape)));
-    const pmap = new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!])));
+    const params0 = model.params.map((p) => g.input(paramInput(p.name), p.shape));
+    const state0 = model.params.map((p) => slots.map((s) => g.input(stateInput(p.name, s), p.shape)));
+    const inputs: Tensor[] = [...params0, ...state0.flat()];
+    const outputs: Record<string, Tensor> = {};
+    let params = params0;
+    let state = state0;
+    for (let j = 0; j < k; j++) {
+      const x = g.input(sub("x", j), ["batch", ...model.inputShape]);
+      const targets = labeled ? g.input(sub("targets", j), ["batch", model.numClasses]) : undefined;
+      const teacher = usesTeacher(objective)
+        ? g.input(sub("teacher", j), ["batch", model.numClasses])
+        : undefined;
+      const seed = hasDropout ? g.input(sub("seed", j), [], "int64") : undefined;
+      const hyper = {
+        lr: g.input(sub("lr", j), []),
+        momentum: g.input(sub("momentum", j), []),
+        c1: g.input(sub("adam_c1", j), []),
+        c2: g.input(sub("adam_c2", j), []),
+      };
+      inputs.push(x, ...[targets, teacher, seed].filter((t): t is Tensor => t !== undefined));
+      inputs.push(hyper.lr, hyper.momentum, hyper.c1, hyper.c2);
 
-    const logits = model.forward(x, pmap, seed ? { training: true, seed } : { training: true });
-    const terms = objectiveTerms(objective, logits, targets, teacher);
-    const grads = grad(terms.total, params);
-
-    const outputs: Record<string, Tensor> = { loss: terms.total, soft: terms.soft, hard: terms.hard };
-    if (targets) outputs.correct = correctCount(logits, targets);
+      const pmap = new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!])));
+      const logits = model.forward(x, pmap, seed ? { training: true, seed } : { training: true });
+      const terms = objectiveTerms(objective, logits, targets, teacher);
+      const lossForGrad = wantsLrScaledGradients(optimizer) ? o.mul(terms.total, hyper.lr) : terms.total;
+      const grads = grad(lossForGrad, params);
+      outputs[sub("loss", j)] = terms.total;
+      outputs[sub("soft", j)] = terms.soft;
+      outputs[sub("hard", j)] = terms.hard;
+      if (targets) outputs[sub("correct", j)] = correctCount(logits, targets);
+      const updates = model.params.map((spec, i) =>
+        update(optimizer, spec, params[i]!, grads[i]!, state[i]!, hyper),
+      );
+      params = updates.map((u) => u.p);
+      state = updates.map((u) => u.state);
+    }
     model.params.forEach((spec, i) => {
-      const u = update(optimizer, spec, params[i]!, grads[i]!, state[i]!, hyper);
-      outputs[updated(paramInput(spec.name))] = u.p;
+      outputs[updated(paramInput(spec.name))] = params[i]!;
       slots.forEach((s, j) => {
-        outputs[updated(stateInput(spec.name, s))] = u.state[j]!;
+        outputs[updated(stateInput(spec.name, s))] = state[i]![j]!;
       });
     });
-    const inputs = [x, ...(targets ? [targets] : []), ...(teacher ? [teacher] : []), ...(seed ? [seed] : [])];
-    inputs.push(hyper.lr, hyper.momentum, hyper.c1, hyper.c2, ...params, ...state.flat());
     const compiled = await Compiled.compile(
-      { inputs, outputs, graphName: "train_step" },
+      { inputs, outputs, graphName: `train_${k}_steps` },
       cfg.threads === undefined ? {} : { threads: cfg.threads },
     );
-    return new TrainStep(cfg, compiled, slots, hasDropout);
+    return new TrainStep(cfg, compiled, slots, hasDropout, k);
   }
 
   /** Zero-initialised optimizer state for `params`. */
@@ -150,26 +178,34 @@ export class TrainStep {
     return m;
   }
 
-  /** Runs one step; `state` is updated in place with the step's new arrays. */
-  async run(state: TrainState, batch: Batch, h: StepHyper): Promise<StepMetrics> {
+  /** Runs `stepsPerRun` steps on as many batches; `state` then holds the new arrays. */
+  async run(
+    state: TrainState,
+    batches: readonly Batch[],
+    hypers: readonly StepHyper[],
+  ): Promise<StepMetrics[]> {
     const { model, objective } = this.cfg;
+    if (batches.length !== this.steps || hypers.length !== this.steps)
+      throw new Error(`this step runs ${this.steps} batches at a time, got ${batches.length}`);
     const c = model.numClasses;
-    const feeds: Record<string, HostTensor> = {
-      x: { data: batch.x, dims: [batch.size, ...model.inputShape] },
-      lr: scalarF32(h.lr),
-      momentum: scalarF32(h.momentum),
-      adam_c1: scalarF32(h.c1),
-      adam_c2: scalarF32(h.c2),
-    };
-    if (usesLabels(objective)) {
-      if (!batch.targets) throw new Error("this objective needs label targets");
-      feeds.targets = { data: batch.targets, dims: [batch.size, c] };
-    }
-    if (usesTeacher(objective)) {
-      if (!batch.teacher) throw new Error("this objective needs teacher logits");
-      feeds.teacher = { data: batch.teacher, dims: [batch.size, c] };
-    }
-    if (this.hasDropout) feeds.seed = scalarI64(h.seed >>> 0);
+    const feeds: Record<string, HostTensor> = {};
+    batches.forEach((batch, j) => {
+      const h = hypers[j]!;
+      feeds[sub("x", j)] = { data: batch.x, dims: [batch.size, ...model.inputShape] };
+      feeds[sub("lr", j)] = scalarF32(h.lr);
+      feeds[sub("momentum", j)] = scalarF32(h.momentum);
+      feeds[sub("adam_c1", j)] = scalarF32(h.c1);
+      feeds[sub("adam_c2", j)] = scalarF32(h.c2);
+      if (usesLabels(objective)) {
+        if (!batch.targets) throw new Error("this objective needs label targets");
+        feeds[sub("targets", j)] = { data: batch.targets, dims: [batch.size, c] };
+      }
+      if (usesTeacher(objective)) {
+        if (!batch.teacher) throw new Error("this objective needs teacher logits");
+        feeds[sub("teacher", j)] = { data: batch.teacher, dims: [batch.size, c] };
+      }
+      if (this.hasDropout) feeds[sub("seed", j)] = scalarI64(h.seed >>> 0);
+    });
     for (const p of model.params) {
       feeds[paramInput(p.name)] = { data: state.params.get(p.name)!, dims: p.shape };
       for (const s of this.slots) {
@@ -177,16 +213,44 @@ export class TrainStep {
         feeds[k] = { data: state.opt.get(k)!, dims: p.shape };
       }
     }
-    const out = await this.compiled.run(feeds);
+    // Ping-pong buffers: this step writes into the arrays the previous step read from.
+    const into: Record<string, HostTensor> = {};
+    const spare = this.spare ?? new Map<string, Float32Array>();
     for (const p of model.params) {
-      state.params.set(p.name, out[updated(paramInput(p.name))]!.data as Float32Array);
-      for (const s of this.slots) {
-        const k = stateInput(p.name, s);
-        state.opt.set(k, out[updated(k)]!.data as Float32Array);
+      const keys: [string, Map<string, Float32Array>, string][] = [
+        [p.name, state.params, paramInput(p.name)],
+        ...this.slots.map((s): [string, Map<string, Float32Array>, string] => [
+          stateInput(p.name, s),
+          state.opt,
+          stateInput(p.name, s),
+        ]),
+      ];
+      for (const [k, , input] of keys) {
+        let buf = spare.get(input);
+        if (!buf) buf = new Float32Array(feeds[input]!.data.length);
+        into[updated(input)] = { data: buf, dims: p.shape };
       }
     }
+    const out = await this.compiled.run(feeds, undefined, into);
+    const nextSpare = new Map<string, Float32Array>();
+    for (const p of model.params) {
+      const pi = paramInput(p.name);
+      nextSpare.set(pi, state.params.get(p.name)!);
+      state.params.set(p.name, into[updated(pi)]!.data as Float32Array);
+      for (const s of this.slots) {
+        const k = stateInput(p.name, s);
+        nextSpare.set(k, state.opt.get(k)!);
+        state.opt.set(k, into[updated(k)]!.data as Float32Array);
+      }
+    }
+    this.spare = nextSpare;
     const num = (k: string) => (out[k] ? Number((out[k].data as Float32Array)[0]) : 0);
-    return { loss: num("loss"), soft: num("soft"), hard: num("hard"), correct: num("correct") };
+    return batches.map((_, j) => ({
+      loss: num(sub("loss", j)),
+      soft: num(sub("soft", j)),
+      hard: num(sub("hard", j)),
+      correct: num(sub("correct", j)),
+    }));
   }
 
   async release(): Promise<void> {

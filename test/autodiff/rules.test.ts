@@ -24,8 +24,16 @@ interface Row {
 const rows: Row[] = [
   { name: "add (broadcast)", f: ([a, b]) => o.add(a!, b!), inputs: [{ shape: [3, 4] }, { shape: [4] }] },
   { name: "sub (broadcast)", f: ([a, b]) => o.sub(a!, b!), inputs: [{ shape: [3, 1] }, { shape: [1, 4] }] },
-  { name: "mul (broadcast)", f: ([a, b]) => o.mul(a!, b!), inputs: [{ shape: [2, 3, 4] }, { shape: [3, 1] }] },
-  { name: "div", f: ([a, b]) => o.div(a!, b!), inputs: [{ shape: [3, 4] }, { shape: [3, 4], sample: positive }] },
+  {
+    name: "mul (broadcast)",
+    f: ([a, b]) => o.mul(a!, b!),
+    inputs: [{ shape: [2, 3, 4] }, { shape: [3, 1] }],
+  },
+  {
+    name: "div",
+    f: ([a, b]) => o.div(a!, b!),
+    inputs: [{ shape: [3, 4] }, { shape: [3, 4], sample: positive }],
+  },
   { name: "neg", f: ([a]) => o.neg(a!), inputs: [{ shape: [5] }] },
   { name: "exp", f: ([a]) => o.exp(a!), inputs: [{ shape: [2, 3] }] },
   { name: "log", f: ([a]) => o.log(a!), inputs: [{ shape: [2, 3], sample: positive }] },
@@ -38,7 +46,11 @@ const rows: Row[] = [
   },
   {
     name: "equal/cast",
-    f: ([a]) => o.mul(a!, o.cast(o.equal(o.cast(o.greater(a!, 0), "int64"), o.cast(o.greater(a!, -10), "int64")), "float64")),
+    f: ([a]) =>
+      o.mul(
+        a!,
+        o.cast(o.equal(o.cast(o.greater(a!, 0), "int64"), o.cast(o.greater(a!, -10), "int64")), "float64"),
+      ),
     inputs: [{ shape: [6], sample: awayFromZero }],
   },
   {
@@ -50,22 +62,42 @@ const rows: Row[] = [
     tol: 1e-4,
   },
   { name: "matmul", f: ([a, b]) => o.matmul(a!, b!), inputs: [{ shape: [3, 4] }, { shape: [4, 5] }] },
-  { name: "matmul transA", f: ([a, b]) => o.matmul(a!, b!, true), inputs: [{ shape: [4, 3] }, { shape: [4, 5] }] },
-  { name: "matmul transB", f: ([a, b]) => o.matmul(a!, b!, false, true), inputs: [{ shape: [3, 4] }, { shape: [5, 4] }] },
-  { name: "matmul both", f: ([a, b]) => o.matmul(a!, b!, true, true), inputs: [{ shape: [4, 3] }, { shape: [5, 4] }] },
+  {
+    name: "matmul transA",
+    f: ([a, b]) => o.matmul(a!, b!, true),
+    inputs: [{ shape: [4, 3] }, { shape: [4, 5] }],
+  },
+  {
+    name: "matmul transB",
+    f: ([a, b]) => o.matmul(a!, b!, false, true),
+    inputs: [{ shape: [3, 4] }, { shape: [5, 4] }],
+  },
+  {
+    name: "matmul both",
+    f: ([a, b]) => o.matmul(a!, b!, true, true),
+    inputs: [{ shape: [4, 3] }, { shape: [5, 4] }],
+  },
   { name: "reduceSum", f: ([a]) => o.sum(a!, [0, 2]), inputs: [{ shape: [2, 3, 4] }] },
   { name: "reduceSum keepDims", f: ([a]) => o.sum(a!, [1], true), inputs: [{ shape: [2, 3, 4] }] },
   { name: "reduceMax", f: ([a]) => o.max(a!, [1]), inputs: [{ shape: [3, 5] }] },
-  { name: "reshape", f: ([a]) => o.mul(o.reshape(a!, [6, 2]), o.reshape(a!, [6, 2])), inputs: [{ shape: [3, 4] }] },
+  {
+    name: "reshape",
+    f: ([a]) => o.mul(o.reshape(a!, [6, 2]), o.reshape(a!, [6, 2])),
+    inputs: [{ shape: [3, 4] }],
+  },
   { name: "transpose", f: ([a]) => o.transpose(a!, [2, 0, 1]), inputs: [{ shape: [2, 3, 4] }] },
-  { name: "expandLike", f: ([a, b]) => o.mul(o.expandLike(a!, b!), b!), inputs: [{ shape: [1, 4] }, { shape: [3, 4] }] },
+  {
+    name: "expandLike",
+    f: ([a, b]) => o.mul(o.expandLike(a!, b!), b!),
+    inputs: [{ shape: [1, 4] }, { shape: [3, 4] }],
+  },
   { name: "countOf/mean", f: ([a]) => o.mean(a!, [0]), inputs: [{ shape: [5, 3] }] },
   { name: "stopGradient", f: ([a]) => o.mul(a!, o.stopGradient(a!)), inputs: [{ shape: [4] }], ratio: 0.5 },
   { name: "logSoftmax", f: ([a]) => o.logSoftmax(a!), inputs: [{ shape: [3, 6] }] },
   { name: "softmax", f: ([a]) => o.softmax(a!), inputs: [{ shape: [3, 6] }] },
   {
-    name: "randomUniform (no gradient)",
-    f: ([a]) => o.add(a!, o.randomUniform(o.constant(a!.graph, 5, [], "int64"), a!)),
+    name: "dropoutMask (gradient flows through the mask, not into it)",
+    f: ([a]) => o.mul(a!, o.dropoutMask(o.constant(a!.graph, 5, [], "int64"), a!, 0.5)),
     inputs: [{ shape: [4, 3] }],
   },
   {
@@ -84,7 +116,12 @@ const rows: Row[] = [
   },
   {
     name: "convTranspose2d",
-    f: ([x, w]) => o.apply("convTranspose2d", { strides: [2, 2], pads: [1, 1], dilations: [1, 1], outputPadding: [0, 0] }, [x!, w!]),
+    f: ([x, w]) =>
+      o.apply(
+        "convTranspose2d",
+        { strides: [2, 2], pads: [1, 1], dilations: [1, 1], outputPadding: [0, 0] },
+        [x!, w!],
+      ),
     inputs: [{ shape: [2, 3, 3, 3] }, { shape: [3, 2, 3, 3] }],
     float32: true,
     tol: 2e-3,

@@ -30,7 +30,8 @@ export async function checkVjp(
   const dtype = opts.dtype ?? "float64";
   const eps = opts.eps ?? (dtype === "float64" ? 1e-6 : 1e-2);
   const rng = new Rng(opts.seed ?? 7);
-  const Arr = dtype === "float64" ? Float64Array : Float32Array;
+  const Arr: { from(a: ArrayLike<number>, f?: (v: number, k: number) => number): F } =
+    dtype === "float64" ? Float64Array : Float32Array;
 
   const g = new Graph();
   const xs = specs.map((s, i) => g.input(`x${i}`, s.shape, dtype));
@@ -47,11 +48,15 @@ export async function checkVjp(
   });
   const compiled = await Compiled.compile({ inputs: [...xs, c], outputs });
 
-  const x0 = specs.map((s) => Arr.from({ length: size(s.shape) }, () => (s.sample ? s.sample(rng) : rng.normal())));
-  const t = specs.map((s) => Arr.from({ length: size(s.shape) }, () => rng.normal()));
-  const cv = Arr.from({ length: size(y.shape as number[]) }, () => rng.normal());
+  const x0 = specs.map((s) =>
+    Arr.from({ length: size(s.shape) } as ArrayLike<number>, () => (s.sample ? s.sample(rng) : rng.normal())),
+  );
+  const t = specs.map((s) => Arr.from({ length: size(s.shape) } as ArrayLike<number>, () => rng.normal()));
+  const cv = Arr.from({ length: size(y.shape as number[]) } as ArrayLike<number>, () => rng.normal());
   const feeds = (xv: F[]) => {
-    const r: Record<string, { data: F; dims: readonly number[] }> = { c: { data: cv, dims: y.shape as number[] } };
+    const r: Record<string, { data: F; dims: readonly number[] }> = {
+      c: { data: cv, dims: y.shape as number[] },
+    };
     xv.forEach((v, i) => {
       r[`x${i}`] = { data: v, dims: specs[i]!.shape };
     });

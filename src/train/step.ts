@@ -34,6 +34,8 @@ export interface StepConfig {
 export interface TrainState {
   params: Map<string, Float32Array>;
   opt: Map<string, Float32Array>;
+  /** Arrays the next run may write into (the previous run's inputs), by graph input name. */
+  spare?: Map<string, Float32Array>;
 }
 
 export interface Batch {
@@ -95,9 +97,6 @@ export function objectiveTerms(
 }
 
 export class TrainStep {
-  /** Arrays free to receive the next step's outputs (the inputs of the step before). */
-  private spare: Map<string, Float32Array> | undefined;
-
   private constructor(
     readonly cfg: StepConfig,
     private readonly compiled: Compiled,
@@ -168,6 +167,19 @@ export class TrainStep {
     return new TrainStep(cfg, compiled, slots, hasDropout, k);
   }
 
+  /** Every array of the state with its graph input name. */
+  private stateArrays(state: TrainState) {
+    return this.cfg.model.params.flatMap((p) => [
+      { input: paramInput(p.name), map: state.params, key: p.name, dims: p.shape },
+      ...this.slots.map((s) => ({
+        input: stateInput(p.name, s),
+        map: state.opt,
+        key: stateInput(p.name, s),
+        dims: p.shape,
+      })),
+    ]);
+  }
+
   /** Zero-initialised optimizer state for `params`. */
   initialOptState(): Map<string, Float32Array> {
     const m = new Map<string, Float32Array>();
@@ -206,44 +218,22 @@ export class TrainStep {
       }
       if (this.hasDropout) feeds[sub("seed", j)] = scalarI64(h.seed >>> 0);
     });
-    for (const p of model.params) {
-      feeds[paramInput(p.name)] = { data: state.params.get(p.name)!, dims: p.shape };
-      for (const s of this.slots) {
-        const k = stateInput(p.name, s);
-        feeds[k] = { data: state.opt.get(k)!, dims: p.shape };
-      }
-    }
-    // Ping-pong buffers: this step writes into the arrays the previous step read from.
+    // Ping-pong: outputs land in the arrays the previous run read (state.spare), so a run
+    // allocates nothing and never writes over its own inputs.
     const into: Record<string, HostTensor> = {};
-    const spare = this.spare ?? new Map<string, Float32Array>();
-    for (const p of model.params) {
-      const keys: [string, Map<string, Float32Array>, string][] = [
-        [p.name, state.params, paramInput(p.name)],
-        ...this.slots.map((s): [string, Map<string, Float32Array>, string] => [
-          stateInput(p.name, s),
-          state.opt,
-          stateInput(p.name, s),
-        ]),
-      ];
-      for (const [k, , input] of keys) {
-        let buf = spare.get(input);
-        if (!buf) buf = new Float32Array(feeds[input]!.data.length);
-        into[updated(input)] = { data: buf, dims: p.shape };
-      }
+    const spare = state.spare ?? new Map<string, Float32Array>();
+    const arrays = this.stateArrays(state);
+    for (const { input, map, key, dims } of arrays) {
+      const cur = map.get(key)!;
+      feeds[input] = { data: cur, dims };
+      into[updated(input)] = { data: spare.get(input) ?? new Float32Array(cur.length), dims };
     }
     const out = await this.compiled.run(feeds, undefined, into);
-    const nextSpare = new Map<string, Float32Array>();
-    for (const p of model.params) {
-      const pi = paramInput(p.name);
-      nextSpare.set(pi, state.params.get(p.name)!);
-      state.params.set(p.name, into[updated(pi)]!.data as Float32Array);
-      for (const s of this.slots) {
-        const k = stateInput(p.name, s);
-        nextSpare.set(k, state.opt.get(k)!);
-        state.opt.set(k, into[updated(k)]!.data as Float32Array);
-      }
+    state.spare = new Map();
+    for (const { input, map, key } of arrays) {
+      state.spare.set(input, map.get(key)!);
+      map.set(key, into[updated(input)]!.data as Float32Array);
     }
-    this.spare = nextSpare;
     const num = (k: string) => (out[k] ? Number((out[k].data as Float32Array)[0]) : 0);
     return batches.map((_, j) => ({
       loss: num(sub("loss", j)),

@@ -1,0 +1,151 @@
+/** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
+import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
+import { decodeModel, type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
+import { KdError } from "../util/errors.js";
+import { createSession, type SessionOptions } from "./session.js";
+
+export interface ClassifierOptions extends SessionOptions {
+  /** Input to feed (default: the only non-initializer input). */
+  readonly input?: string;
+  /** Output to read (default: the only float output, or the first one named like logits). */
+  readonly output?: string;
+  /** What the output holds. Probabilities are turned into log-probabilities, valid logits. */
+  readonly outputs?: "logits" | "probs";
+}
+
+interface Dims {
+  readonly dims: readonly (number | string)[];
+}
+
+function dimsOf(v: ValueInfoProto): Dims {
+  const t = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+  return {
+    dims: (t?.shape?.dim ?? []).map((d) =>
+      d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : "?",
+    ),
+  };
+}
+
+function elemType(v: ValueInfoProto): number {
+  return v.type?.value.case === "tensorType" ? v.type.value.value.elemType : 0;
+}
+
+export function parseModelFile(path: string): { model: ModelProto; bytes: Uint8Array } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new KdError(`${path}: no such file`);
+  }
+  let model: ModelProto;
+  try {
+    model = decodeModel(bytes);
+  } catch (e) {
+    throw new KdError(`${path}: not an ONNX model (${(e as Error).message})`);
+  }
+  if (!model.graph || model.graph.node.length === 0 || model.graph.output.length === 0)
+    throw new KdError(`${path}: not an ONNX model (no graph, nodes or outputs)`);
+  return { model, bytes };
+}
+
+/** A loaded classifier. `logits` maps a block of flat examples to rows of class scores. */
+export class OnnxClassifier {
+  private constructor(
+    readonly path: string,
+    private readonly session: ort.InferenceSession,
+    readonly inputName: string,
+    readonly outputName: string,
+    /** Per-example input shape the model wants (batch dim dropped). */
+    readonly exampleShape: readonly number[],
+    readonly numClasses: number,
+    private readonly probs: boolean,
+  ) {}
+
+  static async load(path: string, opts: ClassifierOptions = {}): Promise<OnnxClassifier> {
+    const { model, bytes } = parseModelFile(path);
+    const g = model.graph!;
+    const inits = new Set(g.initializer.map((t) => t.name));
+    const inputs = g.input.filter((i) => !inits.has(i.name));
+    const input = opts.input
+      ? inputs.find((i) => i.name === opts.input)
+      : inputs.length === 1
+        ? inputs[0]
+        : undefined;
+    if (!input)
+      throw new KdError(
+        opts.input
+          ? `${path}: no input named "${opts.input}" (inputs: ${inputs.map((i) => i.name).join(", ")})`
+          : `${path}: ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ")}); name one with --teacher-input`,
+      );
+    if (elemType(input) !== OnnxDataType.FLOAT)
+      throw new KdError(`${path}: input "${input.name}" is not float32`);
+    const floats = g.output.filter((o) => elemType(o) === OnnxDataType.FLOAT);
+    const output = opts.output
+      ? g.output.find((o) => o.name === opts.output)
+      : floats.length === 1
+        ? floats[0]
+        : floats.find((o) => /logit/i.test(o.name));
+    if (!output)
+      throw new KdError(
+        opts.output
+          ? `${path}: no output named "${opts.output}" (outputs: ${g.output.map((o) => o.name).join(", ")})`
+          : floats.length === 0
+            ? `${path}: has no float output to read logits from`
+            : `${path}: several float outputs (${floats.map((o) => o.name).join(", ")}); name one with --teacher-output`,
+      );
+    if (elemType(output) !== OnnxDataType.FLOAT)
+      throw new KdError(`${path}: output "${output.name}" is not float32`);
+    const inDims = dimsOf(input).dims.slice(1);
+    if (inDims.some((d) => typeof d !== "number"))
+      throw new KdError(`${path}: input "${input.name}" has non-batch symbolic dims`);
+    const outDims = dimsOf(output).dims;
+    const classes = outDims[outDims.length - 1];
+    if (outDims.length !== 2 || typeof classes !== "number")
+      throw new KdError(
+        `${path}: output "${output.name}" should be [batch, classes], is [${outDims.join(", ")}]`,
+      );
+    let session: ort.InferenceSession;
+    try {
+      session = await createSession(bytes, opts);
+    } catch (e) {
+      throw new KdError(`${path}: ONNX Runtime cannot load it (${(e as Error).message.split("\n")[0]})`);
+    }
+    return new OnnxClassifier(
+      path,
+      session,
+      input.name,
+      output.name,
+      inDims as number[],
+      classes,
+      opts.outputs === "probs",
+    );
+  }
+
+  get features(): number {
+    return this.exampleShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Scores of `n` examples laid out flat in `x`; `batch` rows per run. */
+  async logits(x: Float32Array, n: number, batch = 1000): Promise<Float32Array> {
+    const f = this.features;
+    if (x.length !== n * f) throw new Error(`expected ${n}×${f} values, got ${x.length}`);
+    const c = this.numClasses;
+    const out = new Float32Array(n * c);
+    for (let s = 0; s < n; s += batch) {
+      const m = Math.min(batch, n - s);
+      const feed = new ort.Tensor("float32", x.subarray(s * f, (s + m) * f), [m, ...this.exampleShape]);
+      const res = await this.session.run({ [this.inputName]: feed }, [this.outputName]);
+      const y = res[this.outputName]!.data as Float32Array;
+      if (y.length !== m * c)
+        throw new KdError(`${this.path}: output has ${y.length} values for ${m} examples, expected ${m * c}`);
+      out.set(y, s * c);
+    }
+    if (this.probs) for (let i = 0; i < out.length; i++) out[i] = Math.log(Math.max(out[i]!, 1e-30));
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,50 @@
+/** Classification metrics from logits: errors, accuracy, per-class accuracy and the confusion matrix. */
+
+export interface ClassMetrics {
+  readonly n: number;
+  readonly errors: number;
+  readonly accuracy: number;
+  /** Per true class: examples, correct ones, accuracy. */
+  readonly perClass: readonly {
+    readonly total: number;
+    readonly correct: number;
+    readonly accuracy: number;
+  }[];
+  /** confusion[true][predicted] counts. */
+  readonly confusion: readonly (readonly number[])[];
+}
+
+/** Index of the largest of each row (first on ties). */
+export function argmaxRows(logits: Float32Array, n: number, c: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bv = logits[i * c]!;
+    for (let j = 1; j < c; j++) {
+      const v = logits[i * c + j]!;
+      if (v > bv) {
+        bv = v;
+        best = j;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+export function classMetrics(logits: Float32Array, labels: Int32Array, c: number): ClassMetrics {
+  const n = labels.length;
+  const pred = argmaxRows(logits, n, c);
+  const confusion = Array.from({ length: c }, () => new Array<number>(c).fill(0));
+  let errors = 0;
+  for (let i = 0; i < n; i++) {
+    confusion[labels[i]!]![pred[i]!]!++;
+    if (pred[i] !== labels[i]) errors++;
+  }
+  const perClass = confusion.map((row, k) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    const correct = row[k]!;
+    return { total, correct, accuracy: total === 0 ? 0 : correct / total };
+  });
+  return { n, errors, accuracy: n === 0 ? 0 : 1 - errors / n, perClass, confusion };
+}

@@ -4,9 +4,14 @@ import { normAxes } from "../ir/primitives.js";
 import type { DType, Tensor } from "../ir/tensor.js";
 import { type AttrValue, dtypeToOnnx } from "./proto.js";
 
+/** Opset of training graphs (bitwise ops need 18). */
 export const OPSET = 18;
+/** Opset of exported inference models: the widest reach that has everything they use. */
+export const EXPORT_OPSET = 17;
 
 export interface LowerCtx {
+  /** Opset being written: 18 for training graphs, 17 for exported inference models. */
+  readonly opset: number;
   /** ONNX name of an input tensor of the node. */
   readonly in: readonly string[];
   /** ONNX name the node's result must be written to. */
@@ -36,13 +41,16 @@ function axesConst(c: LowerCtx, axes: readonly number[], rank: number): string {
   return c.constant(ax, "int64", [ax.length]);
 }
 
+/** Reductions take their axes as an input from opset 13 (ReduceSum) or 18 (the others). */
 const reduce =
-  (opType: string): LowerOf<PrimParams["reduceSum"]> =>
+  (opType: string, axesInputSince: number): LowerOf<PrimParams["reduceSum"]> =>
   (c, { axes, keepDims }, node) => {
     if (axes.length === 0) return c.emit("Identity", c.in, [c.out]);
-    c.emit(opType, [c.in[0]!, axesConst(c, axes, node.inputs[0]!.rank)], [c.out], {
-      keepdims: keepDims ? 1 : 0,
-    });
+    const keepdims = keepDims ? 1 : 0;
+    const rank = node.inputs[0]!.rank;
+    if (c.opset >= axesInputSince)
+      c.emit(opType, [c.in[0]!, axesConst(c, axes, rank)], [c.out], { keepdims });
+    else c.emit(opType, [c.in[0]!], [c.out], { keepdims, axes: normAxes(axes, rank) });
   };
 
 /** Emits `h ^= h >> s` on uint32 values. */
@@ -79,8 +87,8 @@ export const lowerings: { readonly [P in Prim]: Lower<P> } = {
     transA || transB
       ? c.emit("Gemm", c.in, [c.out], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 })
       : c.emit("MatMul", c.in, [c.out]),
-  reduceSum: reduce("ReduceSum"),
-  reduceMax: reduce("ReduceMax"),
+  reduceSum: reduce("ReduceSum", 13),
+  reduceMax: reduce("ReduceMax", 18),
   reshape: (c, { shape }) =>
     c.emit(
       "Reshape",
@@ -105,7 +113,7 @@ export const lowerings: { readonly [P in Prim]: Lower<P> } = {
     c.emit("Shape", [c.in[0]!], [s]);
     c.emit("Cast", [s], [sf], { to: dtypeToOnnx[out.dtype] });
     c.emit("Gather", [sf, axesConst(c, axes, node.inputs[0]!.rank)], [picked]);
-    c.emit("ReduceProd", [picked], [c.out], { keepdims: 0 });
+    c.emit("ReduceProd", [picked], [c.out], { keepdims: 0 }); // all axes: no axes needed
   },
   stopGradient: direct("Identity"),
   dropoutMask: (c, { rate }, _n, out) => {

@@ -30,6 +30,8 @@ export interface ModelSpec {
   readonly graphName?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly docString?: string;
+  /** Default OPSET (training graphs). */
+  readonly opset?: number;
 }
 
 /** Tensors the outputs depend on, in creation (topological) order. */
@@ -98,7 +100,9 @@ export function buildModel(spec: ModelSpec): ModelProto {
   const initializers: TensorProto[] = [];
   const constCache = new Map<string, string>();
   let fresh = 0;
+  const opset = spec.opset ?? OPSET;
   const ctxBase = {
+    opset,
     emit(
       opType: string,
       inputs: readonly string[],
@@ -148,7 +152,7 @@ export function buildModel(spec: ModelSpec): ModelProto {
     irVersion: IR_VERSION,
     producerName: PRODUCER,
     producerVersion: "0.1.0",
-    opsetImport: [{ domain: "", version: BigInt(OPSET) }],
+    opsetImport: [{ domain: "", version: BigInt(opset) }],
     docString: spec.docString ?? "",
     metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {

@@ -2,6 +2,7 @@
 import { Graph, type Tensor } from "../ir/tensor.js";
 import { ParamMap } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
+import { EXPORT_OPSET } from "../onnx/lower.js";
 import { buildModelBytes } from "../onnx/model.js";
 import { Compiled, type SessionOptions } from "../runtime/session.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -78,6 +79,7 @@ export function exportModel(
     outputs: { [EXPORT_OUTPUT]: logits },
     initializers,
     graphName: model.arch,
+    opset: EXPORT_OPSET,
     docString: `kd ${model.arch} classifier: ${EXPORT_INPUT} [N, ${model.inputShape.join(", ")}] -> ${EXPORT_OUTPUT} [N, ${model.numClasses}]`,
     metadata: { [META_ARCH]: model.arch, [META_OUTPUT_BIAS]: paramInput(model.outputBias), ...extraMeta },
   });

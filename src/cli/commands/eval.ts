@@ -1,0 +1,47 @@
+/** `kd eval`: test errors, per-class accuracy and the confusion matrix of any ONNX classifier. */
+import type { Command } from "commander";
+import { formatMetrics } from "../../report/text.js";
+import { OnnxClassifier } from "../../runtime/classifier.js";
+import { classMetrics } from "../../train/metrics.js";
+import { KdError } from "../../util/errors.js";
+import { addDataOptions, type DataFlags, loadData, num } from "../options.js";
+
+interface EvalFlags extends DataFlags {
+  input?: string;
+  output?: string;
+  probs?: boolean;
+  threads?: number;
+  json?: boolean;
+}
+
+export function registerEval(program: Command): void {
+  const cmd = program
+    .command("eval")
+    .description("evaluate an ONNX classifier on the test set")
+    .argument("<model.onnx>", "any ONNX classifier (from kd or another framework)")
+    .option("--input <name>", "input to feed (default: the only one)")
+    .option("--output <name>", "output holding the class scores (default: the only float one)")
+    .option("--probs", "the output holds probabilities, not logits")
+    .option("--threads <n>", "ONNX Runtime threads", num({ int: true, min: 1, max: 256 }))
+    .option("--json", "print the metrics as JSON");
+  addDataOptions(cmd, "test");
+  cmd.action(async (path: string, f: EvalFlags) => {
+    const test = loadData(f, "test");
+    if (!test.y) throw new KdError("the test set has no labels");
+    const clf = await OnnxClassifier.load(path, {
+      ...(f.input ? { input: f.input } : {}),
+      ...(f.output ? { output: f.output } : {}),
+      outputs: f.probs ? "probs" : "logits",
+      ...(f.threads ? { threads: f.threads } : {}),
+    });
+    if (clf.features !== test.features)
+      throw new KdError(
+        `${path} takes ${clf.features} values per example; ${test.name} has ${test.features}`,
+      );
+    if (clf.numClasses < test.numClasses)
+      throw new KdError(`${path} outputs ${clf.numClasses} classes; ${test.name} has ${test.numClasses}`);
+    const m = classMetrics(await clf.logits(test.x, test.n), test.y, clf.numClasses);
+    await clf.release();
+    console.log(f.json ? JSON.stringify({ model: path, ...m }) : formatMetrics(m, `${path} on ${test.name}`));
+  });
+}

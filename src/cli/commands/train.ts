@@ -1,0 +1,78 @@
+/** `kd train`: train a classifier on labels, export it as ONNX. */
+import type { Command } from "commander";
+import { formatMetrics } from "../../report/text.js";
+import { runJob } from "../../train/run.js";
+import {
+  addDataOptions,
+  addTrainOptions,
+  type DataFlags,
+  loadData,
+  modelFromFlags,
+  optimizerFromFlags,
+  type TrainFlags,
+} from "../options.js";
+import { progressBar } from "../progress.js";
+
+/** Output paths derived from --out unless given. */
+export function jobPaths(f: TrainFlags) {
+  return { checkpoint: f.checkpoint ?? `${f.out}.ckpt`, log: f.log ?? `${f.out}.log.jsonl` };
+}
+
+export function registerTrain(program: Command): void {
+  const cmd = program
+    .command("train")
+    .description("train a classifier on labelled data and export it as ONNX");
+  addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
+  addDataOptions(cmd, "both");
+  cmd.action(async (f: TrainFlags & DataFlags) => {
+    const trainSet = loadData(f, "train");
+    const test = loadData(f, "test");
+    const model = modelFromFlags(f, trainSet, Math.max(trainSet.numClasses, test.numClasses));
+    const paths = jobPaths(f);
+    const bar = progressBar(f.progress);
+    const res = await runJob({
+      model,
+      train: trainSet,
+      test,
+      epochs: f.epochs,
+      batchSize: f.batchSize,
+      optimizer: optimizerFromFlags(f),
+      lr: f.lr,
+      lrSchedule: f.lrSchedule,
+      momentum: f.momentum,
+      jitter: f.jitter,
+      seed: f.seed,
+      objective: { kind: "labels" },
+      ...(f.threads ? { threads: f.threads } : {}),
+      stepsPerRun: f.stepsPerRun,
+      valCount: f.val,
+      evalEach: f.eval,
+      out: f.out,
+      checkpoint: paths.checkpoint,
+      ...(f.resume ? { resume: true } : {}),
+      logFile: paths.log,
+      onProgress: (p) => bar.update(p),
+      onEpoch: (e) => {
+        if (!f.json && !(f.progress && process.stderr.isTTY))
+          process.stderr.write(
+            `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.evalErrors !== null ? `, ${f.eval} errors ${e.evalErrors}` : ""}\n`,
+          );
+      },
+    });
+    bar.stop();
+    const summary = {
+      out: f.out,
+      arch: model.arch,
+      epochs: f.epochs,
+      seconds: res.seconds,
+      testErrors: res.test?.errors,
+      testAccuracy: res.test?.accuracy,
+      valErrors: res.val?.errors,
+    };
+    if (f.json) console.log(JSON.stringify(summary));
+    else {
+      console.log(`wrote ${f.out} (${model.arch}, ${f.epochs} epochs, ${res.seconds.toFixed(1)} s)`);
+      if (res.test) console.log(formatMetrics(res.test, "test"));
+    }
+  });
+}

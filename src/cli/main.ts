@@ -1,6 +1,7 @@
 /** The `kd` command line: a thin layer over the library; every failure is one line and a non-zero exit. */
 import { Command, CommanderError } from "commander";
 import { KdError } from "../util/errors.js";
+import { registerBench } from "./commands/bench.js";
 import { registerEval } from "./commands/eval.js";
 import { registerTrain } from "./commands/train.js";
 
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerTrain(program);
   registerEval(program);
+  registerBench(program);
   return program;
 }
 

@@ -1,7 +1,9 @@
 /** The `kd` command line: a thin layer over the library; every failure is one line and a non-zero exit. */
 import { Command, CommanderError } from "commander";
 import { KdError } from "../util/errors.js";
+import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBench } from "./commands/bench.js";
+import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
 import { registerTrain } from "./commands/train.js";
 
@@ -12,7 +14,9 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(`kd: ${str.replace(/^error: /, "")}`) })
     .exitOverride();
   registerTrain(program);
+  registerDistill(program);
   registerEval(program);
+  registerAdjustBias(program);
   registerBench(program);
   return program;
 }

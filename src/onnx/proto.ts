@@ -110,7 +110,8 @@ export function valueInfo(name: string, dtype: DType | DT, shape: Shape): ValueI
 export function floatValues(t: TensorProto): Float32Array {
   if (t.dataType !== DT.FLOAT) throw new Error(`tensor ${t.name} is not float32`);
   if (t.rawData.length > 0) {
-    const copy = t.rawData.slice();
+    // A copy at offset 0: rawData may be a view into a Node Buffer at any byte offset.
+    const copy = new Uint8Array(t.rawData);
     return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
   }
   return Float32Array.from(t.floatData);

@@ -1,10 +1,9 @@
 /** A whole training job as the CLI runs it: split, train, export, evaluate; the library's one-call API. */
-import { type Dataset, splitValidation } from "../data/dataset.js";
+import type { Dataset } from "../data/dataset.js";
 import type { Model } from "../nn/model.js";
 import type { OptimizerConfig } from "../optim/optimizers.js";
 import { ensureWritableDir } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
-import { Rng } from "../util/rng.js";
 import { Forward, saveModel } from "./forward.js";
 import { type ClassMetrics, classMetrics } from "./metrics.js";
 import type { Objective } from "./step.js";
@@ -28,8 +27,8 @@ export interface JobOptions {
   readonly teacher?: (train: Dataset) => Promise<TeacherProvider>;
   readonly threads?: number;
   readonly stepsPerRun?: number;
-  /** Examples held out of `train` for validation. */
-  readonly valCount?: number;
+  /** Held-out validation set (see distill/transfer.ts holdOut), measured at the end. */
+  readonly val?: Dataset;
   /** Which set is evaluated after each epoch. */
   readonly evalEach?: "test" | "val" | "none";
   /** Output ONNX file; written atomically at the end. */
@@ -54,13 +53,8 @@ export interface JobResult {
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const t0 = performance.now();
   if (o.out) ensureWritableDir(o.out, "output");
-  let trainSet = o.train;
-  let valSet: Dataset | undefined;
-  if (o.valCount && o.valCount > 0) {
-    if (o.valCount >= o.train.n)
-      throw new KdError(`--val ${o.valCount} leaves no training examples (${o.train.n} in all)`);
-    ({ train: trainSet, val: valSet } = splitValidation(o.train, o.valCount, new Rng(o.seed).fork(99)));
-  }
+  const trainSet = o.train;
+  const valSet = o.val;
   if (o.evalEach === "val" && !valSet) throw new KdError("--eval val needs --val N");
   const evalSet = o.evalEach === "val" ? valSet : o.evalEach === "none" ? undefined : o.test;
   const teacher = o.teacher ? await o.teacher(trainSet) : undefined;

@@ -1,5 +1,6 @@
 /** `kd train`: train a classifier on labels, export it as ONNX. */
 import type { Command } from "commander";
+import { holdOut } from "../../distill/transfer.js";
 import { formatMetrics } from "../../report/text.js";
 import { runJob } from "../../train/run.js";
 import {
@@ -25,7 +26,7 @@ export function registerTrain(program: Command): void {
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
   addDataOptions(cmd, "both");
   cmd.action(async (f: TrainFlags & DataFlags) => {
-    const trainSet = loadData(f, "train");
+    const { train: trainSet, val } = holdOut(loadData(f, "train"), f.val, f.seed);
     const test = loadData(f, "test");
     const model = modelFromFlags(f, trainSet, Math.max(trainSet.numClasses, test.numClasses));
     const paths = jobPaths(f);
@@ -45,7 +46,7 @@ export function registerTrain(program: Command): void {
       objective: { kind: "labels" },
       ...(f.threads ? { threads: f.threads } : {}),
       stepsPerRun: f.stepsPerRun,
-      valCount: f.val,
+      ...(val ? { val } : {}),
       evalEach: f.eval,
       out: f.out,
       checkpoint: paths.checkpoint,

@@ -1,0 +1,85 @@
+/** `kd adjust-bias`: shift output biases of classes the student never saw; optionally search the shift on validation data. */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { loadIdxDataset } from "../../data/dataset.js";
+import { searchShift, shiftModelBytes, shiftVector } from "../../distill/bias.js";
+import { holdOut } from "../../distill/transfer.js";
+import { OnnxClassifier } from "../../runtime/classifier.js";
+import { writeFileAtomic } from "../../util/atomic.js";
+import { KdError } from "../../util/errors.js";
+import { classList, type DataFlags, loadData, num } from "../options.js";
+
+interface AdjustFlags extends DataFlags {
+  class: number[];
+  shift?: number;
+  search?: boolean;
+  val: number;
+  seed: number;
+  valImages?: string;
+  valLabels?: string;
+  range: number;
+  output?: string;
+  out: string;
+  json?: boolean;
+}
+
+export function registerAdjustBias(program: Command): void {
+  program
+    .command("adjust-bias")
+    .description(
+      "raise or lower the output biases of some classes; --search finds the shift on validation data",
+    )
+    .argument("<model.onnx>", "an ONNX classifier")
+    .requiredOption("--class <list>", "classes whose bias moves, e.g. 3 or 7,8", classList)
+    .option("--shift <s>", "amount added to those biases (negative lowers)", num({ min: -1000, max: 1000 }))
+    .option("--search", "find the shift that maximises validation accuracy (never uses the test set)")
+    .option(
+      "--val <n>",
+      "validation examples held out of the training set (same split as kd distill --val)",
+      num({ int: true, min: 1 }),
+      10000,
+    )
+    .option("--seed <n>", "seed of that split (as given to kd distill)", num({ int: true, min: 0 }), 1)
+    .option("--val-images <path>", "IDX validation images instead of a split of the training set")
+    .option("--val-labels <path>", "IDX labels for --val-images")
+    .option("--range <r>", "search shifts in [−r, r]", num({ min: 0, minExclusive: true, max: 1000 }), 20)
+    .option("--output <name>", "output holding the logits (for models not written by kd)")
+    .option("--train-images <path>", "training images the validation split comes from (default MNIST)")
+    .option("--train-labels <path>", "labels for --train-images")
+    .requiredOption("--out <file.onnx>", "the adjusted model")
+    .option("--json", "print the result as JSON")
+    .action(async (path: string, f: AdjustFlags) => {
+      if ((f.shift === undefined) === !f.search) throw new KdError("give either --shift S or --search");
+      const bytes = readFileSync(path);
+      let shift = f.shift ?? 0;
+      let search: ReturnType<typeof searchShift> | undefined;
+      const clf = await OnnxClassifier.load(path, f.output ? { output: f.output } : {});
+      if (f.search) {
+        const val = f.valImages
+          ? loadIdxDataset(f.valImages, f.valLabels)
+          : holdOut(loadData(f, "train"), f.val, f.seed).val!;
+        if (!val.y) throw new KdError("validation data needs labels");
+        search = searchShift(await clf.logits(val.x, val.n), val.y, clf.numClasses, f.class, {
+          range: f.range,
+        });
+        shift = search.shift;
+      }
+      const { bytes: out, how } = shiftModelBytes(
+        bytes,
+        shiftVector(clf.numClasses, f.class, shift),
+        f.output,
+      );
+      await clf.release();
+      writeFileAtomic(f.out, out);
+      const res = { model: path, out: f.out, classes: f.class, shift, how, ...(search ? { search } : {}) };
+      if (f.json) console.log(JSON.stringify(res));
+      else {
+        const where = how === "bias" ? "output bias edited" : "Add node on the logits";
+        console.log(`wrote ${f.out}: classes ${f.class.join(",")} shifted by ${shift} (${where})`);
+        if (search)
+          console.log(
+            `validation (${search.n} examples): ${search.baselineErrors} errors unshifted, ${search.errors} at the best shift ${search.shift}`,
+          );
+      }
+    });
+}

@@ -1,0 +1,305 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { filterClasses, subset } from "../../src/data/dataset.js";
+import { searchShift, shiftModelBytes, shiftVector } from "../../src/distill/bias.js";
+import { cachedLogits } from "../../src/distill/cache.js";
+import { distill } from "../../src/distill/distill.js";
+import { combine, Teachers } from "../../src/distill/teacher.js";
+import { transferSet } from "../../src/distill/transfer.js";
+import { mlp } from "../../src/nn/model.js";
+import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
+import { OnnxClassifier } from "../../src/runtime/classifier.js";
+import { saveModel } from "../../src/train/forward.js";
+import { runJob } from "../../src/train/run.js";
+import { train } from "../../src/train/trainer.js";
+import { mnistTest, mnistTrain } from "../helpers/mnist.js";
+import { writeForeignClassifier, writeIntOnlyModel } from "../helpers/onnx-files.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "kd-distill-"));
+const teacherPath = join(tmp, "teacher.onnx");
+const linearPath = join(tmp, "linear.onnx");
+const foreignPath = join(tmp, "foreign.onnx");
+const test = mnistTest(2000);
+
+const common = {
+  batchSize: 64,
+  optimizer: DEFAULT_OPTIMIZER,
+  lrSchedule: "constant",
+  momentum: "0.9",
+  jitter: 0,
+  seed: 4,
+  stepsPerRun: 4,
+} as const;
+
+beforeAll(async () => {
+  // A teacher trained here on 10,000 images with dropout.
+  const tm = mlp(784, [400], 10, { inputDropout: 0.2, hiddenDropout: 0.5 });
+  const t = await train({
+    ...common,
+    model: tm,
+    train: mnistTrain(10000),
+    epochs: 6,
+    lr: 0.05,
+    objective: { kind: "labels" },
+  });
+  saveModel(teacherPath, tm, t.params);
+  // A softmax-regression model, saved once by kd and once by hand in another layout.
+  const lm = mlp(784, [], 10);
+  const l = await train({
+    ...common,
+    model: lm,
+    train: mnistTrain(3000),
+    epochs: 3,
+    lr: 0.05,
+    objective: { kind: "labels" },
+  });
+  saveModel(linearPath, lm, l.params);
+  writeForeignClassifier(foreignPath, l.params.get("out.weight")!, l.params.get("out.bias")!, 10);
+});
+
+describe("teachers", () => {
+  it("an ONNX file written another way (other names, NCHW input, two outputs) gives the same logits", async () => {
+    const ours = await OnnxClassifier.load(linearPath);
+    const foreign = await OnnxClassifier.load(foreignPath, { output: "scores" });
+    expect(foreign.inputName).toBe("pixels");
+    expect(foreign.exampleShape).toEqual([1, 28, 28]);
+    const a = await ours.logits(test.x.subarray(0, 200 * 784), 200);
+    const b = await foreign.logits(test.x.subarray(0, 200 * 784), 200);
+    a.subarray(0, 2000).forEach((v, i) => expect(b[i]).toBeCloseTo(v, 4));
+    // Its probabilities output, read as probabilities, gives log-probabilities: the same softmax.
+    const probs = await OnnxClassifier.load(foreignPath, { output: "probs", outputs: "probs" });
+    const lp = await probs.logits(test.x.subarray(0, 784), 1);
+    const shift = lp[0]! - a[0]!;
+    lp.forEach((v, i) => expect(v - a[i]!).toBeCloseTo(shift, 4));
+    await Promise.all([ours.release(), foreign.release(), probs.release()]);
+  });
+
+  it("a foreign file needs its output named when there are several", async () => {
+    await expect(OnnxClassifier.load(foreignPath)).rejects.toThrow(/several float outputs \(scores, probs\)/);
+  });
+
+  it("an ensemble of two identical teachers gives the same targets as one", async () => {
+    const one = await Teachers.load({ paths: [teacherPath] });
+    for (const ensemble of ["prob", "logit"] as const) {
+      const two = await Teachers.load({ paths: [teacherPath, teacherPath], ensemble });
+      const T = 20;
+      const x = test.x.subarray(0, 100 * 784);
+      const a = await one.logits(x, 100, T);
+      const b = await two.logits(x, 100, T);
+      // Compare the soft distributions at T (a "prob" ensemble's logits are T·log p).
+      for (let r = 0; r < 100; r++) {
+        const sm = (x: Float32Array) => {
+          const row = Array.from(x.subarray(r * 10, r * 10 + 10));
+          const m = Math.max(...row);
+          const e = row.map((v) => Math.exp((v - m) / T));
+          const s = e.reduce((p, q) => p + q, 0);
+          return e.map((v) => v / s);
+        };
+        const pa = sm(a);
+        sm(b).forEach((p, j) => expect(p).toBeCloseTo(pa[j]!, 6));
+      }
+      await two.release();
+    }
+    await one.release();
+  });
+
+  it("a prob ensemble averages the members' distributions at T", () => {
+    const v1 = Float32Array.of(2, 0, 0);
+    const v2 = Float32Array.of(0, 0, 4);
+    const T = 2;
+    const out = combine([v1, v2], 1, 3, "prob", T);
+    const sm = (v: Float32Array) => {
+      const e = Array.from(v, (x) => Math.exp(x / T));
+      const s = e.reduce((a, b) => a + b, 0);
+      return e.map((x) => x / s);
+    };
+    const expected = sm(v1).map((p, j) => (p + sm(v2)[j]!) / 2);
+    sm(out).forEach((p, j) => expect(p).toBeCloseTo(expected[j]!, 6));
+  });
+});
+
+describe("bad teachers and settings", () => {
+  const base = {
+    ...common,
+    model: mlp(784, [16], 10),
+    train: mnistTrain(200),
+    epochs: 1,
+    lr: 0.05,
+    temperature: 4,
+    softWeight: 0.5,
+  };
+  it("a file that is not ONNX", async () => {
+    const p = join(tmp, "junk.onnx");
+    writeFileSync(p, "junk");
+    await expect(distill({ ...base, teachers: { paths: [p] } })).rejects.toThrow(
+      /junk\.onnx: not an ONNX model/,
+    );
+  });
+  it("a teacher with no float output", async () => {
+    const p = join(tmp, "int.onnx");
+    writeIntOnlyModel(p);
+    await expect(distill({ ...base, teachers: { paths: [p] } })).rejects.toThrow(/has no float output/);
+  });
+  it("a teacher whose class count differs from the data's", async () => {
+    await expect(
+      distill({ ...base, model: mlp(784, [16], 12), teachers: { paths: [teacherPath] } }),
+    ).rejects.toThrow(/has 10 classes; the data has 12/);
+  });
+  it("teachers that disagree in shape", async () => {
+    const twelve = join(tmp, "twelve.onnx");
+    const m12 = mlp(784, [], 12);
+    saveModel(
+      twelve,
+      m12,
+      new Map(m12.params.map((p) => [p.name, new Float32Array(p.shape.reduce((a, b) => a * b, 1))])),
+    );
+    await expect(distill({ ...base, teachers: { paths: [teacherPath, twelve] } })).rejects.toThrow(
+      /teachers disagree in shape/,
+    );
+  });
+  it("T ≤ 0 and weights outside [0, 1]", async () => {
+    await expect(distill({ ...base, temperature: 0, teachers: { paths: [teacherPath] } })).rejects.toThrow(
+      /temperature must be > 0/,
+    );
+    await expect(distill({ ...base, softWeight: 1.2, teachers: { paths: [teacherPath] } })).rejects.toThrow(
+      /weight must be in \[0, 1\]/,
+    );
+  });
+  it("a transfer set left empty by the class filters", () => {
+    expect(() => transferSet(mnistTrain(200), { onlyClasses: [3], omitClasses: [3], seed: 1 })).toThrow(
+      /no examples left/,
+    );
+  });
+});
+
+describe("transfer sets and bias shifts do exactly what they say", () => {
+  it("omit, only, count and unlabeled", () => {
+    const ds = mnistTrain(3000);
+    const no3 = transferSet(ds, { omitClasses: [3], seed: 1 });
+    expect(Array.from(no3.y!).includes(3)).toBe(false);
+    expect(no3.n).toBe(ds.n - Array.from(ds.y!).filter((y) => y === 3).length);
+    const only78 = transferSet(ds, { onlyClasses: [7, 8], seed: 1 });
+    expect(new Set(only78.y)).toEqual(new Set([7, 8]));
+    const some = transferSet(ds, { count: 500, unlabeled: true, seed: 1 });
+    expect(some.n).toBe(500);
+    expect(some.y).toBeUndefined();
+    expect(filterClasses(ds, { only: [7, 8] }).n).toBe(only78.n);
+  });
+
+  it("a shift adds exactly to the chosen classes' logits, by bias edit or by an Add node", async () => {
+    for (const [path, output] of [
+      [teacherPath, undefined],
+      [foreignPath, "scores"],
+    ] as const) {
+      const shift = shiftVector(10, [7, 8], -7.6);
+      const { bytes, how } = shiftModelBytes(readFileSync(path), shift, output);
+      expect(how).toBe(output ? "add" : "bias");
+      const shiftedPath = join(tmp, `shifted-${how}.onnx`);
+      writeFileSync(shiftedPath, bytes);
+      const opts = output ? { output } : {};
+      const a = await OnnxClassifier.load(path, opts);
+      const b = await OnnxClassifier.load(shiftedPath, opts);
+      const la = await a.logits(test.x.subarray(0, 50 * 784), 50);
+      const lb = await b.logits(test.x.subarray(0, 50 * 784), 50);
+      la.forEach((v, i) => expect(lb[i]! - v).toBeCloseTo(shift[i % 10]!, 4));
+      await Promise.all([a.release(), b.release()]);
+    }
+  });
+
+  it("the search finds the shift that minimises validation errors", () => {
+    // Examples of class 1 score [1, 0, 0] (need a shift above 1); of class 0, [3, 0, 0] (need below 3).
+    const n = 100;
+    const logits = new Float32Array(n * 3);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 2;
+      logits[i * 3] = i % 2 === 1 ? 1 : 3;
+    }
+    const r = searchShift(logits, labels, 3, [1]);
+    expect(r.baselineErrors).toBe(50);
+    expect(r.errors).toBe(0);
+    expect(r.shift).toBeGreaterThan(1);
+    expect(r.shift).toBeLessThan(3);
+  });
+});
+
+describe("the teacher cache", () => {
+  it("a cached run and an uncached run give the same student", async () => {
+    const cfg = {
+      ...common,
+      model: mlp(784, [32], 10),
+      train: mnistTrain(600),
+      epochs: 2,
+      lr: 0.05,
+      temperature: 3,
+      softWeight: 0.7,
+      teachers: { paths: [teacherPath] },
+    };
+    const cached = await distill({ ...cfg, cacheDir: join(tmp, "cache-a") });
+    const live = await distill({ ...cfg, noCache: true });
+    expect(cached.teacherMode).toMatchObject({ kind: "cached", status: "built" });
+    expect(live.teacherMode).toEqual({ kind: "live" });
+    for (const [name, w] of live.params) expect(Array.from(cached.params.get(name)!)).toEqual(Array.from(w));
+    const again = await distill({ ...cfg, cacheDir: join(tmp, "cache-a") });
+    expect(again.teacherMode).toMatchObject({ kind: "cached", status: "hit" });
+    for (const [name, w] of live.params) expect(Array.from(again.params.get(name)!)).toEqual(Array.from(w));
+  });
+
+  it("a truncated cache file, or one of other inputs, is detected and rebuilt", async () => {
+    const teachers = await Teachers.load({ paths: [teacherPath] });
+    const data = mnistTrain(300);
+    const dir = join(tmp, "cache-b");
+    const compute = () => teachers.logits(data.x, data.n, 1);
+    const first = await cachedLogits(dir, { teachers, data, settings: {} }, compute);
+    expect(first.status).toBe("built");
+    const full = readFileSync(first.path);
+    writeFileSync(first.path, full.subarray(0, full.length - 100));
+    const notes: string[] = [];
+    const second = await cachedLogits(dir, { teachers, data, settings: {} }, compute, (m) => notes.push(m));
+    expect(second.status).toBe("rebuilt");
+    expect(notes[0]).toMatch(/is truncated/);
+    expect(Array.from(second.logits)).toEqual(Array.from(first.logits));
+    // Another transfer set's entry copied over this one's name: its header gives it away.
+    const other = subset(
+      data,
+      Int32Array.from({ length: 299 }, (_, i) => i),
+    );
+    const otherEntry = await cachedLogits(dir, { teachers, data: other, settings: {} }, () =>
+      teachers.logits(other.x, other.n, 1),
+    );
+    writeFileSync(first.path, readFileSync(otherEntry.path));
+    const third = await cachedLogits(dir, { teachers, data, settings: {} }, compute, (m) => notes.push(m));
+    expect(third.status).toBe("rebuilt");
+    expect(notes[1]).toMatch(/belongs to other inputs/);
+    await teachers.release();
+  });
+});
+
+describe("end to end on an MNIST subset", () => {
+  it("the distilled student beats the same student trained on labels alone, same budget", async () => {
+    const transfer = mnistTrain(1000);
+    const job = {
+      ...common,
+      model: mlp(784, [400, 400], 10),
+      train: transfer,
+      test,
+      epochs: 20,
+      lr: 0.05,
+    };
+    const labelsOnly = await runJob({ ...job, objective: { kind: "labels" } });
+    const distilled = await distill({
+      ...job,
+      teachers: { paths: [teacherPath] },
+      temperature: 4,
+      softWeight: 0.9,
+    });
+    const margin = labelsOnly.test!.errors - distilled.test!.errors;
+    console.log(
+      `labels only: ${labelsOnly.test!.errors} errors; distilled: ${distilled.test!.errors} errors (of ${test.n})`,
+    );
+    // Measured: 299 vs 204 errors of 2,000 (a margin of 95); asserted: at least 50 (2.5 points).
+    expect(margin).toBeGreaterThanOrEqual(50);
+  });
+});

@@ -1,0 +1,54 @@
+/** ONNX files written by hand, as another framework would: other names, layouts and outputs. */
+import { writeFileSync } from "node:fs";
+import {
+  createModel,
+  encodeModel,
+  makeNode,
+  makeTensor,
+  OnnxDataType,
+  valueInfo,
+} from "../../src/onnx/proto.js";
+
+/**
+ * A linear classifier with input "pixels" [N, 1, 28, 28], outputs "scores" (logits) and "probs"
+ * (softmax), built from W [784, C] and b [C] with Flatten + Gemm + Softmax.
+ */
+export function writeForeignClassifier(
+  path: string,
+  w: Float32Array,
+  b: Float32Array,
+  classes: number,
+): void {
+  const model = createModel({
+    irVersion: 8n,
+    producerName: "hand-written",
+    opsetImport: [{ domain: "", version: 13n }],
+    graph: {
+      name: "foreign",
+      node: [
+        makeNode("Flatten", ["pixels"], ["flat"], { axis: 1 }),
+        makeNode("Gemm", ["flat", "W", "b"], ["scores"]),
+        makeNode("Softmax", ["scores"], ["probs"], { axis: 1 }),
+      ],
+      initializer: [makeTensor("W", "float32", [784, classes], w), makeTensor("b", "float32", [classes], b)],
+      input: [valueInfo("pixels", "float32", ["N", 1, 28, 28])],
+      output: [valueInfo("scores", "float32", ["N", classes]), valueInfo("probs", "float32", ["N", classes])],
+    },
+  });
+  writeFileSync(path, encodeModel(model));
+}
+
+/** A model whose only output is int64 (argmax): no logits to distil from. */
+export function writeIntOnlyModel(path: string): void {
+  const model = createModel({
+    irVersion: 8n,
+    opsetImport: [{ domain: "", version: 13n }],
+    graph: {
+      name: "argmax-only",
+      node: [makeNode("ArgMax", ["x"], ["label"], { axis: 1, keepdims: 0 })],
+      input: [valueInfo("x", "float32", ["N", 784])],
+      output: [valueInfo("label", OnnxDataType.INT64, ["N"])],
+    },
+  });
+  writeFileSync(path, encodeModel(model));
+}

@@ -5,6 +5,7 @@ import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
+import { registerReproduce } from "./commands/reproduce.js";
 import { registerTrain } from "./commands/train.js";
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerAdjustBias(program);
   registerBench(program);
+  registerReproduce(program);
   return program;
 }
 

@@ -1,0 +1,38 @@
+/** The public API of kd-toolkit: the same powers as the `kd` command line. */
+
+// Graphs, autodiff, lowering and the runtime.
+export { grad, unbroadcast } from "./autodiff/grad.js";
+// Data.
+export * from "./data/index.js";
+// Distillation.
+export { searchShift, shiftModelBytes, shiftVector } from "./distill/bias.js";
+export { cachedLogits } from "./distill/cache.js";
+export { type DistillOptions, distill } from "./distill/distill.js";
+export { type EnsembleMode, Teachers } from "./distill/teacher.js";
+export { holdOut, type TransferOptions, transferSet } from "./distill/transfer.js";
+export * as ops from "./ir/ops.js";
+export type { Prim, PrimParams } from "./ir/primitives.js";
+export { type Dim, type DType, Graph, type Shape, Tensor } from "./ir/tensor.js";
+export { crossEntropy, logitMatchingLoss, softTargetLoss } from "./losses/losses.js";
+// Models, optimizers, losses.
+export { initParam, type ParamSpec } from "./nn/layers.js";
+export { cnn, type Model, mlp, NO_REG, parseArch, type Regularisation } from "./nn/model.js";
+export { checkModel } from "./onnx/check.js";
+export { buildModel, buildModelBytes, type ModelSpec } from "./onnx/model.js";
+export { DEFAULT_OPTIMIZER, type OptimizerConfig, type OptimizerName } from "./optim/optimizers.js";
+// Reproduction.
+export { type ExperimentName, reproduceMnist } from "./repro/mnist.js";
+export { PROFILES } from "./repro/profiles.js";
+export type { Results } from "./repro/results.js";
+export { type ClassifierOptions, OnnxClassifier } from "./runtime/classifier.js";
+export { Compiled, type HostTensor, type SessionOptions } from "./runtime/session.js";
+// Training.
+export { benchStep } from "./train/bench.js";
+export { readCheckpoint } from "./train/checkpoint.js";
+export { exportModel, Forward, saveModel } from "./train/forward.js";
+export { type ClassMetrics, classMetrics } from "./train/metrics.js";
+export { type JobOptions, type JobResult, runJob } from "./train/run.js";
+export { type Objective, TrainStep } from "./train/step.js";
+export { type EpochLog, type TeacherProvider, type TrainConfig, train } from "./train/trainer.js";
+export { KdError } from "./util/errors.js";
+export { Rng } from "./util/rng.js";

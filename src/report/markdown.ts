@@ -140,8 +140,9 @@ export function summaryRows(r: Results): string[][] {
   const errRow = (label: string, paper: number, run: RunSummary | undefined) => {
     if (run) rows.push([label, String(paper), num(run.testErrors), signed(run.testErrors - paper)]);
   };
-  errRow("1. teacher 1200-1200, regularised: test errors", PAPER.teacherErrors, x.teacher);
-  errRow("2. student 800-800, labels only: test errors", PAPER.studentErrors, x.student);
+  const arch = (run: RunSummary | undefined) => run?.arch.replace(/^mlp:/, "784-").replace(/,/g, "-") ?? "";
+  errRow(`1. teacher ${arch(x.teacher)}-10, regularised: test errors`, PAPER.teacherErrors, x.teacher);
+  errRow(`2. student ${arch(x.student)}-10, labels only: test errors`, PAPER.studentErrors, x.student);
   if (x.distilled) {
     errRow(
       `3. distilled student, T = ${num(x.distilled.temperature)}: test errors`,

@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   confusionMatrix,
@@ -307,19 +306,4 @@ describe("svg charts", () => {
     for (const v of [">50<", ">2<", ">0<", ">40<"]) expect(svg).toContain(v);
     expect(svg).not.toContain("NaN");
   });
-});
-
-/** REPORT_SAMPLE=/tmp/report-sample npx vitest run test/report: writes the fake report to look at. */
-it.skipIf(!process.env.REPORT_SAMPLE)("writes a sample report", () => {
-  const long: Results = {
-    ...full,
-    experiments: {
-      ...full.experiments,
-      teacher: run("teacher", 75, 40),
-      student: run("student", 150, 25, 3),
-      distilled: { ...run("distilled", 80, 30, 2), temperature: 20, gapClosed: 0.8 },
-    },
-  };
-  writeFileSync(`${process.env.REPORT_SAMPLE}.html`, renderHtml(long));
-  writeFileSync(`${process.env.REPORT_SAMPLE}.md`, renderMarkdown(long));
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { grad } from "../../src/autodiff/grad.js";
 import * as o from "../../src/ir/ops.js";
 import { shapeRules } from "../../src/ir/primitives.js";
 import type { Tensor } from "../../src/ir/tensor.js";
+import { Graph } from "../../src/ir/tensor.js";
 import type { Rng } from "../../src/util/rng.js";
 import { checkVjp, type InputSpec } from "../helpers/gradcheck.js";
 
@@ -151,5 +153,31 @@ describe("gradient rules agree with central differences", () => {
   it("covers every primitive", () => {
     const missing = Object.keys(shapeRules).filter((p) => !covered.has(p));
     expect(missing).toEqual([]);
+  });
+});
+
+describe("errors", () => {
+  it("a primitive application without a gradient rule names itself", () => {
+    const g = new Graph();
+    const x = g.input("x", [1, 1, 5, 5]);
+    const w = g.input("w", [1, 1, 3, 3]);
+    const y = o.apply("conv2d", { strides: [1, 1], pads: [0, 0], dilations: [2, 2] }, [x, w]);
+    expect(() => grad(o.sum(y), [w])).toThrow(/conv2d: no gradient rule for dilated kernels/);
+  });
+
+  it("grad of a non-scalar is refused", () => {
+    const g = new Graph();
+    const x = g.input("x", [3]);
+    expect(() => grad(o.exp(x), [x])).toThrow(/loss must be a scalar/);
+  });
+
+  it("shape errors name the primitive", () => {
+    const g = new Graph();
+    expect(() => o.matmul(g.input("a", [2, 3]), g.input("b", [4, 5]))).toThrow(
+      /matmul: inner dims differ \(3 vs 4\)/,
+    );
+    expect(() => o.add(g.input("c", [2, 3]), g.input("d", [4, 3]))).toThrow(
+      /cannot broadcast \[2, 3\] with \[4, 3\]/,
+    );
   });
 });

@@ -45,8 +45,8 @@ async function twoSteps(
     outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [`o_${k}`, v])),
   });
   const f64 = (v: number) => ({ data: Float64Array.of(v), dims: [] });
-  let cur = p0;
-  let st = slots.map(() => new Float64Array(6));
+  let cur: Float64Array<ArrayBufferLike> = p0;
+  let st: Float64Array<ArrayBufferLike>[] = slots.map(() => new Float64Array(6));
   const out: Float64Array[] = [];
   for (let t = 1; t <= 2; t++) {
     const gt = grads[t - 1]!.map((x) => (lrScaled ? x * lr : x));

@@ -3,7 +3,10 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { type Dataset, loadIdxDataset, loadMnist } from "../data/dataset.js";
 import { type Model, NO_REG, parseArch } from "../nn/model.js";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig, type OptimizerName } from "../optim/optimizers.js";
+import type { JobOptions } from "../train/run.js";
+import type { EpochLog } from "../train/trainer.js";
 import { KdError } from "../util/errors.js";
+import type { ProgressSink } from "./progress.js";
 
 type Parser<T> = (value: string) => T;
 
@@ -165,4 +168,33 @@ export function modelFromFlags(f: TrainFlags, ds: Dataset, numClasses: number): 
 
 export function optimizerFromFlags(f: TrainFlags): OptimizerConfig {
   return { ...DEFAULT_OPTIMIZER, name: f.optimizer, weightDecay: f.weightDecay, maxNorm: f.maxNorm };
+}
+
+/** The engine flags as job options (everything but the model, data and objective). */
+export function jobFromFlags(f: TrainFlags, bar: ProgressSink) {
+  const quiet = f.json || (f.progress && process.stderr.isTTY);
+  return {
+    epochs: f.epochs,
+    batchSize: f.batchSize,
+    optimizer: optimizerFromFlags(f),
+    lr: f.lr,
+    lrSchedule: f.lrSchedule,
+    momentum: f.momentum,
+    jitter: f.jitter,
+    seed: f.seed,
+    ...(f.threads ? { threads: f.threads } : {}),
+    stepsPerRun: f.stepsPerRun,
+    evalEach: f.eval,
+    out: f.out,
+    checkpoint: f.checkpoint ?? `${f.out}.ckpt`,
+    ...(f.resume ? { resume: true } : {}),
+    logFile: f.log ?? `${f.out}.log.jsonl`,
+    onProgress: bar.update,
+    onEpoch: (e: EpochLog) => {
+      if (!quiet) {
+        const errors = e.evalErrors !== null ? `, ${f.eval} errors ${e.evalErrors}` : "";
+        process.stderr.write(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${errors}\n`);
+      }
+    },
+  } satisfies Partial<JobOptions>;
 }

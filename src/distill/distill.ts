@@ -82,8 +82,18 @@ export async function distill(o: DistillOptions): Promise<JobResult & { teacherM
     teachers.checkFits(o.train, o.model.numClasses);
     const labeled = o.train.y !== undefined;
     let mode: TeacherMode = { kind: "live" };
+    const {
+      teachers: _t,
+      temperature: _T,
+      softWeight: _w,
+      loss: _l,
+      cacheDir: _c,
+      noCache: _n,
+      onNote: _o,
+      ...job
+    } = o;
     const res = await runJob({
-      ...o,
+      ...job,
       objective: distillObjective(o, labeled),
       teacher: async (transfer) => {
         const src = await teacherSource(teachers, transfer, o);

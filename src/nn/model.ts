@@ -33,6 +33,11 @@ export interface Model {
 
 export const NO_REG: Regularisation = { inputDropout: 0, hiddenDropout: 0 };
 
+/** Whether this forward pass applies dropout (training mode with a non-zero rate). */
+function dropsOut(reg: Regularisation, opts: ForwardOptions): boolean {
+  return opts.training && (reg.inputDropout > 0 || reg.hiddenDropout > 0);
+}
+
 function needSeed(opts: ForwardOptions): Tensor {
   if (!opts.seed) throw new Error("dropout in training mode needs a seed input");
   return opts.seed;
@@ -57,9 +62,8 @@ export function mlp(
     outputBias: "out.bias",
     reg,
     forward(x, p, opts) {
-      let h = x;
-      const drop = opts.training && (reg.inputDropout > 0 || reg.hiddenDropout > 0);
-      if (drop) h = dropout(h, reg.inputDropout, needSeed(opts), 0);
+      const drop = dropsOut(reg, opts);
+      let h = drop ? dropout(x, reg.inputDropout, needSeed(opts), 0) : x;
       names.forEach((name, i) => {
         h = dense(h, p, name);
         if (i < hidden.length) {
@@ -113,9 +117,8 @@ export function cnn(
     outputBias: "out.bias",
     reg,
     forward(x, p, opts) {
-      let h = x;
-      const drop = opts.training && (reg.inputDropout > 0 || reg.hiddenDropout > 0);
-      if (drop) h = dropout(h, reg.inputDropout, needSeed(opts), 0);
+      const drop = dropsOut(reg, opts);
+      let h = drop ? dropout(x, reg.inputDropout, needSeed(opts), 0) : x;
       channels.forEach((_, i) => {
         h = o.add(o.conv2d(h, p.get(`conv${i + 1}.weight`), [1, 1], [1, 1]), p.get(`conv${i + 1}.bias`));
         h = o.maxPool2d(o.relu(h), 2);

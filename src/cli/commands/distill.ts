@@ -10,14 +10,13 @@ import {
   addTrainOptions,
   classList,
   type DataFlags,
+  jobFromFlags,
   loadData,
   modelFromFlags,
   num,
-  optimizerFromFlags,
   type TrainFlags,
 } from "../options.js";
 import { progressBar } from "../progress.js";
-import { jobPaths } from "./train.js";
 
 interface DistillFlags extends TrainFlags, DataFlags {
   teacher: string[];
@@ -104,7 +103,6 @@ export function registerDistill(program: Command): void {
     });
     const test = loadData(f, "test");
     const model = modelFromFlags(f, transfer, Math.max(base.numClasses, test.numClasses));
-    const paths = jobPaths(f);
     const bar = progressBar(f.progress, "distill");
     const res = await distill({
       model,
@@ -124,23 +122,8 @@ export function registerDistill(program: Command): void {
       loss: f.loss,
       ...(f.cache ? { cacheDir: f.cacheDir } : { noCache: true }),
       onNote: (m) => process.stderr.write(`kd: ${m}\n`),
-      epochs: f.epochs,
-      batchSize: f.batchSize,
-      optimizer: optimizerFromFlags(f),
-      lr: f.lr,
-      lrSchedule: f.lrSchedule,
-      momentum: f.momentum,
-      jitter: f.jitter,
-      seed: f.seed,
-      ...(f.threads ? { threads: f.threads } : {}),
-      stepsPerRun: f.stepsPerRun,
-      evalEach: f.eval,
-      out: f.out,
-      checkpoint: paths.checkpoint,
-      ...(f.resume ? { resume: true } : {}),
-      logFile: paths.log,
+      ...jobFromFlags(f, bar),
       metadata: { "kd.teachers": f.teacher.join(","), "kd.temperature": String(f.temperature) },
-      onProgress: (p) => bar.update(p),
     });
     bar.stop();
     const last = res.history.at(-1);

@@ -7,17 +7,12 @@ import {
   addDataOptions,
   addTrainOptions,
   type DataFlags,
+  jobFromFlags,
   loadData,
   modelFromFlags,
-  optimizerFromFlags,
   type TrainFlags,
 } from "../options.js";
 import { progressBar } from "../progress.js";
-
-/** Output paths derived from --out unless given. */
-export function jobPaths(f: TrainFlags) {
-  return { checkpoint: f.checkpoint ?? `${f.out}.ckpt`, log: f.log ?? `${f.out}.log.jsonl` };
-}
 
 export function registerTrain(program: Command): void {
   const cmd = program
@@ -29,36 +24,14 @@ export function registerTrain(program: Command): void {
     const { train: trainSet, val } = holdOut(loadData(f, "train"), f.val, f.seed);
     const test = loadData(f, "test");
     const model = modelFromFlags(f, trainSet, Math.max(trainSet.numClasses, test.numClasses));
-    const paths = jobPaths(f);
     const bar = progressBar(f.progress);
     const res = await runJob({
+      ...jobFromFlags(f, bar),
       model,
       train: trainSet,
       test,
-      epochs: f.epochs,
-      batchSize: f.batchSize,
-      optimizer: optimizerFromFlags(f),
-      lr: f.lr,
-      lrSchedule: f.lrSchedule,
-      momentum: f.momentum,
-      jitter: f.jitter,
-      seed: f.seed,
       objective: { kind: "labels" },
-      ...(f.threads ? { threads: f.threads } : {}),
-      stepsPerRun: f.stepsPerRun,
       ...(val ? { val } : {}),
-      evalEach: f.eval,
-      out: f.out,
-      checkpoint: paths.checkpoint,
-      ...(f.resume ? { resume: true } : {}),
-      logFile: paths.log,
-      onProgress: (p) => bar.update(p),
-      onEpoch: (e) => {
-        if (!f.json && !(f.progress && process.stderr.isTTY))
-          process.stderr.write(
-            `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.evalErrors !== null ? `, ${f.eval} errors ${e.evalErrors}` : ""}\n`,
-          );
-      },
     });
     bar.stop();
     const summary = {

@@ -12,6 +12,7 @@ export { type EnsembleMode, Teachers } from "./distill/teacher.js";
 export { holdOut, type TransferOptions, transferSet } from "./distill/transfer.js";
 export * as ops from "./ir/ops.js";
 export type { Prim, PrimParams } from "./ir/primitives.js";
+export { printGraph } from "./ir/print.js";
 export { type Dim, type DType, Graph, type Shape, Tensor } from "./ir/tensor.js";
 export { crossEntropy, logitMatchingLoss, softTargetLoss } from "./losses/losses.js";
 // Models, optimizers, losses.

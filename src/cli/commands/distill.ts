@@ -64,9 +64,9 @@ export function registerDistill(program: Command): void {
     )
     .option(
       "--soft-weight <w>",
-      "weight of the T²-scaled soft term; the labels get 1 − w",
+      "weight of the T²-scaled soft term; the labels get 1 − w (unlabeled data: soft term only)",
       num({ min: 0, max: 1 }),
-      1,
+      0.5,
     )
     .addOption(
       new Option("--loss <kind>", "soft targets (kd) or matching zero-meaned logits (match)")

@@ -29,12 +29,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander already printed its line
+    const firstLine = String((e as Error).message ?? e).split("\n")[0];
     if (e instanceof KdError) {
-      process.stderr.write(`kd: ${e.message}\n`);
+      process.stderr.write(`kd: ${firstLine}\n`);
       return 1;
     }
     // A bug in kd, not in the input: still one line, with the stack only on request.
-    process.stderr.write(`kd: internal error: ${(e as Error).message ?? e}\n`);
+    process.stderr.write(`kd: internal error: ${firstLine}\n`);
     if (process.env.KD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 70;
   }

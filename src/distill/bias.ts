@@ -56,7 +56,11 @@ export function shiftOutputBias(
     );
   // The producer now writes to a new name; an Add restores the original one with the shift applied.
   const inner = `${out.name}__before_bias_shift`;
-  for (const n of g.node) n.output = n.output.map((o) => (o === out.name ? inner : o));
+  const producer = g.node.findIndex((n) => n.output.includes(out.name));
+  if (producer < 0) throw new KdError(`no node produces the output "${out.name}"`);
+  // Every reader of the logits (a Softmax, say) now reads the shifted values, so the Add goes
+  // right after the producer to keep the nodes in topological order.
+  g.node[producer]!.output = g.node[producer]!.output.map((o) => (o === out.name ? inner : o));
   const shiftName = `${out.name}__bias_shift`;
   g.initializer.push(
     create(TensorProtoSchema, {
@@ -66,7 +70,7 @@ export function shiftOutputBias(
       rawData: new Uint8Array(shift.buffer.slice(0)),
     }),
   );
-  g.node.push(makeNode("Add", [inner, shiftName], [out.name], {}, "kd_bias_shift"));
+  g.node.splice(producer + 1, 0, makeNode("Add", [inner, shiftName], [out.name], {}, "kd_bias_shift"));
   return { model, how: "add" };
 }
 

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset } from "../data/dataset.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { KdError } from "../util/errors.js";
 import type { Teachers } from "./teacher.js";
 
 const MAGIC = "KDTCACHE";
@@ -48,6 +49,8 @@ export async function cachedLogits(
     status = "rebuilt";
   }
   const logits = await compute();
+  if (!logits.every(Number.isFinite))
+    throw new KdError("the teacher produced non-finite logits on the transfer set");
   mkdirSync(dir, { recursive: true });
   const header = new TextEncoder().encode(JSON.stringify({ key, n: parts.data.n, classes }).padEnd(256));
   const buf = new Uint8Array(MAGIC.length + header.length + logits.byteLength);

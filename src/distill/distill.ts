@@ -57,7 +57,7 @@ export async function teacherSource(
   const compute = () => teachers.logits(transfer.x, transfer.n, o.temperature);
   if (!o.cacheDir)
     return {
-      provider: cachedTeacher(await compute(), teachers.numClasses),
+      provider: cachedTeacher(teachers.id, await compute(), teachers.numClasses),
       mode: { kind: "cached", status: "memory" },
     };
   const settings = {
@@ -70,7 +70,7 @@ export async function teacherSource(
   };
   const res = await cachedLogits(o.cacheDir, { teachers, data: transfer, settings }, compute, o.onNote);
   return {
-    provider: cachedTeacher(res.logits, teachers.numClasses),
+    provider: cachedTeacher(teachers.id, res.logits, teachers.numClasses),
     mode: { kind: "cached", status: res.status, path: res.path },
   };
 }

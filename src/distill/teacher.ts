@@ -2,6 +2,7 @@
  * Teachers: one ONNX file or an ensemble, combined into one row of logits per example, run live on
  * each (augmented) batch or read from a cache computed once.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Dataset } from "../data/dataset.js";
 import { type ClassifierOptions, OnnxClassifier } from "../runtime/classifier.js";
@@ -63,6 +64,16 @@ export class Teachers {
     return this.members.map((m) => readFileSync(m.path));
   }
 
+  /** A hash of the files, how they combine and which output is read. */
+  get id(): string {
+    const h = createHash("sha256");
+    for (const b of this.fileBytes()) h.update(b);
+    h.update(
+      JSON.stringify([this.mode, this.members.map((m) => [m.inputName, m.outputName, m.outputsProbs])]),
+    );
+    return h.digest("hex").slice(0, 24);
+  }
+
   /** Combined logits of `n` flat examples (see EnsembleMode; T matters only for "prob" ensembles). */
   async logits(x: Float32Array, n: number, temperature: number): Promise<Float32Array> {
     if (this.members.length === 1) return this.members[0]!.logits(x, n);
@@ -111,6 +122,7 @@ export function combine(
 /** Runs the teachers on every batch as the student sees it (needed when inputs are augmented). */
 export function liveTeacher(teachers: Teachers, temperature: number): TeacherProvider {
   return {
+    id: teachers.id,
     async logits(_indices, x, size, out) {
       out.set(await teachers.logits(x, size, temperature));
     },
@@ -118,8 +130,9 @@ export function liveTeacher(teachers: Teachers, temperature: number): TeacherPro
 }
 
 /** Reads precomputed rows: indexed by example, so shuffled batches can never be misaligned. */
-export function cachedTeacher(rows: Float32Array, classes: number): TeacherProvider {
+export function cachedTeacher(id: string, rows: Float32Array, classes: number): TeacherProvider {
   return {
+    id,
     async logits(indices, _x, size, out) {
       for (let i = 0; i < size; i++) {
         const r = indices[i]!;

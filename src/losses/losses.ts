@@ -31,8 +31,10 @@ export function logitMatchingLoss(studentLogits: Tensor, teacherLogits: Tensor):
   return o.div(o.mean(o.sum(o.square(d), [-1])), 2 * n);
 }
 
-/** Number of rows whose arg-max logit is the target class (one-hot targets). */
+/** Number of rows whose arg-max logit is the target class alone (one-hot targets; a tie is wrong). */
 export function correctCount(logits: Tensor, targets: Tensor): Tensor {
   const isMax = o.cast(o.equal(logits, o.max(logits, [-1], true)), logits.dtype);
-  return o.sum(o.mul(isMax, targets));
+  const hit = o.sum(o.mul(isMax, targets), [-1]);
+  const unique = o.cast(o.equal(o.sum(isMax, [-1]), 1), logits.dtype);
+  return o.sum(o.mul(hit, unique));
 }

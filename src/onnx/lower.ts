@@ -42,16 +42,37 @@ function axesConst(c: LowerCtx, axes: readonly number[], rank: number): string {
 }
 
 /** Reductions take their axes as an input from opset 13 (ReduceSum) or 18 (the others). */
+/** Reductions take their axes as an input from opset 13 (ReduceSum) or 18 (the others). */
+export const AXES_INPUT_SINCE: Readonly<Record<string, number>> = {
+  ReduceSum: 13,
+  ReduceMax: 18,
+  ReduceSumSquare: 18,
+};
+
+/** Emits `opType(input)` over `axes`, in the form the opset being written wants. */
+export function emitReduce(
+  c: LowerCtx,
+  opType: string,
+  input: string,
+  axes: readonly number[],
+  rank: number,
+  keepDims: boolean,
+  out: string,
+): void {
+  if (axes.length === 0) {
+    c.emit("Identity", [input], [out]);
+    return;
+  }
+  const keepdims = keepDims ? 1 : 0;
+  if (c.opset >= (AXES_INPUT_SINCE[opType] ?? 18))
+    c.emit(opType, [input, axesConst(c, axes, rank)], [out], { keepdims });
+  else c.emit(opType, [input], [out], { keepdims, axes: normAxes(axes, rank) });
+}
+
 const reduce =
-  (opType: string, axesInputSince: number): LowerOf<PrimParams["reduceSum"]> =>
-  (c, { axes, keepDims }, node) => {
-    if (axes.length === 0) return c.emit("Identity", c.in, [c.out]);
-    const keepdims = keepDims ? 1 : 0;
-    const rank = node.inputs[0]!.rank;
-    if (c.opset >= axesInputSince)
-      c.emit(opType, [c.in[0]!, axesConst(c, axes, rank)], [c.out], { keepdims });
-    else c.emit(opType, [c.in[0]!], [c.out], { keepdims, axes: normAxes(axes, rank) });
-  };
+  (opType: string): LowerOf<PrimParams["reduceSum"]> =>
+  (c, { axes, keepDims }, node) =>
+    emitReduce(c, opType, c.in[0]!, axes, node.inputs[0]!.rank, keepDims, c.out);
 
 /** Emits `h ^= h >> s` on uint32 values. */
 function xorShift(c: LowerCtx, h: string, s: number): string {
@@ -87,8 +108,8 @@ export const lowerings: { readonly [P in Prim]: Lower<P> } = {
     transA || transB
       ? c.emit("Gemm", c.in, [c.out], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 })
       : c.emit("MatMul", c.in, [c.out]),
-  reduceSum: reduce("ReduceSum", 13),
-  reduceMax: reduce("ReduceMax", 18),
+  reduceSum: reduce("ReduceSum"),
+  reduceMax: reduce("ReduceMax"),
   reshape: (c, { shape }) =>
     c.emit(
       "Reshape",

@@ -2,9 +2,8 @@
 
 import { constData } from "../ir/ops.js";
 import type { Node } from "../ir/primitives.js";
-import { normAxes } from "../ir/primitives.js";
 import type { DType, Tensor } from "../ir/tensor.js";
-import { type LowerCtx, lowerings, OPSET } from "./lower.js";
+import { emitReduce, type LowerCtx, lowerings, OPSET } from "./lower.js";
 import {
   type AttrValue,
   createModel,
@@ -130,8 +129,8 @@ export function buildModel(spec: ModelSpec): ModelProto {
     const sq = fused.sumOfSquares.get(t.id);
     if (sq !== undefined && t.source.kind === "op") {
       const { axes, keepDims } = t.source.node.params as { axes: number[]; keepDims: boolean };
-      const ax = ctxBase.constant(normAxes(axes, sq.rank), "int64", [axes.length]);
-      ctxBase.emit("ReduceSumSquare", [nameOf(sq), ax], [nameOf(t)], { keepdims: keepDims ? 1 : 0 });
+      const ctx: LowerCtx = { ...ctxBase, in: [], out: nameOf(t) };
+      emitReduce(ctx, "ReduceSumSquare", nameOf(sq), axes, sq.rank, keepDims, nameOf(t));
       continue;
     }
     if (t.source.kind === "const") {

@@ -59,7 +59,8 @@ export class OnnxClassifier {
     /** Per-example input shape the model wants (batch dim dropped). */
     readonly exampleShape: readonly number[],
     readonly numClasses: number,
-    private readonly probs: boolean,
+    /** The output holds probabilities (read as log-probabilities). */
+    readonly outputsProbs: boolean,
   ) {}
 
   static async load(path: string, opts: ClassifierOptions = {}): Promise<OnnxClassifier> {
@@ -141,7 +142,7 @@ export class OnnxClassifier {
         throw new KdError(`${this.path}: output has ${y.length} values for ${m} examples, expected ${m * c}`);
       out.set(y, s * c);
     }
-    if (this.probs) for (let i = 0; i < out.length; i++) out[i] = Math.log(Math.max(out[i]!, 1e-30));
+    if (this.outputsProbs) for (let i = 0; i < out.length; i++) out[i] = Math.log(Math.max(out[i]!, 1e-30));
     return out;
   }
 

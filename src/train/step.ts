@@ -30,7 +30,10 @@ export interface StepConfig {
   readonly stepsPerRun?: number;
 }
 
-/** Parameters and optimizer state, as flat arrays by name. Replaced (not mutated) by each step. */
+/**
+ * Parameters and optimizer state, as flat arrays by name. A run swaps new arrays into these maps
+ * and keeps the old ones in `spare` for the next run to write into: copy an array you want to keep.
+ */
 export interface TrainState {
   params: Map<string, Float32Array>;
   opt: Map<string, Float32Array>;
@@ -223,10 +226,13 @@ export class TrainStep {
     const into: Record<string, HostTensor> = {};
     const spare = state.spare ?? new Map<string, Float32Array>();
     const arrays = this.stateArrays(state);
+    const inputs = new Set(arrays.map(({ map, key }) => map.get(key)!));
     for (const { input, map, key, dims } of arrays) {
       const cur = map.get(key)!;
       feeds[input] = { data: cur, dims };
-      into[updated(input)] = { data: spare.get(input) ?? new Float32Array(cur.length), dims };
+      // Never hand ONNX Runtime an output buffer that is also an input of this run.
+      const free = spare.get(input);
+      into[updated(input)] = { data: free && !inputs.has(free) ? free : new Float32Array(cur.length), dims };
     }
     const out = await this.compiled.run(feeds, undefined, into);
     state.spare = new Map();

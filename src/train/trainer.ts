@@ -1,6 +1,6 @@
 /** The training loop: shuffled batches, jitter, schedules, K-step graph runs, evaluation, logs, checkpoints. */
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { jitter } from "../data/augment.js";
 import { gatherBatch } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
@@ -26,6 +26,8 @@ import {
 
 /** Where the teacher's logits for a batch come from (see distill/teacher.ts). */
 export interface TeacherProvider {
+  /** Identifies the teacher (file hashes, ensemble mode): part of the resume fingerprint. */
+  readonly id: string;
   /**
    * Logits of the batch's examples: `indices` are rows of the transfer set, `x` holds them as
    * the student sees them (after jitter). Written into `out` ([size, classes]).
@@ -97,11 +99,18 @@ export interface TrainResult {
 /** What must match for a checkpoint to be resumed (the epoch count may grow). */
 function fingerprint(cfg: TrainConfig): string {
   const { model, train, optimizer, objective } = cfg;
+  const data = createHash("sha256").update(
+    new Uint8Array(train.x.buffer, train.x.byteOffset, train.x.byteLength),
+  );
+  if (train.y) data.update(new Uint8Array(train.y.buffer, train.y.byteOffset, train.y.byteLength));
   const key = {
     arch: model.arch,
     reg: model.reg,
     classes: model.numClasses,
-    data: [train.name, train.n, train.features],
+    data: [train.n, train.features, data.digest("hex")],
+    teacher: cfg.teacher?.id ?? null,
+    // These schedules stretch over the run, so its length is part of what it is.
+    epochs: /^(cosine|linear)/.test(cfg.lrSchedule) ? cfg.epochs : null,
     optimizer,
     objective,
     lr: [cfg.lr, cfg.lrSchedule, cfg.momentum],
@@ -110,6 +119,12 @@ function fingerprint(cfg: TrainConfig): string {
     seed: cfg.seed,
   };
   return createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 16);
+}
+
+function lastGood(cfg: TrainConfig, epoch: number): string {
+  return cfg.checkpoint && epoch > 0
+    ? `; the last good checkpoint (epoch ${epoch}) is kept at ${cfg.checkpoint}`
+    : "";
 }
 
 function oneHot(
@@ -167,6 +182,10 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       throw new KdError(
         `${cfg.checkpoint} belongs to a run with other settings; remove it or change --checkpoint`,
       );
+    if (ck.header.epoch > cfg.epochs)
+      throw new KdError(
+        `${cfg.checkpoint} has ${ck.header.epoch} epochs already, more than the ${cfg.epochs} asked for`,
+      );
     const params = new Map<string, Float32Array>();
     const opt = new Map<string, Float32Array>();
     for (const [k, v] of ck.tensors) (k.startsWith("state/") ? opt : params).set(k, v);
@@ -176,6 +195,9 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     rng = new Rng(ck.header.rng);
     history = ck.header.history as unknown as EpochLog[];
   }
+  // The log holds exactly the epochs behind the state we start from (a kill between a log line
+  // and its checkpoint must not leave a duplicate line).
+  if (cfg.logFile) writeFileSync(cfg.logFile, history.map((h) => `${JSON.stringify(h)}\n`).join(""));
 
   const forward = cfg.evalSet
     ? await Forward.compile(model, cfg.threads ? { threads: cfg.threads } : {})
@@ -232,9 +254,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
         if (!Number.isFinite(m.loss))
           throw new KdError(
             `loss became ${m.loss} at epoch ${epoch + 1}, step ${globalStep - metrics.length + j + 1}` +
-              (cfg.checkpoint && epoch > 0
-                ? `; the last good checkpoint (epoch ${epoch}) is kept at ${cfg.checkpoint}`
-                : ""),
+              lastGood(cfg, epoch),
           );
         const size = batches[j]!.size;
         sums.loss += m.loss * size;
@@ -276,6 +296,10 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       seconds: (performance.now() - t0) / 1000,
       examplesPerSec: ds.n / trainSecs,
     };
+    // An update after the last checked loss may still have diverged: never checkpoint NaN weights.
+    for (const [name, w] of state.params)
+      if (!w.every(Number.isFinite))
+        throw new KdError(`parameter ${name} became non-finite in epoch ${epoch + 1}${lastGood(cfg, epoch)}`);
     history.push(log);
     if (cfg.logFile) appendFileSync(cfg.logFile, `${JSON.stringify(log)}\n`);
     if (cfg.checkpoint) {

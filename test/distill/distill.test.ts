@@ -9,6 +9,8 @@ import { distill } from "../../src/distill/distill.js";
 import { combine, Teachers } from "../../src/distill/teacher.js";
 import { transferSet } from "../../src/distill/transfer.js";
 import { mlp } from "../../src/nn/model.js";
+import { checkModel } from "../../src/onnx/check.js";
+import { decodeModel } from "../../src/onnx/proto.js";
 import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { saveModel } from "../../src/train/forward.js";
@@ -198,6 +200,8 @@ describe("transfer sets and bias shifts do exactly what they say", () => {
       expect(how).toBe(output ? "add" : "bias");
       const shiftedPath = join(tmp, `shifted-${how}.onnx`);
       writeFileSync(shiftedPath, bytes);
+      // Still a valid graph: the Add sits before the Softmax that now reads it.
+      expect(checkModel(decodeModel(bytes))).toEqual([]);
       const opts = output ? { output } : {};
       const a = await OnnxClassifier.load(path, opts);
       const b = await OnnxClassifier.load(shiftedPath, opts);
@@ -205,6 +209,14 @@ describe("transfer sets and bias shifts do exactly what they say", () => {
       const lb = await b.logits(test.x.subarray(0, 50 * 784), 50);
       la.forEach((v, i) => expect(lb[i]! - v).toBeCloseTo(shift[i % 10]!, 4));
       await Promise.all([a.release(), b.release()]);
+      if (output) {
+        // The foreign model's probabilities output follows the shifted logits.
+        const probs = await OnnxClassifier.load(shiftedPath, { output: "probs", outputs: "probs" });
+        const lp = await probs.logits(test.x.subarray(0, 784), 1);
+        const d0 = lp[0]! - lb[0]!;
+        lp.forEach((v, j) => expect(v - lb[j]!).toBeCloseTo(d0, 4));
+        await probs.release();
+      }
     }
   });
 

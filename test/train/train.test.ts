@@ -153,3 +153,84 @@ describe("divergence", () => {
     for (const [, t] of readCheckpoint(ck).tensors) expect(t.every(Number.isFinite)).toBe(true);
   });
 });
+
+describe("guards", () => {
+  it("refuses to resume a checkpoint that already has more epochs than asked for", async () => {
+    const ck = join(tmp, "longer.ckpt");
+    const cfg: TrainConfig = {
+      model: mlp(784, [16], 10),
+      train: mnistTrain(300),
+      epochs: 2,
+      batchSize: 50,
+      optimizer: DEFAULT_OPTIMIZER,
+      lr: 0.05,
+      lrSchedule: "constant",
+      momentum: "0.9",
+      jitter: 0,
+      seed: 1,
+      objective: { kind: "labels" },
+      checkpoint: ck,
+      resume: true,
+    };
+    await train(cfg);
+    await expect(train({ ...cfg, epochs: 1 })).rejects.toThrow(
+      /has 2 epochs already, more than the 1 asked for/,
+    );
+  });
+
+  it("training accuracy counts a tie for the maximum as wrong", async () => {
+    const { Graph } = await import("../../src/ir/tensor.js");
+    const { correctCount } = await import("../../src/losses/losses.js");
+    const { Compiled } = await import("../../src/runtime/session.js");
+    const g = new Graph();
+    const z = g.input("z", [3, 3]);
+    const y = g.input("y", [3, 3]);
+    const c = await Compiled.compile({ inputs: [z, y], outputs: { n: correctCount(z, y) } });
+    // Row 0: right; row 1: a tie between the target and another class; row 2: constant logits.
+    const r = await c.run({
+      z: { data: Float32Array.of(3, 1, 0, 2, 2, 0, 1, 1, 1), dims: [3, 3] },
+      y: { data: Float32Array.of(1, 0, 0, 1, 0, 0, 0, 0, 1), dims: [3, 3] },
+    });
+    expect((r.n!.data as Float32Array)[0]).toBe(1);
+    await c.release();
+  });
+
+  it("a step never writes into an array it reads, even when the caller puts old arrays back", async () => {
+    const { TrainStep } = await import("../../src/train/step.js");
+    const { initParam } = await import("../../src/nn/layers.js");
+    const { Rng } = await import("../../src/util/rng.js");
+    const model = mlp(784, [8], 10);
+    const step = await TrainStep.compile({
+      model,
+      optimizer: DEFAULT_OPTIMIZER,
+      objective: { kind: "labels" },
+    });
+    const rng = new Rng(2);
+    const ds = mnistTrain(20);
+    const targets = new Float32Array(20 * 10);
+    ds.y!.forEach((l, i) => {
+      targets[i * 10 + l] = 1;
+    });
+    const batch = { x: ds.x, size: 20, targets };
+    const h = { lr: 0.1, momentum: 0.9, c1: 1, c2: 1, seed: 0 };
+    const state = {
+      params: new Map(model.params.map((p) => [p.name, initParam(p, rng)])),
+      opt: step.initialOptState(),
+    };
+    const saved = { params: new Map(state.params), opt: new Map(state.opt) };
+    const copy = (m: Map<string, Float32Array>) => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]));
+    const pristine = { params: copy(state.params), opt: copy(state.opt) };
+    await step.run(state, [batch], [h]);
+    // Roll back to the very arrays that run read (which it kept as its spare output buffers).
+    state.params = saved.params;
+    state.opt = saved.opt;
+    for (const [k, v] of pristine.params) state.params.get(k)!.set(v);
+    for (const [k, v] of pristine.opt) state.opt.get(k)!.set(v);
+    const [m1] = await step.run(state, [batch], [h]);
+    const fresh = { params: copy(pristine.params), opt: copy(pristine.opt) };
+    const [m2] = await step.run(fresh, [batch], [h]);
+    expect(m1!.loss).toBe(m2!.loss);
+    for (const [k, v] of fresh.params) expect(Array.from(state.params.get(k)!)).toEqual(Array.from(v));
+    await step.release();
+  });
+});

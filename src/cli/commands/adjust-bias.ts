@@ -1,9 +1,10 @@
 /** `kd adjust-bias`: shift output biases of classes the student never saw; optionally search the shift on validation data. */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { loadIdxDataset } from "../../data/dataset.js";
+import { type Dataset, loadIdxDataset } from "../../data/dataset.js";
 import { searchShift, shiftModelBytes, shiftVector } from "../../distill/bias.js";
-import { holdOut } from "../../distill/transfer.js";
+import { holdOut, META_VAL } from "../../distill/transfer.js";
+import { decodeModel } from "../../onnx/proto.js";
 import { OnnxClassifier } from "../../runtime/classifier.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { KdError } from "../../util/errors.js";
@@ -13,14 +14,38 @@ interface AdjustFlags extends DataFlags {
   class: number[];
   shift?: number;
   search?: boolean;
-  val: number;
-  seed: number;
+  val?: number;
+  seed?: number;
   valImages?: string;
   valLabels?: string;
   range: number;
   output?: string;
   out: string;
   json?: boolean;
+}
+
+/**
+ * The validation split the model was distilled with (its metadata), so the search never sees
+ * examples the student trained on. Flags may restate it but not contradict it.
+ */
+function recordedSplit(path: string, bytes: Uint8Array, f: AdjustFlags): Dataset {
+  const meta = new Map(decodeModel(bytes).metadataProps.map((p) => [p.key, p.value]));
+  const count = Number(meta.get(META_VAL.count) ?? 0);
+  const seed = Number(meta.get(META_VAL.seed) ?? 1);
+  if (count > 0) {
+    if ((f.val !== undefined && f.val !== count) || (f.seed !== undefined && f.seed !== seed))
+      throw new KdError(
+        `${path} was distilled with --val ${count} --seed ${seed}; a different split would include its training examples`,
+      );
+    const images = meta.get(META_VAL.images);
+    const base = images ? loadIdxDataset(images, meta.get(META_VAL.labels)) : loadData(f, "train");
+    return holdOut(base, count, seed).val!;
+  }
+  if (f.val === undefined)
+    throw new KdError(
+      `${path} records no validation split: distil with --val N, or give --val N / --val-images`,
+    );
+  return holdOut(loadData(f, "train"), f.val, f.seed ?? 1).val!;
 }
 
 export function registerAdjustBias(program: Command): void {
@@ -35,11 +60,14 @@ export function registerAdjustBias(program: Command): void {
     .option("--search", "find the shift that maximises validation accuracy (never uses the test set)")
     .option(
       "--val <n>",
-      "validation examples held out of the training set (same split as kd distill --val)",
+      "validation examples held out of the training set (default: the split the model records)",
       num({ int: true, min: 1 }),
-      10000,
     )
-    .option("--seed <n>", "seed of that split (as given to kd distill)", num({ int: true, min: 0 }), 1)
+    .option(
+      "--seed <n>",
+      "seed of that split (default: the one the model records)",
+      num({ int: true, min: 0 }),
+    )
     .option("--val-images <path>", "IDX validation images instead of a split of the training set")
     .option("--val-labels <path>", "IDX labels for --val-images")
     .option("--range <r>", "search shifts in [−r, r]", num({ min: 0, minExclusive: true, max: 1000 }), 20)
@@ -55,9 +83,7 @@ export function registerAdjustBias(program: Command): void {
       let search: ReturnType<typeof searchShift> | undefined;
       const clf = await OnnxClassifier.load(path, f.output ? { output: f.output } : {});
       if (f.search) {
-        const val = f.valImages
-          ? loadIdxDataset(f.valImages, f.valLabels)
-          : holdOut(loadData(f, "train"), f.val, f.seed).val!;
+        const val = f.valImages ? loadIdxDataset(f.valImages, f.valLabels) : recordedSplit(path, bytes, f);
         if (!val.y) throw new KdError("validation data needs labels");
         search = searchShift(await clf.logits(val.x, val.n), val.y, clf.numClasses, f.class, {
           range: f.range,
@@ -67,7 +93,7 @@ export function registerAdjustBias(program: Command): void {
       const { bytes: out, how } = shiftModelBytes(
         bytes,
         shiftVector(clf.numClasses, f.class, shift),
-        f.output,
+        f.output ?? (clf.outputName === "logits" ? undefined : clf.outputName),
       );
       await clf.release();
       writeFileAtomic(f.out, out);

@@ -2,7 +2,7 @@
 import { type Command, Option } from "commander";
 import { loadIdxDataset } from "../../data/dataset.js";
 import { distill } from "../../distill/distill.js";
-import { holdOut, transferSet } from "../../distill/transfer.js";
+import { holdOut, transferSet, valSplitMetadata } from "../../distill/transfer.js";
 import { formatMetrics } from "../../report/text.js";
 import { KdError } from "../../util/errors.js";
 import {
@@ -123,9 +123,18 @@ export function registerDistill(program: Command): void {
       ...(f.cache ? { cacheDir: f.cacheDir } : { noCache: true }),
       onNote: (m) => process.stderr.write(`kd: ${m}\n`),
       ...jobFromFlags(f, bar),
-      metadata: { "kd.teachers": f.teacher.join(","), "kd.temperature": String(f.temperature) },
-    });
-    bar.stop();
+      metadata: {
+        "kd.teachers": f.teacher.join(","),
+        "kd.temperature": String(f.temperature),
+        // Where the validation split came from, so `kd adjust-bias --search` uses the same one.
+        ...valSplitMetadata(
+          f.val,
+          f.seed,
+          f.transferImages ?? f.trainImages,
+          f.transferImages ? f.transferLabels : f.trainLabels,
+        ),
+      },
+    }).finally(() => bar.stop());
     const last = res.history.at(-1);
     const summary = {
       out: f.out,

@@ -69,8 +69,7 @@ export function registerReproduce(program: Command): void {
           }
           bar.update(p);
         },
-      });
-      bar.stop();
+      }).finally(() => bar.stop());
       writeFileAtomic(join(outDir, "report.md"), renderMarkdown(results));
       writeFileAtomic(join(outDir, "report.html"), renderHtml(results));
       console.log(summaryTable(results));

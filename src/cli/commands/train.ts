@@ -32,8 +32,7 @@ export function registerTrain(program: Command): void {
       test,
       objective: { kind: "labels" },
       ...(val ? { val } : {}),
-    });
-    bar.stop();
+    }).finally(() => bar.stop());
     const summary = {
       out: f.out,
       arch: model.arch,

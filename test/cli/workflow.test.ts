@@ -1,0 +1,170 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Dataset } from "../../src/data/dataset.js";
+import { mlp } from "../../src/nn/model.js";
+import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
+import { saveModel } from "../../src/train/forward.js";
+import { train } from "../../src/train/trainer.js";
+import { kd } from "../helpers/cli.js";
+import { mnistTest, mnistTrain } from "../helpers/mnist.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "kd-flow-"));
+const p = (f: string) => join(tmp, f);
+
+/** Writes a dataset as the two IDX files (uint8 images, uint8 labels) any user could bring. */
+function writeIdx(ds: Dataset, images: string, labels: string): void {
+  const head = Buffer.alloc(16);
+  head.writeUInt32BE(0x00000803, 0);
+  head.writeUInt32BE(ds.n, 4);
+  head.writeUInt32BE(28, 8);
+  head.writeUInt32BE(28, 12);
+  writeFileSync(images, Buffer.concat([head, Buffer.from(Array.from(ds.x, (v) => Math.round(v * 255)))]));
+  const lh = Buffer.alloc(8);
+  lh.writeUInt32BE(0x00000801, 0);
+  lh.writeUInt32BE(ds.n, 4);
+  writeFileSync(labels, Buffer.concat([lh, Buffer.from(Array.from(ds.y!))]));
+}
+
+beforeAll(async () => {
+  writeIdx(mnistTrain(2000), p("train-images"), p("train-labels"));
+  writeIdx(mnistTest(500), p("test-images"), p("test-labels"));
+  const m = mlp(784, [64], 10);
+  const t = await train({
+    model: m,
+    train: mnistTrain(2000),
+    epochs: 3,
+    batchSize: 50,
+    optimizer: DEFAULT_OPTIMIZER,
+    lr: 0.05,
+    lrSchedule: "constant",
+    momentum: "0.9",
+    jitter: 0,
+    seed: 1,
+    objective: { kind: "labels" },
+  });
+  saveModel(p("teacher.onnx"), m, t.params);
+});
+
+describe("distil, shift, evaluate: the CLI on user-supplied IDX files", () => {
+  const data = [
+    "--train-images",
+    p("train-images"),
+    "--train-labels",
+    p("train-labels"),
+    "--test-images",
+    p("test-images"),
+    "--test-labels",
+    p("test-labels"),
+  ];
+
+  it("kd distill --omit-classes 3 --val 400 writes a student that records its validation split", () => {
+    const r = kd([
+      "distill",
+      "--teacher",
+      p("teacher.onnx"),
+      "--arch",
+      "mlp:32",
+      "--epochs",
+      "2",
+      "--omit-classes",
+      "3",
+      "--val",
+      "400",
+      "--cache-dir",
+      p("cache"),
+      "--out",
+      p("no3.onnx"),
+      "--json",
+      ...data,
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.transfer.n).toBeLessThan(1600);
+    expect(s.teacher).toMatchObject({ kind: "cached", status: "built" });
+    expect(s.loss.soft).toBeGreaterThan(0);
+    expect(s.loss.hard).toBeGreaterThan(0);
+    expect(readFileSync(p("no3.onnx.log.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  it("kd adjust-bias --search uses that split, and refuses a contradicting one", () => {
+    const ok = kd([
+      "adjust-bias",
+      p("no3.onnx"),
+      "--class",
+      "3",
+      "--search",
+      "--out",
+      p("fixed.onnx"),
+      "--json",
+      ...data.slice(0, 4),
+    ]);
+    expect(ok.code).toBe(0);
+    const res = JSON.parse(ok.stdout);
+    expect(res.search.n).toBe(400);
+    expect(res.search.errors).toBeLessThanOrEqual(res.search.baselineErrors);
+    const bad = kd([
+      "adjust-bias",
+      p("no3.onnx"),
+      "--class",
+      "3",
+      "--search",
+      "--val",
+      "300",
+      "--out",
+      p("x.onnx"),
+      ...data.slice(0, 4),
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toMatch(
+      /was distilled with --val 400 --seed 1; a different split would include its training examples/,
+    );
+  });
+
+  it("kd eval reads the shifted student; more test 3s are right than before", () => {
+    const before = JSON.parse(kd(["eval", p("no3.onnx"), "--json", ...data.slice(4)]).stdout);
+    const shifted = kd([
+      "adjust-bias",
+      p("no3.onnx"),
+      "--class",
+      "3",
+      "--shift",
+      "3.5",
+      "--out",
+      p("plus35.onnx"),
+    ]);
+    expect(shifted.code).toBe(0);
+    const after = JSON.parse(kd(["eval", p("plus35.onnx"), "--json", ...data.slice(4)]).stdout);
+    expect(after.perClass[3].correct).toBeGreaterThan(before.perClass[3].correct);
+  });
+
+  it("a resumed run refuses another teacher's checkpoint", () => {
+    const other = p("other-teacher.onnx");
+    writeFileSync(other, readFileSync(p("fixed.onnx")));
+    const r = kd([
+      "distill",
+      "--teacher",
+      other,
+      "--arch",
+      "mlp:32",
+      "--epochs",
+      "3",
+      "--omit-classes",
+      "3",
+      "--val",
+      "400",
+      "--cache-dir",
+      p("cache"),
+      "--checkpoint",
+      p("no3.onnx.ckpt"),
+      "--resume",
+      "--out",
+      p("no3b.onnx"),
+      ...data,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/belongs to a run with other settings/);
+  });
+});

@@ -121,14 +121,6 @@ class Repro {
     writeFileAtomic(join(this.o.outDir, "results.json"), `${JSON.stringify(this.results, null, 1)}\n`);
   }
 
-  /** A stable hash of an experiment's settings (profile section plus dependencies). */
-  fingerprint(name: ExperimentName, settings: unknown): string {
-    return createHash("sha256")
-      .update(JSON.stringify([name, settings]))
-      .digest("hex")
-      .slice(0, 16);
-  }
-
   path(name: string, ext = "onnx"): string {
     return join(this.o.outDir, `${name}.${ext}`);
   }
@@ -444,6 +436,19 @@ function settingsOf(name: ExperimentName, p: Profile): unknown {
   }
 }
 
+/**
+ * A stable hash of what an experiment's numbers depend on: its settings and its dependencies'
+ * fingerprints. A rerun reuses a result only when this matches.
+ */
+export function experimentFingerprint(
+  name: ExperimentName,
+  p: Profile,
+  done: Readonly<Record<string, string>>,
+): string {
+  const key = [name, { own: settingsOf(name, p), deps: NEEDS[name].map((d) => done[d]) }];
+  return createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 16);
+}
+
 /** The experiments to run: the ones asked for and what they depend on, in order. */
 export function plan(only?: readonly ExperimentName[]): ExperimentName[] {
   if (!only || only.length === 0) return [...EXPERIMENTS];
@@ -460,8 +465,7 @@ export async function reproduceMnist(o: ReproOptions): Promise<Results> {
   const r = new Repro(o);
   const p = o.profile;
   for (const name of plan(o.only)) {
-    const settings = { own: settingsOf(name, p), deps: NEEDS[name].map((d) => r.results.fingerprints[d]) };
-    const fp = r.fingerprint(name, settings);
+    const fp = experimentFingerprint(name, p, r.results.fingerprints);
     r.currentFp = fp;
     const key = RESULT_KEY[name];
     const modelMissing = ["teacher", "student"].includes(name) && !existsSync(r.path(name));

@@ -65,8 +65,8 @@ class Repro {
   readonly results: Mutable<Results> & {
     experiments: Mutable<Results["experiments"]>;
     fingerprints: Record<string, string>;
+    timings: Record<string, number>;
   };
-  private readonly t0 = performance.now();
   /** Fingerprint of the experiment being run. */
   currentFp = "";
 
@@ -99,7 +99,7 @@ class Repro {
         threads: o.threads ?? defaultThreads(),
       },
       choices: describeChoices(p),
-      ...(previous?.totalSeconds ? { totalSeconds: previous.totalSeconds } : {}),
+      timings: { ...(previous?.timings ?? {}) },
       fingerprints: { ...(previous?.fingerprints ?? {}) },
       experiments: { ...(previous?.experiments ?? {}) },
     };
@@ -145,10 +145,6 @@ class Repro {
       logFile: join(this.o.outDir, "logs", `${name}.jsonl`),
       onProgress: (p: Progress) => this.o.onProgress?.(name, p),
     };
-  }
-
-  elapsed(): number {
-    return (performance.now() - this.t0) / 1000;
   }
 }
 
@@ -477,11 +473,17 @@ export async function reproduceMnist(o: ReproOptions): Promise<Results> {
     const t0 = performance.now();
     await RUN[name](r);
     r.results.fingerprints[name] = fp;
+    r.results.timings[name] = (performance.now() - t0) / 1000;
     r.save();
-    o.onStatus?.(`${name}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    o.onStatus?.(`${name}: done in ${r.results.timings[name]!.toFixed(0)} s`);
   }
   r.results.finishedAt = new Date().toISOString();
-  r.results.totalSeconds = (r.results.totalSeconds ?? 0) + r.elapsed();
+  // Results from an earlier run without timings count their training time.
+  const planned = plan(o.only);
+  r.results.totalSeconds = planned.reduce((sum, name) => {
+    const run = r.results.experiments[RESULT_KEY[name]] as { seconds?: number } | undefined;
+    return sum + (r.results.timings[name] ?? run?.seconds ?? 0);
+  }, 0);
   r.save();
   return r.results;
 }

@@ -60,7 +60,10 @@ export interface Results {
   readonly profile: string;
   readonly startedAt: string;
   readonly finishedAt?: string;
+  /** Time to produce the results present: the sum of `timings`. */
   readonly totalSeconds?: number;
+  /** Seconds each experiment took when it last ran (a reused result keeps its time). */
+  readonly timings?: Readonly<Record<string, number>>;
   readonly machine: {
     readonly cpus: number;
     readonly cpuModel: string;

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Dataset } from "../../src/data/dataset.js";
 import { mlp } from "../../src/nn/model.js";
-import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
 import { saveModel } from "../../src/train/forward.js";
 import { train } from "../../src/train/trainer.js";
 import { kd } from "../helpers/cli.js";
+import { labelsConfig } from "../helpers/config.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-flow-"));
@@ -31,19 +31,7 @@ beforeAll(async () => {
   writeIdx(mnistTrain(2000), p("train-images"), p("train-labels"));
   writeIdx(mnistTest(500), p("test-images"), p("test-labels"));
   const m = mlp(784, [64], 10);
-  const t = await train({
-    model: m,
-    train: mnistTrain(2000),
-    epochs: 3,
-    batchSize: 50,
-    optimizer: DEFAULT_OPTIMIZER,
-    lr: 0.05,
-    lrSchedule: "constant",
-    momentum: "0.9",
-    jitter: 0,
-    seed: 1,
-    objective: { kind: "labels" },
-  });
+  const t = await train(labelsConfig(m, mnistTrain(2000), { epochs: 3 }));
   saveModel(p("teacher.onnx"), m, t.params);
 });
 

@@ -6,10 +6,10 @@ import { describe, expect, it } from "vitest";
 import { cnn, mlp } from "../../src/nn/model.js";
 import { checkModel } from "../../src/onnx/check.js";
 import { decodeModel } from "../../src/onnx/proto.js";
-import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { Forward, saveModel } from "../../src/train/forward.js";
 import { train } from "../../src/train/trainer.js";
+import { labelsConfig } from "../helpers/config.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-export-"));
@@ -33,19 +33,7 @@ describe("export round trip", () => {
     ["cnn", cnn(28, [4, 8], 10)],
   ] as const) {
     it(`${name}: train, export, reload in a fresh session, same logits`, async () => {
-      const res = await train({
-        model,
-        train: mnistTrain(512),
-        epochs: 1,
-        batchSize: 64,
-        optimizer: DEFAULT_OPTIMIZER,
-        lr: 0.05,
-        lrSchedule: "constant",
-        momentum: "0.9",
-        jitter: 0,
-        seed: 1,
-        objective: { kind: "labels" },
-      });
+      const res = await train(labelsConfig(model, mnistTrain(512), { batchSize: 64 }));
       const path = join(tmp, `${name}.onnx`);
       saveModel(path, model, res.params);
       const proto = decodeModel(readFileSync(path));

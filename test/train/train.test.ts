@@ -7,6 +7,7 @@ import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
 import { Forward } from "../../src/train/forward.js";
 import { classMetrics } from "../../src/train/metrics.js";
 import { type TrainConfig, train } from "../../src/train/trainer.js";
+import { labelsConfig } from "../helpers/config.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-train-"));
@@ -157,21 +158,11 @@ describe("divergence", () => {
 describe("guards", () => {
   it("refuses to resume a checkpoint that already has more epochs than asked for", async () => {
     const ck = join(tmp, "longer.ckpt");
-    const cfg: TrainConfig = {
-      model: mlp(784, [16], 10),
-      train: mnistTrain(300),
+    const cfg = labelsConfig(mlp(784, [16], 10), mnistTrain(300), {
       epochs: 2,
-      batchSize: 50,
-      optimizer: DEFAULT_OPTIMIZER,
-      lr: 0.05,
-      lrSchedule: "constant",
-      momentum: "0.9",
-      jitter: 0,
-      seed: 1,
-      objective: { kind: "labels" },
       checkpoint: ck,
       resume: true,
-    };
+    });
     await train(cfg);
     await expect(train({ ...cfg, epochs: 1 })).rejects.toThrow(
       /has 2 epochs already, more than the 1 asked for/,

@@ -208,116 +208,122 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const teachBuf = new Float32Array(K * B * c);
   const [rows, cols] = ds.exampleShape.slice(-2) as [number, number];
 
-  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
-    const t0 = performance.now();
-    const lr = lrOf(epoch, cfg.epochs);
-    const momentum = momOf(epoch, cfg.epochs);
-    const order = rng.permutation(ds.n);
-    const sums = { loss: 0, soft: 0, hard: 0, correct: 0 };
-    let seen = 0;
-    let start = 0;
-    while (start < ds.n) {
-      const fullLeft = Math.floor((ds.n - start) / B);
-      const step = fullLeft >= K ? multi : single;
-      const batches: Batch[] = [];
-      const hypers: StepHyper[] = [];
-      for (let j = 0; j < step.steps; j++) {
-        const size = Math.min(B, ds.n - start);
-        const x = xBuf.subarray(j * B * f, (j * B + size) * f);
-        if (rawBuf) {
-          gatherBatch(ds, order, start, size, rawBuf);
-          jitter(rawBuf, x, size, rows, cols, cfg.jitter, rng);
-        } else gatherBatch(ds, order, start, size, x);
-        const targets =
-          ds.y && usesLabels(cfg.objective) ? tBuf.subarray(j * B * c, (j * B + size) * c) : undefined;
-        if (targets) oneHot(ds.y!, order, start, size, c, targets);
-        let teacher: Float32Array | undefined;
-        if (cfg.teacher && usesTeacher(cfg.objective)) {
-          teacher = teachBuf.subarray(j * B * c, (j * B + size) * c);
-          await cfg.teacher.logits(order.subarray(start, start + size), x, size, teacher);
+  try {
+    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+      const t0 = performance.now();
+      const lr = lrOf(epoch, cfg.epochs);
+      const momentum = momOf(epoch, cfg.epochs);
+      const order = rng.permutation(ds.n);
+      const sums = { loss: 0, soft: 0, hard: 0, correct: 0 };
+      let seen = 0;
+      let start = 0;
+      while (start < ds.n) {
+        const fullLeft = Math.floor((ds.n - start) / B);
+        const step = fullLeft >= K ? multi : single;
+        const batches: Batch[] = [];
+        const hypers: StepHyper[] = [];
+        for (let j = 0; j < step.steps; j++) {
+          const size = Math.min(B, ds.n - start);
+          const x = xBuf.subarray(j * B * f, (j * B + size) * f);
+          if (rawBuf) {
+            gatherBatch(ds, order, start, size, rawBuf);
+            jitter(rawBuf, x, size, rows, cols, cfg.jitter, rng);
+          } else gatherBatch(ds, order, start, size, x);
+          const targets =
+            ds.y && usesLabels(cfg.objective) ? tBuf.subarray(j * B * c, (j * B + size) * c) : undefined;
+          if (targets) oneHot(ds.y!, order, start, size, c, targets);
+          let teacher: Float32Array | undefined;
+          if (cfg.teacher && usesTeacher(cfg.objective)) {
+            teacher = teachBuf.subarray(j * B * c, (j * B + size) * c);
+            await cfg.teacher.logits(order.subarray(start, start + size), x, size, teacher);
+          }
+          batches.push({ x, size, ...(targets ? { targets } : {}), ...(teacher ? { teacher } : {}) });
+          globalStep++;
+          const b1 = cfg.optimizer.beta1;
+          const b2 = cfg.optimizer.beta2;
+          hypers.push({
+            lr,
+            momentum,
+            c1: 1 / (1 - b1 ** globalStep),
+            c2: 1 / (1 - b2 ** globalStep),
+            seed: rng.nextU32(),
+          });
+          start += size;
         }
-        batches.push({ x, size, ...(targets ? { targets } : {}), ...(teacher ? { teacher } : {}) });
-        globalStep++;
-        const b1 = cfg.optimizer.beta1;
-        const b2 = cfg.optimizer.beta2;
-        hypers.push({
-          lr,
-          momentum,
-          c1: 1 / (1 - b1 ** globalStep),
-          c2: 1 / (1 - b2 ** globalStep),
-          seed: rng.nextU32(),
+        const metrics = await step.run(state, batches, hypers);
+        metrics.forEach((m, j) => {
+          if (!Number.isFinite(m.loss))
+            throw new KdError(
+              `loss became ${m.loss} at epoch ${epoch + 1}, step ${globalStep - metrics.length + j + 1}` +
+                lastGood(cfg, epoch),
+            );
+          const size = batches[j]!.size;
+          sums.loss += m.loss * size;
+          sums.soft += m.soft * size;
+          sums.hard += m.hard * size;
+          sums.correct += m.correct;
+          seen += size;
         });
-        start += size;
-      }
-      const metrics = await step.run(state, batches, hypers);
-      metrics.forEach((m, j) => {
-        if (!Number.isFinite(m.loss))
-          throw new KdError(
-            `loss became ${m.loss} at epoch ${epoch + 1}, step ${globalStep - metrics.length + j + 1}` +
-              lastGood(cfg, epoch),
-          );
-        const size = batches[j]!.size;
-        sums.loss += m.loss * size;
-        sums.soft += m.soft * size;
-        sums.hard += m.hard * size;
-        sums.correct += m.correct;
-        seen += size;
-      });
-      const secs = (performance.now() - t0) / 1000;
-      cfg.onProgress?.({
-        epoch: epoch + 1,
-        epochs: cfg.epochs,
-        seen,
-        total: ds.n,
-        loss: sums.loss / seen,
-        accuracy: ds.y && usesLabels(cfg.objective) ? sums.correct / seen : undefined,
-        examplesPerSec: seen / secs,
-      });
-    }
-    const trainSecs = (performance.now() - t0) / 1000;
-    let evalErrors: number | null = null;
-    let evalAccuracy: number | null = null;
-    if (forward && cfg.evalSet?.y) {
-      const logits = await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n);
-      const m = classMetrics(logits, cfg.evalSet.y, c);
-      evalErrors = m.errors;
-      evalAccuracy = m.accuracy;
-    }
-    const log: EpochLog = {
-      epoch: epoch + 1,
-      loss: sums.loss / seen,
-      soft: sums.soft / seen,
-      hard: sums.hard / seen,
-      trainAccuracy: ds.y && usesLabels(cfg.objective) ? sums.correct / seen : null,
-      evalErrors,
-      evalAccuracy,
-      lr,
-      momentum,
-      seconds: (performance.now() - t0) / 1000,
-      examplesPerSec: ds.n / trainSecs,
-    };
-    // An update after the last checked loss may still have diverged: never checkpoint NaN weights.
-    for (const [name, w] of state.params)
-      if (!w.every(Number.isFinite))
-        throw new KdError(`parameter ${name} became non-finite in epoch ${epoch + 1}${lastGood(cfg, epoch)}`);
-    history.push(log);
-    if (cfg.logFile) appendFileSync(cfg.logFile, `${JSON.stringify(log)}\n`);
-    if (cfg.checkpoint) {
-      const tensors = new Map([...state.params, ...state.opt]);
-      writeCheckpoint(
-        cfg.checkpoint,
-        {
-          fingerprint: print,
+        const secs = (performance.now() - t0) / 1000;
+        cfg.onProgress?.({
           epoch: epoch + 1,
-          step: globalStep,
-          rng: rng.state(),
-          history: history as unknown as Record<string, unknown>[],
-        },
-        tensors,
-      );
+          epochs: cfg.epochs,
+          seen,
+          total: ds.n,
+          loss: sums.loss / seen,
+          accuracy: ds.y && usesLabels(cfg.objective) ? sums.correct / seen : undefined,
+          examplesPerSec: seen / secs,
+        });
+      }
+      const trainSecs = (performance.now() - t0) / 1000;
+      let evalErrors: number | null = null;
+      let evalAccuracy: number | null = null;
+      if (forward && cfg.evalSet?.y) {
+        const logits = await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n);
+        const m = classMetrics(logits, cfg.evalSet.y, c);
+        evalErrors = m.errors;
+        evalAccuracy = m.accuracy;
+      }
+      const log: EpochLog = {
+        epoch: epoch + 1,
+        loss: sums.loss / seen,
+        soft: sums.soft / seen,
+        hard: sums.hard / seen,
+        trainAccuracy: ds.y && usesLabels(cfg.objective) ? sums.correct / seen : null,
+        evalErrors,
+        evalAccuracy,
+        lr,
+        momentum,
+        seconds: (performance.now() - t0) / 1000,
+        examplesPerSec: ds.n / trainSecs,
+      };
+      // An update after the last checked loss may still have diverged: never checkpoint NaN weights.
+      for (const [name, w] of state.params)
+        if (!w.every(Number.isFinite))
+          throw new KdError(
+            `parameter ${name} became non-finite in epoch ${epoch + 1}${lastGood(cfg, epoch)}`,
+          );
+      history.push(log);
+      if (cfg.logFile) appendFileSync(cfg.logFile, `${JSON.stringify(log)}\n`);
+      if (cfg.checkpoint) {
+        const tensors = new Map([...state.params, ...state.opt]);
+        writeCheckpoint(
+          cfg.checkpoint,
+          {
+            fingerprint: print,
+            epoch: epoch + 1,
+            step: globalStep,
+            rng: rng.state(),
+            history: history as unknown as Record<string, unknown>[],
+          },
+          tensors,
+        );
+      }
+      cfg.onEpoch?.(log);
     }
-    cfg.onEpoch?.(log);
+  } finally {
+    // Sessions hold native memory: free them on every exit, a diverged run's included.
+    await Promise.all([single.release(), multi !== single ? multi.release() : undefined, forward?.release()]);
   }
-  await Promise.all([single.release(), multi !== single ? multi.release() : undefined, forward?.release()]);
   return { params: state.params, history, epochsRun: Math.max(0, cfg.epochs - startEpoch) };
 }

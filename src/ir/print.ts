@@ -1,5 +1,5 @@
 /** A readable listing of a traced graph, one line per tensor the outputs need (for debugging and tests). */
-import type { Tensor } from "./tensor.js";
+import { reachable, type Tensor } from "./tensor.js";
 
 function fmtParams(params: object): string {
   const entries = Object.entries(params);
@@ -12,17 +12,7 @@ function fmtParams(params: object): string {
  *   t7: float32[batch, 10] = add(t5, param/out.bias)
  */
 export function printGraph(outputs: Readonly<Record<string, Tensor>>): string {
-  const seen = new Set<number>();
-  const stack = Object.values(outputs);
-  const needed: Tensor[] = [];
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (seen.has(t.id)) continue;
-    seen.add(t.id);
-    needed.push(t);
-    if (t.source.kind === "op") stack.push(...t.source.node.inputs);
-  }
-  needed.sort((a, b) => a.id - b.id);
+  const needed = reachable(Object.values(outputs));
   const type = (t: Tensor) => `${t.dtype}[${t.shape.join(", ")}]`;
   const lines = needed.map((t) => {
     const s = t.source;

@@ -91,3 +91,18 @@ export function staticSize(shape: Shape): number | undefined {
   }
   return n;
 }
+
+/** Tensors the outputs depend on, in creation (topological) order. */
+export function reachable(outputs: readonly Tensor[]): Tensor[] {
+  const seen = new Set<number>();
+  const stack = [...outputs];
+  const all: Tensor[] = [];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t.id)) continue;
+    seen.add(t.id);
+    all.push(t);
+    if (t.source.kind === "op") stack.push(...t.source.node.inputs);
+  }
+  return all.sort((a, b) => a.id - b.id);
+}

@@ -2,7 +2,7 @@
 
 import { constData } from "../ir/ops.js";
 import type { Node } from "../ir/primitives.js";
-import type { DType, Tensor } from "../ir/tensor.js";
+import { type DType, reachable, type Tensor } from "../ir/tensor.js";
 import { emitReduce, type LowerCtx, lowerings, OPSET } from "./lower.js";
 import {
   type AttrValue,
@@ -31,21 +31,6 @@ export interface ModelSpec {
   readonly docString?: string;
   /** Default OPSET (training graphs). */
   readonly opset?: number;
-}
-
-/** Tensors the outputs depend on, in creation (topological) order. */
-function reachable(outputs: readonly Tensor[]): Tensor[] {
-  const seen = new Set<number>();
-  const stack = [...outputs];
-  const all: Tensor[] = [];
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (seen.has(t.id)) continue;
-    seen.add(t.id);
-    all.push(t);
-    if (t.source.kind === "op") stack.push(...t.source.node.inputs);
-  }
-  return all.sort((a, b) => a.id - b.id);
 }
 
 /**

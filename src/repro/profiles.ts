@@ -132,7 +132,7 @@ export function describeChoices(p: Profile): Record<string, string> {
       p.batchSize,
     teacher: `${t.hidden.join("-")} ReLU, dropout 20% inputs / 50% hidden, max-norm ${t.maxNorm} on each hidden unit's incoming weights, jitter ±${t.jitter} px; ${t.epochs} epochs, lr ${t.lr} (${t.lrSchedule}), momentum ${t.momentum}`,
     student: `${s.hidden.join("-")} ReLU, no regularisation, labels only; ${s.epochs} epochs, lr ${s.lr} (${s.lrSchedule}), momentum ${s.momentum}`,
-    distillation: `T = ${d.temperature}; loss = ${d.softWeight}·T²·KL(p‖q) + ${(1 - d.softWeight).toFixed(2)}·CE(labels); ${d.epochs} epochs, lr ${d.lr} (${d.lrSchedule}); no jitter on the transfer set, so the teacher's logits are computed once`,
+    distillation: `T = ${d.temperature}; loss = ${d.softWeight}·T²·KL(p‖q) + ${(1 - d.softWeight).toFixed(2)}·CE(labels); ${d.epochs} epochs, lr ${d.lr} (${d.lrSchedule}), momentum ${d.momentum}; no jitter on the transfer set, so the teacher's logits are computed once`,
     biasSearch:
       "one shift for all shifted classes, on a grid of step 0.05 in [−20, 20], minimising validation errors; ties go to the smallest |shift|",
     sweep: `students ${p.sweep.sizes.map((h) => h.join("-")).join(" and ")} at T ∈ {${p.sweep.temperatures.join(", ")}}, ${p.sweep.epochs} epochs on ${p.sweep.trainCount ?? p.trainCount ?? 60000} images, same loss weights`,

@@ -1,7 +1,8 @@
 /** report.html: one self-contained page (inline CSS and SVG, nothing fetched) with the summary, curves and matrices. */
-import type { BiasExperiment, Results, RunSummary, ShiftOutcome } from "../repro/results.js";
+import type { BiasExperiment, Results, RunSummary } from "../repro/results.js";
 import { PAPER } from "../repro/results.js";
 import {
+  biasRowsDetail,
   formatDate,
   formatDuration,
   num,
@@ -165,22 +166,7 @@ function sweep(r: Results): string {
 
 function bias(title: string, e: BiasExperiment | undefined, classWord: string, short: string): string {
   if (!e) return "";
-  const o = (label: string, s: ShiftOutcome | undefined) =>
-    s
-      ? [
-          label,
-          num(s.shift),
-          num(s.testErrors),
-          `${num(s.errorRate, 2)}%`,
-          `${num(s.classErrors)} of ${num(s.classTotal)}`,
-          s.classTotal ? pct((s.classTotal - s.classErrors) / s.classTotal, 1) : "—",
-        ]
-      : [];
-  const rows = [
-    o("unshifted", e.unshifted),
-    o("paper's shift", e.given),
-    o("found on validation", e.found),
-  ].filter((x) => x.length);
+  const rows = biasRowsDetail(e);
   const note = e.found
     ? `<p class="note">${esc(`Shift search on the validation split: ${num(e.found.valErrors)} validation errors at ${shiftText(e.found.shift)} (unshifted ${num(e.found.valBaselineErrors)}). Classes shifted: ${(e.shiftedClasses ?? []).join(", ")}.`)}</p>`
     : "";

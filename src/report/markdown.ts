@@ -291,8 +291,9 @@ function runDetails(run: RunSummary): string {
   return out.join("\n");
 }
 
-function biasSection(e: BiasExperiment, what: string, shiftedWhat: string): string {
-  const o = (label: string, s: ShiftOutcome | undefined) =>
+/** The detail rows of a bias experiment (unshifted, paper's shift, found shift), for both reports. */
+export function biasRowsDetail(e: BiasExperiment): string[][] {
+  const row = (label: string, s: ShiftOutcome | undefined) =>
     s
       ? [
           label,
@@ -303,11 +304,15 @@ function biasSection(e: BiasExperiment, what: string, shiftedWhat: string): stri
           fracPct(classRight(s)),
         ]
       : [];
-  const rows = [
-    o("unshifted", e.unshifted),
-    o("paper's shift", e.given),
-    o("found on validation", e.found),
+  return [
+    row("unshifted", e.unshifted),
+    row("paper's shift", e.given),
+    row("found on validation", e.found),
   ].filter((r) => r.length);
+}
+
+function biasSection(e: BiasExperiment, what: string, shiftedWhat: string): string {
+  const rows = biasRowsDetail(e);
   const out = [
     `- transfer set: ${what} ${(e.classes ?? []).join(", ")}; biases shifted: ${(e.shiftedClasses ?? []).length === 1 ? "class" : "classes"} ${(e.shiftedClasses ?? []).join(", ")}`,
   ];

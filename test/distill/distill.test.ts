@@ -16,6 +16,7 @@ import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { saveModel } from "../../src/train/forward.js";
 import { runJob } from "../../src/train/run.js";
 import { train } from "../../src/train/trainer.js";
+import { labelsConfig } from "../helpers/config.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 import { writeForeignClassifier, writeIntOnlyModel } from "../helpers/onnx-files.js";
 
@@ -38,25 +39,11 @@ const common = {
 beforeAll(async () => {
   // A teacher trained here on 10,000 images with dropout.
   const tm = mlp(784, [400], 10, { inputDropout: 0.2, hiddenDropout: 0.5 });
-  const t = await train({
-    ...common,
-    model: tm,
-    train: mnistTrain(10000),
-    epochs: 6,
-    lr: 0.05,
-    objective: { kind: "labels" },
-  });
+  const t = await train(labelsConfig(tm, mnistTrain(10000), { ...common, epochs: 6 }));
   saveModel(teacherPath, tm, t.params);
   // A softmax-regression model, saved once by kd and once by hand in another layout.
   const lm = mlp(784, [], 10);
-  const l = await train({
-    ...common,
-    model: lm,
-    train: mnistTrain(3000),
-    epochs: 3,
-    lr: 0.05,
-    objective: { kind: "labels" },
-  });
+  const l = await train(labelsConfig(lm, mnistTrain(3000), { ...common, epochs: 3 }));
   saveModel(linearPath, lm, l.params);
   writeForeignClassifier(foreignPath, l.params.get("out.weight")!, l.params.get("out.bias")!, 10);
 });

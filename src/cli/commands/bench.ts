@@ -106,24 +106,20 @@ export function registerBench(program: Command): void {
         if (Array.isArray(peer)) for (const r of peer) console.log(JSON.stringify(r));
         return;
       }
-      const rows = ours.map((r) => [
-        "kd",
-        r.net,
-        String(r.threads),
-        r.msPerStepMedian.toFixed(2),
-        Math.round(r.examplesPerSec).toString(),
-        r.peakRssMiB.toFixed(0),
-      ]);
+      const row = (engine: string, net: string, threads: number, ms: number, exs: number, rss: number) => [
+        engine,
+        net,
+        String(threads),
+        ms.toFixed(2),
+        Math.round(exs).toString(),
+        rss.toFixed(0),
+      ];
+      const rows = ours.map((r) =>
+        row("kd", r.net, r.threads, r.msPerStepMedian, r.examplesPerSec, r.peakRssMiB),
+      );
       if (Array.isArray(peer))
         for (const r of peer)
-          rows.push([
-            "pytorch",
-            r.net,
-            String(r.threads),
-            r.ms_per_step_median.toFixed(2),
-            Math.round(r.examples_per_s).toString(),
-            r.peak_rss_mib.toFixed(0),
-          ]);
+          rows.push(row("pytorch", r.net, r.threads, r.ms_per_step_median, r.examples_per_s, r.peak_rss_mib));
       console.log(table(["engine", "net", "threads", "ms/step", "examples/s", "peak RSS MiB"], rows));
       if (typeof peer === "string") console.log(`\nPyTorch: ${peer}`);
       if (Array.isArray(peer) && peer.length > 0) {

@@ -164,7 +164,8 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   };
 
   // Fresh start, or everything a finished epoch left behind.
-  const print = fingerprint(cfg);
+  // Hashing the data costs a pass over it: only runs that checkpoint need the fingerprint.
+  const print = cfg.checkpoint ? fingerprint(cfg) : "";
   let rng = new Rng(cfg.seed);
   const initRng = rng.fork(1);
   const single = await TrainStep.compile({ ...stepOpts, stepsPerRun: 1 });

@@ -13,6 +13,8 @@ const headerSchema = z.object({
   step: z.number().int().nonnegative(),
   rng: z.tuple([z.number(), z.number(), z.number(), z.number()]),
   history: z.array(z.record(z.string(), z.unknown())),
+  /** Early stopping: the best epoch so far and its eval errors (its weights are tensors "best/..."). */
+  best: z.object({ epoch: z.number().int().positive(), errors: z.number().nonnegative() }).optional(),
   tensors: z.array(z.object({ name: z.string(), length: z.number().int().nonnegative() })),
 });
 export type CheckpointHeader = z.infer<typeof headerSchema>;

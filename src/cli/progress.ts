@@ -51,6 +51,7 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
           out(`[${e.index}/${e.total}] ${e.run.id}: reusing the finished result`);
           return;
         case "start": {
+          if (e.total === 1) return;
           const p = pointText(e.run.point);
           out(`[${e.index}/${e.total}] ${e.run.id}${p ? ` (${p})` : ""}: ${e.run.spec.epochs} epochs`);
           return;
@@ -86,7 +87,8 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
           return;
         case "failed":
           stopBar();
-          out(`[${e.index}/${e.total}] ${e.run.id} failed: ${e.message}`);
+          // A one-run command reports its failure itself, as its one error line.
+          if (e.total > 1) out(`[${e.index}/${e.total}] ${e.run.id} failed: ${e.message}`);
           return;
         case "note":
           stopBar();

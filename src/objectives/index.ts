@@ -7,6 +7,7 @@ import { z } from "zod";
 import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
 import { crossEntropy, logitMatchingLoss, softTargetLoss } from "../losses/losses.js";
+import { KdError } from "../util/errors.js";
 
 /** Each objective's parameters. */
 export interface ObjectiveParams {
@@ -120,6 +121,18 @@ export const OBJECTIVE_KINDS = Object.keys(OBJECTIVES) as ObjectiveKind[];
 /** The entry of a spec's kind, typed for its parameters. */
 export function objectiveDef<K extends ObjectiveKind>(spec: { kind: K }): ObjectiveDef<K> {
   return OBJECTIVES[spec.kind] as unknown as ObjectiveDef<K>;
+}
+
+/** Checks an objective's parameters against its schema (the library's own argument validation). */
+export function checkObjective(s: ObjectiveSpec): void {
+  const def = OBJECTIVES[s.kind] as { params: z.ZodObject } | undefined;
+  if (!def) throw new KdError(`unknown objective "${s.kind}" (known: ${Object.keys(OBJECTIVES).join(", ")})`);
+  const { kind: _k, ...params } = s;
+  const r = def.params.safeParse(params);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new KdError(`objective ${s.kind}: ${i.path.join(".") || "parameters"}: ${i.message}`);
+  }
 }
 
 /** Calls a def's method with the spec as its parameters (the spec's kind picks the def). */

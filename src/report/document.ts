@@ -49,7 +49,7 @@ export function valueText(v: unknown, format: ReportRow["format"] = "count"): st
         return num(x);
     }
   };
-  if (isStat(v)) return `${one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
+  if (isStat(v)) return `${format === "count" ? v.mean.toFixed(1) : one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
   if (typeof v === "number") return one(v);
   if (Array.isArray(v)) return fmt(v);
   return v === undefined || v === null ? "—" : String(v);

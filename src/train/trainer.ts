@@ -6,7 +6,7 @@ import { gatherBatch } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
 import { initParam } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
-import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
+import { checkObjective, type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import type { OptimizerConfig } from "../optim/optimizers.js";
 import { ensureWritableDir } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
@@ -154,6 +154,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   if (f !== features)
     throw new KdError(`${ds.name} has ${f} features per example; ${model.arch} takes ${features}`);
   if (ds.numClasses > c) throw new KdError(`${ds.name} has ${ds.numClasses} classes; the model has ${c}`);
+  checkObjective(cfg.objective);
   const labeled = ds.y !== undefined;
   const uses = stepInputs({ objective: cfg.objective, labeled });
   if (obj.needsLabels(cfg.objective) && !labeled)
@@ -195,7 +196,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     const ck = readCheckpoint(cfg.checkpoint);
     if (ck.header.fingerprint !== print)
       throw new KdError(
-        `${cfg.checkpoint} belongs to a run with other settings; remove it or change --checkpoint`,
+        `${cfg.checkpoint} belongs to a run with other settings; remove it to start afresh`,
       );
     if (ck.header.epoch > cfg.epochs)
       throw new KdError(

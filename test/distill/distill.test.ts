@@ -29,8 +29,8 @@ const test = mnistTest(2000);
 const common = {
   batchSize: 64,
   optimizer: DEFAULT_OPTIMIZER,
-  lrSchedule: "constant",
-  momentum: "0.9",
+  lrSchedule: { kind: "constant" as const },
+  momentum: 0.9,
   jitter: 0,
   seed: 4,
   stepsPerRun: 4,
@@ -116,8 +116,7 @@ describe("bad teachers and settings", () => {
     train: mnistTrain(200),
     epochs: 1,
     lr: 0.05,
-    temperature: 4,
-    softWeight: 0.5,
+    objective: { kind: "kd" as const, temperature: 4, softWeight: 0.5 },
   };
   it("a file that is not ONNX", async () => {
     const p = join(tmp, "junk.onnx");
@@ -149,12 +148,13 @@ describe("bad teachers and settings", () => {
     );
   });
   it("T ≤ 0 and weights outside [0, 1]", async () => {
-    await expect(distill({ ...base, temperature: 0, teachers: { paths: [teacherPath] } })).rejects.toThrow(
-      /temperature must be > 0/,
-    );
-    await expect(distill({ ...base, softWeight: 1.2, teachers: { paths: [teacherPath] } })).rejects.toThrow(
-      /weight must be in \[0, 1\]/,
-    );
+    const kd = (temperature: number, softWeight: number) => ({ kind: "kd" as const, temperature, softWeight });
+    await expect(
+      distill({ ...base, objective: kd(0, 0.5), teachers: { paths: [teacherPath] } }),
+    ).rejects.toThrow(/objective kd: temperature: Too small/);
+    await expect(
+      distill({ ...base, objective: kd(4, 1.2), teachers: { paths: [teacherPath] } }),
+    ).rejects.toThrow(/objective kd: softWeight: Too big/);
   });
   it("a transfer set left empty by the class filters", () => {
     expect(() => transferSet(mnistTrain(200), { onlyClasses: [3], omitClasses: [3], seed: 1 })).toThrow(
@@ -232,8 +232,7 @@ describe("the teacher cache", () => {
       train: mnistTrain(600),
       epochs: 2,
       lr: 0.05,
-      temperature: 3,
-      softWeight: 0.7,
+      objective: { kind: "kd" as const, temperature: 3, softWeight: 0.7 },
       teachers: { paths: [teacherPath] },
     };
     const cached = await distill({ ...cfg, cacheDir: join(tmp, "cache-a") });
@@ -287,12 +286,11 @@ describe("end to end on an MNIST subset", () => {
       epochs: 20,
       lr: 0.05,
     };
-    const labelsOnly = await runJob({ ...job, objective: { kind: "labels" } });
+    const labelsOnly = await runJob({ ...job, objective: { kind: "ce" } });
     const distilled = await distill({
       ...job,
       teachers: { paths: [teacherPath] },
-      temperature: 4,
-      softWeight: 0.9,
+      objective: { kind: "kd" as const, temperature: 4, softWeight: 0.9 },
     });
     const margin = labelsOnly.test!.errors - distilled.test!.errors;
     console.log(

@@ -12,11 +12,11 @@ export function labelsConfig(model: Model, train: Dataset, over: Partial<TrainCo
     batchSize: 50,
     optimizer: DEFAULT_OPTIMIZER,
     lr: 0.05,
-    lrSchedule: "constant",
-    momentum: "0.9",
+    lrSchedule: { kind: "constant" },
+    momentum: 0.9,
     jitter: 0,
     seed: 1,
-    objective: { kind: "labels" },
+    objective: { kind: "ce" },
     ...over,
   };
 }

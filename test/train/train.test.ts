@@ -24,11 +24,11 @@ describe("training on real MNIST", () => {
       batchSize: 64,
       optimizer: DEFAULT_OPTIMIZER,
       lr: 0.05,
-      lrSchedule: "constant",
-      momentum: "0.9",
+      lrSchedule: { kind: "constant" as const },
+      momentum: 0.9,
       jitter: 0,
       seed: 3,
-      objective: { kind: "labels" },
+      objective: { kind: "ce" },
       logFile: join(tmp, "log.jsonl"),
     });
     const last = res.history.at(-1)!;
@@ -54,11 +54,11 @@ describe("checkpoints", () => {
     batchSize: 50,
     optimizer: { ...DEFAULT_OPTIMIZER, maxNorm: 2 },
     lr: 0.1,
-    lrSchedule: "exp:0.9",
-    momentum: "0.5:0.9:2",
+    lrSchedule: { kind: "exp" as const, factor: 0.9 },
+    momentum: { kind: "ramp" as const, from: 0.5, to: 0.9, epochs: 2 },
     jitter: 2,
     seed: 11,
-    objective: { kind: "labels" },
+    objective: { kind: "ce" },
     stepsPerRun: 4,
     checkpoint: ckpt,
     resume: true,
@@ -105,11 +105,11 @@ describe("multi-step graphs", () => {
       batchSize: 64,
       optimizer: { ...DEFAULT_OPTIMIZER, name: "adam" },
       lr: 0.001,
-      lrSchedule: "constant",
-      momentum: "0.9",
+      lrSchedule: { kind: "constant" as const },
+      momentum: 0.9,
       jitter: 1,
       seed: 5,
-      objective: { kind: "labels" },
+      objective: { kind: "ce" },
       stepsPerRun: k,
     });
     const one = await train(cfg(1));
@@ -139,11 +139,11 @@ describe("divergence", () => {
       optimizer: DEFAULT_OPTIMIZER,
       lr: 0.01,
       // Epoch 2 multiplies the learning rate by 10^38: the logits overflow float32.
-      lrSchedule: "step:1:1e38",
-      momentum: "0.9",
+      lrSchedule: { kind: "step" as const, every: 1, factor: 1e38 },
+      momentum: 0.9,
       jitter: 0,
       seed: 1,
-      objective: { kind: "labels" },
+      objective: { kind: "ce" },
       checkpoint: ck,
     };
     await expect(train(cfg)).rejects.toThrow(
@@ -194,7 +194,8 @@ describe("guards", () => {
     const step = await TrainStep.compile({
       model,
       optimizer: DEFAULT_OPTIMIZER,
-      objective: { kind: "labels" },
+      objective: { kind: "ce" },
+      labeled: true,
     });
     const rng = new Rng(2);
     const ds = mnistTrain(20);

@@ -5,7 +5,7 @@
  * dataset's fingerprint is its source files' content hash plus the chain of steps.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { kindUnion } from "../spec/kinds.js";
@@ -87,6 +87,25 @@ export const datasetSchema = z
   .refine((d) => (d.source === undefined) !== (d.from === undefined), "give a source or from, not both");
 export type DatasetSpec = z.infer<typeof datasetSchema>;
 
+/** Digests by path, size and modification time: a file read again in one process is not hashed again. */
+const digests = new Map<string, string>();
+
+function fileDigest(path: string): string {
+  let key: string;
+  try {
+    const st = statSync(path);
+    key = `${path}\0${st.size}\0${st.mtimeMs}`;
+  } catch (e) {
+    throw new KdError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let h = digests.get(key);
+  if (!h) {
+    h = createHash("sha256").update(readFileSync(path)).digest("hex");
+    digests.set(key, h);
+  }
+  return h;
+}
+
 /** Loads and fingerprints a spec's datasets by name, each once. */
 export class DataCatalog {
   private readonly loaded = new Map<string, Dataset>();
@@ -107,13 +126,7 @@ export class DataCatalog {
   private hashFile(path: string): string {
     let h = this.fileHashes.get(path);
     if (!h) {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(path);
-      } catch (e) {
-        throw new KdError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      h = createHash("sha256").update(bytes).digest("hex");
+      h = fileDigest(path);
       this.fileHashes.set(path, h);
     }
     return h;
@@ -123,7 +136,10 @@ export class DataCatalog {
   fingerprint(name: string, seen: readonly string[] = []): string {
     const cached = this.prints.get(name);
     if (cached) return cached;
-    ensure(!seen.includes(name), `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`);
+    ensure(
+      !seen.includes(name),
+      `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`,
+    );
     const { source, from, ...steps } = this.spec(name);
     const base = source
       ? SOURCES[source.kind].files(source as never, this.baseDir).map((f) => this.hashFile(f))
@@ -139,7 +155,10 @@ export class DataCatalog {
   get(name: string, seen: readonly string[] = []): Dataset {
     const cached = this.loaded.get(name);
     if (cached) return cached;
-    ensure(!seen.includes(name), `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`);
+    ensure(
+      !seen.includes(name),
+      `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`,
+    );
     const s = this.spec(name);
     let ds = s.source
       ? SOURCES[s.source.kind].load(s.source as never, this.baseDir)
@@ -153,7 +172,10 @@ export class DataCatalog {
       );
     }
     if (s.holdout) {
-      ensure(s.holdout.count < ds.n, `dataset ${name}: holding out ${s.holdout.count} of ${ds.n} leaves none`);
+      ensure(
+        s.holdout.count < ds.n,
+        `dataset ${name}: holding out ${s.holdout.count} of ${ds.n} leaves none`,
+      );
       // The same split as `kd train --val` and `kd adjust-bias --search` (distill/transfer.ts holdOut).
       const split = splitValidation(ds, s.holdout.count, new Rng(s.holdout.seed).fork(99));
       ds = s.holdout.part === "val" ? split.val : split.train;

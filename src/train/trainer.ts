@@ -195,9 +195,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   if (cfg.resume && cfg.checkpoint && existsSync(cfg.checkpoint)) {
     const ck = readCheckpoint(cfg.checkpoint);
     if (ck.header.fingerprint !== print)
-      throw new KdError(
-        `${cfg.checkpoint} belongs to a run with other settings; remove it to start afresh`,
-      );
+      throw new KdError(`${cfg.checkpoint} belongs to a run with other settings; remove it to start afresh`);
     if (ck.header.epoch > cfg.epochs)
       throw new KdError(
         `${cfg.checkpoint} has ${ck.header.epoch} epochs already, more than the ${cfg.epochs} asked for`,
@@ -357,7 +355,11 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       lastEval = undefined;
     }
     if (forward && cfg.evalSet?.y && !lastEval)
-      lastEval = classMetrics(await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n), cfg.evalSet.y, c);
+      lastEval = classMetrics(
+        await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n),
+        cfg.evalSet.y,
+        c,
+      );
   } finally {
     // Sessions hold native memory: free them on every exit, a diverged run's included.
     await Promise.all([single.release(), multi !== single ? multi.release() : undefined, forward?.release()]);

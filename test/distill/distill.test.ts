@@ -148,7 +148,11 @@ describe("bad teachers and settings", () => {
     );
   });
   it("T ≤ 0 and weights outside [0, 1]", async () => {
-    const kd = (temperature: number, softWeight: number) => ({ kind: "kd" as const, temperature, softWeight });
+    const kd = (temperature: number, softWeight: number) => ({
+      kind: "kd" as const,
+      temperature,
+      softWeight,
+    });
     await expect(
       distill({ ...base, objective: kd(0, 0.5), teachers: { paths: [teacherPath] } }),
     ).rejects.toThrow(/objective kd: temperature: Too small/);

@@ -103,8 +103,12 @@ const results: Results = {
     "student@s1": rec("student@s1", "student", 40, { seed: 1 }),
     "student@s2": rec("student@s2", "student", 44, { seed: 2 }),
     "student@s3": rec("student@s3", "student", 48, { seed: 3 }),
-    "sweep[temperature=1]": rec("sweep[temperature=1]", "sweep", 36, { point: { "objective.temperature": 1 } }),
-    "sweep[temperature=4]": rec("sweep[temperature=4]", "sweep", 30, { point: { "objective.temperature": 4 } }),
+    "sweep[temperature=1]": rec("sweep[temperature=1]", "sweep", 36, {
+      point: { "objective.temperature": 1 },
+    }),
+    "sweep[temperature=4]": rec("sweep[temperature=4]", "sweep", 30, {
+      point: { "objective.temperature": 4 },
+    }),
   },
   failed: { "other@s1": "data.csv: bad cell" },
   analyses: {

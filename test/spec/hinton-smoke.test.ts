@@ -54,7 +54,9 @@ describe("experiments/hinton2015-mnist.yaml, smoke profile", () => {
   });
 
   it("writes results.json (valid against the schema), the reports and every model", () => {
-    expect(readResults(join(out, "results.json"))!.runs.teacher!.test!.errors).toBe(results.runs.teacher!.test!.errors);
+    expect(readResults(join(out, "results.json"))!.runs.teacher!.test!.errors).toBe(
+      results.runs.teacher!.test!.errors,
+    );
     const md = readFileSync(join(out, "report.md"), "utf8");
     expect(md).toMatch(/\| 1\. teacher, regularised: test errors \| 67 \| \d+ of 2000 \| [+-]?\d+ \|/);
     expect(md).toContain("## Analysis: omit3-shift");
@@ -63,7 +65,11 @@ describe("experiments/hinton2015-mnist.yaml, smoke profile", () => {
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     for (const r of Object.values(results.runs)) expect(existsSync(join(out, r.model!)), r.id).toBe(true);
     // Finished runs remove their checkpoints.
-    expect(readFileSync(join(out, "logs", "teacher.jsonl"), "utf8").trim().split("\n")).toHaveLength(20);
+    expect(
+      readFileSync(join(out, "logs", "teacher.jsonl"), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(20);
   });
 
   it("distillation beats the labels-only student", () => {

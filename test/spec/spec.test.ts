@@ -1,0 +1,97 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadSpec, overlay, validateSpec } from "../../src/spec/load.js";
+import { kd } from "../helpers/cli.js";
+import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "kd-spec-"));
+const bad = (change: (s: SpecDoc) => void) => {
+  const s = structuredClone(tinySpec()) as SpecDoc;
+  change(s);
+  return () => validateSpec(s, "spec.yaml");
+};
+
+describe("spec validation: one line naming the field, before any training", () => {
+  it("an unknown objective kind names the field and the known kinds", () => {
+    expect(bad((s) => (s.runs.distilled.objective.kind = "kdd"))).toThrow(
+      "spec.yaml: runs.distilled.objective.kind: unknown kind (known: ce, kd, match)",
+    );
+  });
+  it("an unknown model kind, data source kind, optimizer, schedule and analysis", () => {
+    expect(bad((s) => (s.runs.student.model.kind = "resnet"))).toThrow(
+      /runs\.student\.model\.kind: unknown kind \(known: mlp, cnn\)/,
+    );
+    expect(bad((s) => (s.data.all.source.kind = "cifar"))).toThrow(
+      /data\.all\.source\.kind: unknown kind \(known: mnist, idx\)/,
+    );
+    expect(bad((s) => (s.runs.student.optimizer = { kind: "lion" }))).toThrow(
+      /optimizer\.kind: unknown kind \(known: sgd, nesterov, adam, adamw\)/,
+    );
+    expect(bad((s) => (s.runs.student.lrSchedule = { kind: "warmup" }))).toThrow(
+      /lrSchedule\.kind: unknown kind \(known: constant, exp, step, cosine, linear\)/,
+    );
+    expect(bad((s) => (s.analyses = { x: { kind: "shap" } }))).toThrow(
+      /analyses\.x\.kind: unknown kind \(known: biasShift, gapClosed, best\)/,
+    );
+  });
+  it("a misspelt field, a wrong type, a bad value", () => {
+    expect(bad((s) => (s.runs.student.epoch = 3))).toThrow('spec.yaml: runs.student: unknown field "epoch"');
+    expect(bad((s) => (s.runs.distilled.objective.temprature = 3))).toThrow(
+      /runs\.distilled\.objective: unknown field "temprature"/,
+    );
+    expect(bad((s) => (s.runs.student.lr = "fast"))).toThrow(
+      /runs\.student\.lr: Invalid input: expected number/,
+    );
+    expect(bad((s) => (s.runs.distilled.objective.softWeight = 1.5))).toThrow(
+      /runs\.distilled\.objective\.softWeight: Too big/,
+    );
+  });
+  it("names that do not exist, and cycles", () => {
+    expect(bad((s) => (s.runs.student.train = "trian"))).toThrow(
+      /runs\.student\.train: no dataset named "trian" \(known: all, train, test\)/,
+    );
+    expect(bad((s) => (s.runs.distilled.teachers = ["teachr"]))).toThrow(
+      /runs\.distilled\.teachers\.0: no run named "teachr"/,
+    );
+    expect(bad((s) => (s.data.all = { from: "train" }))).not.toThrow(); // caught when planned (below)
+    expect(bad((s) => (s.runs.student.earlyStop = 2))).toThrow(/earlyStop needs a val dataset/);
+  });
+  it("profiles overlay the spec; --set overrides any field; null deletes", () => {
+    const s = {
+      ...tinySpec(),
+      profiles: { fast: { runs: { teacher: { epochs: 1 } }, defaults: { epochs: 2 } } },
+    };
+    const { spec } = validateSpec(s, "x", {
+      profile: "fast",
+      set: ["runs.student.model.hidden=[7, 7]", "runs.student.seed=9"],
+    });
+    expect(spec.runs.teacher!.epochs).toBe(1);
+    expect(spec.runs.student!.epochs).toBe(2);
+    expect(spec.runs.student!.model).toEqual({ kind: "mlp", hidden: [7, 7] });
+    expect(spec.runs.student!.seed).toBe(9);
+    expect(() => validateSpec(s, "x", { profile: "slow" })).toThrow('x: no profile "slow" (known: fast)');
+    expect(overlay({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: 4 } })).toEqual({
+      a: 1,
+      b: { d: 3, e: 4 },
+    });
+  });
+  it("kd run: a typo fails before any training, with one line and exit 1", () => {
+    const s = tinySpec() as SpecDoc;
+    s.runs.teacher.model.kind = "mpl";
+    const r = kd(["run", writeSpec(tmp, s, "typo.yaml"), "--out", join(tmp, "out")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `kd: ${join(tmp, "typo.yaml")}: runs.teacher.model.kind: unknown kind (known: mlp, cnn)`,
+    ]);
+    const y = kd(["run", writeSpec(tmp, { name: "x", data: {}, runs: {}, extra: 1 }, "extra.yaml")]);
+    expect(y.stderr.trim()).toMatch(/extra\.yaml: unknown field "extra"$/);
+    const n = kd(["run", join(tmp, "missing.yaml")]);
+    expect(n.stderr.trim()).toBe(`kd: spec ${join(tmp, "missing.yaml")} does not exist`);
+  });
+  it("the shipped specs are valid in every profile", () => {
+    for (const profile of ["smoke", "quick", "full"])
+      expect(() => loadSpec("experiments/hinton2015-mnist.yaml", { profile })).not.toThrow();
+  });
+});

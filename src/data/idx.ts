@@ -118,15 +118,18 @@ function decode(dtype: IdxDtype, view: DataView, offset: number, count: number):
  */
 export const MAX_IDX_BYTES = 2 ** 31 - 1;
 
-/** Reads and parses an IDX file, gunzipping it first when it starts with the gzip magic 1f 8b. */
-export function readIdxFile(path: string): IdxArray {
-  let bytes: Uint8Array = readInputFile(path, "IDX file", MAX_IDX_BYTES);
+/**
+ * Reads and parses an IDX file, gunzipping it first when it starts with the gzip magic 1f 8b.
+ * Neither the file nor its decompressed content may exceed `maxBytes`.
+ */
+export function readIdxFile(path: string, maxBytes = MAX_IDX_BYTES): IdxArray {
+  let bytes: Uint8Array = readInputFile(path, "IDX file", maxBytes);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
+      bytes = gunzipSync(bytes, { maxOutputLength: maxBytes });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
-        throw new KdError(`${path}: decompresses to more than ${formatBytes(MAX_IDX_BYTES)}`);
+        throw new KdError(`${path}: decompresses to more than ${formatBytes(maxBytes)}`);
       throw new KdError(`${path}: corrupt gzip data (${(err as Error).message})`);
     }
   }

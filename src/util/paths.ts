@@ -7,13 +7,13 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { KdError } from "./errors.js";
 import { fsErrorMessage, fsReason } from "./fs-errors.js";
 
-/** stat without following nothing special: undefined when the path does not exist. */
-function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {
+/** stat, or undefined when the path does not exist (or, with `notDirMissing`, crosses a file). */
+function statOrUndefined(path: string, notDirMissing = false): ReturnType<typeof statSync> | undefined {
   try {
     return statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return undefined;
+    if (code === "ENOENT" || (notDirMissing && code === "ENOTDIR")) return undefined;
     throw new KdError(fsErrorMessage(e, path));
   }
 }
@@ -31,7 +31,7 @@ export function safeMkdir(dir: string, what = "folder"): void {
   const missing: string[] = [];
   let cur = target;
   for (;;) {
-    const st = statOrUndefined(cur);
+    const st = statOrUndefined(cur, true);
     if (st !== undefined) {
       if (!st.isDirectory())
         throw new KdError(

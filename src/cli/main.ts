@@ -25,6 +25,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** One line with control characters shown as \xNN, so text from a file cannot break it or drive the terminal. */
+export function printable(s: string): string {
+  let out = "";
+  for (const c of s) {
+    const code = c.charCodeAt(0);
+    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\x${code.toString(16).padStart(2, "0")}` : c;
+  }
+  return out;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv as string[], { from: "user" });
@@ -38,7 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander already printed its line
     const firstLine = String((e as Error)?.message ?? e).split("\n")[0];
     if (e instanceof KdError) {
-      process.stderr.write(`kd: ${firstLine}\n`);
+      // Names taken from files (tensor, output, metadata) may hold newlines or terminal escapes.
+      process.stderr.write(`kd: ${printable(e.message)}\n`);
       return 1;
     }
     // The filesystem refused a path the user gave (read-only, a folder for a file, ...): their

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { ensure, KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import type { Rng } from "../util/rng.js";
-import { checkDataset, MAX_CLASSES } from "./checks.js";
+import { checkClasses, checkDataset, MAX_CLASSES } from "./checks.js";
 import { type IdxArray, readIdxFile } from "./idx.js";
 
 /**
@@ -151,6 +151,9 @@ export function filterClasses(ds: Dataset, filter: { omit?: number[]; only?: num
   if (parts.length === 0) return ds;
   const desc = parts.join("; ");
   const y = labelsOf(ds, `class filter (${desc})`);
+  // A class the data does not have would filter nothing, silently: refuse it.
+  if (filter.only !== undefined) checkClasses(filter.only, ds.numClasses, `${ds.name}: only classes`);
+  if (filter.omit !== undefined) checkClasses(filter.omit, ds.numClasses, `${ds.name}: omitted classes`);
   const only = filter.only === undefined ? undefined : new Set(filter.only);
   const omit = new Set(filter.omit ?? []);
   const keep: number[] = [];

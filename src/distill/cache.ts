@@ -1,6 +1,6 @@
 /** The on-disk cache of teacher logits over a transfer set, keyed by everything they depend on. */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
@@ -66,7 +66,15 @@ export async function cachedLogits(
   if (existsSync(path)) {
     let why: Float32Array | string;
     try {
-      why = validate(readFileSync(path), key, parts.data.n, classes);
+      // Size first: a wrong-sized entry (truncated, or a huge stray file) is never read whole.
+      const size = statSync(path).size;
+      const expected = MAGIC.length + HEADER_BYTES + parts.data.n * classes * 4;
+      why =
+        size === expected
+          ? validate(readFileSync(path), key, parts.data.n, classes)
+          : size < expected && size >= MAGIC.length + HEADER_BYTES
+            ? `is truncated (${size - MAGIC.length - HEADER_BYTES} of ${expected - MAGIC.length - HEADER_BYTES} bytes)`
+            : `has the wrong size (${size} bytes, expected ${expected})`;
     } catch (e) {
       why = `cannot be read (${fsReason(e)})`;
     }

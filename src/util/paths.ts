@@ -97,6 +97,25 @@ export function checkOutputPath(
   }
 }
 
+/**
+ * Checks every output of a run at once (e.g. `{ "--out": out, "--checkpoint": ckpt, "--log": log }`):
+ * each passes checkOutputPath against `inputs`, and no two name the same file.
+ */
+export function checkOutputPaths(
+  outputs: Readonly<Record<string, string | undefined>>,
+  inputs: readonly (string | undefined)[] = [],
+): void {
+  const seen = new Map<string, string>();
+  for (const [flag, path] of Object.entries(outputs)) {
+    if (path === undefined) continue;
+    checkOutputPath(path, inputs, flag);
+    const real = canonical(path) ?? resolve(path);
+    const other = seen.get(real);
+    if (other !== undefined) throw new KdError(`${flag} ${path} is the same file as ${other}`);
+    seen.set(real, `${flag} ${path}`);
+  }
+}
+
 /** Whether `child` (an absolute, resolved path) lies inside folder `parent` (or is it). */
 export function isInside(parent: string, child: string): boolean {
   const rel = relative(parent, child);

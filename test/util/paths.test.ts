@@ -7,7 +7,7 @@ import { cleanStaleTemps, ensureWritableDir, writeFileAtomic } from "../../src/u
 import { KdError } from "../../src/util/errors.js";
 import { fsError, fsErrorMessage, isFsError } from "../../src/util/fs-errors.js";
 import { checkAllocation, formatBytes } from "../../src/util/memory.js";
-import { checkOutputPath, resolveInside, safeMkdir } from "../../src/util/paths.js";
+import { checkOutputPath, checkOutputPaths, resolveInside, safeMkdir } from "../../src/util/paths.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-paths-"));
 
@@ -158,6 +158,21 @@ describe("checkAllocation", () => {
     }
     expect(kdMessage(() => checkAllocation(100, "one array", 2 ** 33))).toMatch(
       /more than the .* one array can hold/,
+    );
+  });
+});
+
+describe("checkOutputPaths", () => {
+  it("checks each output and refuses two outputs naming one file", () => {
+    const input = join(tmp, "data.idx");
+    writeFileSync(input, "x");
+    const out = join(tmp, "m.onnx");
+    checkOutputPaths({ "--out": out, "--checkpoint": `${out}.ckpt`, "--log": undefined }, [input]);
+    expect(kdMessage(() => checkOutputPaths({ "--out": out, "--checkpoint": out }))).toBe(
+      `--checkpoint ${out} is the same file as --out ${out}`,
+    );
+    expect(kdMessage(() => checkOutputPaths({ "--out": out, "--log": input }, [input]))).toMatch(
+      /^--log .*data\.idx is the input file/,
     );
   });
 });

@@ -4,7 +4,7 @@
  * own folder only (no absolute paths, no `..`, no symlinks out), bounded by the data file's size,
  * and inlines them before ORT sees the model.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type {
   AttributeProto,
@@ -117,8 +117,13 @@ function inlineExternal(t: TensorProto, dir: string, what: string, budget: numbe
   const offset = entries.has("offset") ? byteCount(entries.get("offset")!, "offset", what) : 0;
   let fd: number;
   try {
-    fd = openSync(real, "r");
+    // A FIFO would block open() until someone writes to it: only regular files are opened, and
+    // without waiting.
+    if (!statSync(real).isFile())
+      throw new KdError(`${what}: ${name}: external data ${JSON.stringify(location)} is not a regular file`);
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
+    if (e instanceof KdError) throw e;
     throw new KdError(`${what}: ${name}: external file ${JSON.stringify(location)}: ${fsReason(e)}`);
   }
   try {

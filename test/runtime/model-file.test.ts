@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,6 +127,9 @@ describe("external data", () => {
       writeModel(path, externalW("data/weights.bin", entries));
       expect(await kdMessage(() => OnnxClassifier.load(path))).toMatch(why);
     }
+    spawnSync("mkfifo", [join(dir, "data", "pipe")]);
+    writeModel(path, externalW("data/pipe"));
+    expect(await kdMessage(() => OnnxClassifier.load(path))).toMatch(/"data\/pipe" is not a regular file/);
     writeModel(path, externalW("data/missing.bin"));
     expect(await kdMessage(() => OnnxClassifier.load(path))).toMatch(/"data\/missing\.bin": no such file/);
   });

@@ -6,9 +6,11 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 
-/** Version 2 carries `sha256`, the SHA-256 of the tensor bytes, in its header. */
+/** Version 2 carries a SHA-256 of everything after it (header and tensors). */
 const MAGIC = "KDCKPT02";
 const OLD_MAGIC = "KDCKPT01";
+/** Where the header starts: magic, u32 header length, 32-byte digest. */
+const HEADER_START = MAGIC.length + 4 + 32;
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 const u32 = z.number().int().min(0).max(0xffffffff);
@@ -47,8 +49,6 @@ const headerSchema = z.object({
         .max(2 ** 32 - 1),
     }),
   ),
-  /** SHA-256 (hex) of the tensor bytes that follow the header. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type CheckpointHeader = z.infer<typeof headerSchema>;
 
@@ -65,35 +65,38 @@ function firstIssue(e: z.ZodError): string {
   return `${where}: ${i.message}`;
 }
 
-/** Layout: magic, u32 header length, JSON header, then the float32 tensors back to back. */
+/**
+ * Layout: magic, u32 header length, the SHA-256 of everything that follows it, the JSON header,
+ * then the float32 tensors back to back (4-byte aligned).
+ */
 export function writeCheckpoint(
   path: string,
-  header: Omit<CheckpointHeader, "tensors" | "sha256" | "history"> & {
+  header: Omit<CheckpointHeader, "tensors" | "history"> & {
     history: readonly Record<string, unknown>[];
   },
   tensors: ReadonlyMap<string, Float32Array>,
 ): void {
   const entries = [...tensors.entries()];
-  const hash = createHash("sha256");
-  for (const [, t] of entries) hash.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
-  const full = {
-    ...header,
-    tensors: entries.map(([name, t]) => ({ name, length: t.length })),
-    sha256: hash.digest("hex"),
-  };
+  const full = { ...header, tensors: entries.map(([name, t]) => ({ name, length: t.length })) };
   const json = new TextEncoder().encode(JSON.stringify(full));
-  const dataStart = align4(MAGIC.length + 4 + json.length);
+  const dataStart = align4(HEADER_START + json.length);
   const total = dataStart + entries.reduce((a, [, t]) => a + t.byteLength, 0);
   const buf = new Uint8Array(total);
   buf.set(new TextEncoder().encode(MAGIC), 0);
   new DataView(buf.buffer).setUint32(MAGIC.length, json.length, true);
-  buf.set(json, MAGIC.length + 4);
+  buf.set(json, HEADER_START);
   let off = dataStart;
   for (const [, t] of entries) {
     buf.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), off);
     off += t.byteLength;
   }
+  buf.set(checkpointDigest(buf), MAGIC.length + 4);
   writeFileAtomic(path, buf, "checkpoint");
+}
+
+/** The SHA-256 a checkpoint's bytes carry: over everything after the digest itself. */
+export function checkpointDigest(bytes: Uint8Array): Uint8Array {
+  return createHash("sha256").update(bytes.subarray(HEADER_START)).digest();
 }
 
 function align4(n: number): number {
@@ -101,8 +104,8 @@ function align4(n: number): number {
 }
 
 /**
- * Reads and verifies a checkpoint: magic, header shape (zod), sizes, the SHA-256 of the tensor
- * bytes, and finite values. Anything else is refused with one line naming the file.
+ * Reads and verifies a checkpoint: magic, the SHA-256 of header and tensors, header shape (zod),
+ * sizes and finite values. Anything else is refused with one line naming the file.
  */
 export function readCheckpoint(path: string): Checkpoint {
   const bytes = readInputFile(path, "checkpoint");
@@ -111,20 +114,22 @@ export function readCheckpoint(path: string): Checkpoint {
   };
   if (bytes.length >= MAGIC.length && bytes.subarray(0, MAGIC.length).toString("latin1") === OLD_MAGIC)
     throw new KdError(`${path}: a checkpoint from an older kd without a checksum; remove it to start afresh`);
-  if (bytes.length < MAGIC.length + 4 || bytes.subarray(0, MAGIC.length).toString("latin1") !== MAGIC)
+  if (bytes.length < HEADER_START || bytes.subarray(0, MAGIC.length).toString("latin1") !== MAGIC)
     bad("wrong magic");
   const len = bytes.readUInt32LE(MAGIC.length);
-  if (MAGIC.length + 4 + len > bytes.length) bad("truncated header");
+  if (HEADER_START + len > bytes.length) bad("truncated header");
+  if (!Buffer.from(checkpointDigest(bytes)).equals(bytes.subarray(MAGIC.length + 4, HEADER_START)))
+    throw new KdError(`${path}: checksum mismatch: the checkpoint is corrupt; remove it to start afresh`);
   let raw: unknown;
   try {
-    raw = JSON.parse(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + len).toString("utf8"));
+    raw = JSON.parse(bytes.subarray(HEADER_START, HEADER_START + len).toString("utf8"));
   } catch (e) {
     return bad(`corrupt header: ${(e as Error).message.split("\n")[0]}`);
   }
   const parsed = headerSchema.safeParse(raw);
   if (!parsed.success) return bad(`corrupt header: ${firstIssue(parsed.error)}`);
   const header = parsed.data;
-  const dataStart = align4(MAGIC.length + 4 + len);
+  const dataStart = align4(HEADER_START + len);
   const names = new Set<string>();
   let total = 0;
   for (const { name, length } of header.tensors) {
@@ -134,9 +139,6 @@ export function readCheckpoint(path: string): Checkpoint {
   }
   if (dataStart + total > bytes.length) bad(`truncated (${bytes.length - dataStart} of ${total} data bytes)`);
   if (dataStart + total < bytes.length) bad("trailing bytes");
-  const body = bytes.subarray(dataStart);
-  if (createHash("sha256").update(body).digest("hex") !== header.sha256)
-    throw new KdError(`${path}: checksum mismatch: the checkpoint is corrupt; remove it to start afresh`);
   let off = dataStart;
   const tensors = new Map<string, Float32Array>();
   for (const { name, length } of header.tensors) {

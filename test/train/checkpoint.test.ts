@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   type Checkpoint,
   checkCheckpointTensors,
+  checkpointDigest,
   readCheckpoint,
   writeCheckpoint,
 } from "../../src/train/checkpoint.js";
@@ -54,18 +55,24 @@ function good(name: string): { path: string; bytes: Buffer } {
   return { path, bytes: readFileSync(path) };
 }
 
-/** The JSON header of a checkpoint's bytes, edited by `edit`, written back with its new length. */
-function editHeader(bytes: Buffer, edit: (h: Record<string, unknown>) => void): Buffer {
+const H = 8 + 4 + 32; // magic, header length, digest
+
+/**
+ * The JSON header of a checkpoint's bytes, edited by `edit`, written back with its new length and,
+ * unless `rehash` is false, a recomputed digest (a deliberate edit, which only validation can catch).
+ */
+function editHeader(bytes: Buffer, edit: (h: Record<string, unknown>) => void, rehash = true): Buffer {
   const len = bytes.readUInt32LE(8);
-  const h = JSON.parse(bytes.subarray(12, 12 + len).toString("utf8"));
+  const h = JSON.parse(bytes.subarray(H, H + len).toString("utf8"));
   edit(h);
   const json = Buffer.from(JSON.stringify(h));
-  const start = (12 + json.length + 3) & ~3;
-  const out = Buffer.alloc(start + bytes.length - ((12 + len + 3) & ~3));
-  bytes.copy(out, 0, 0, 8);
+  const start = (H + json.length + 3) & ~3;
+  const out = Buffer.alloc(start + bytes.length - ((H + len + 3) & ~3));
+  bytes.copy(out, 0, 0, H);
   out.writeUInt32LE(json.length, 8);
-  json.copy(out, 12);
-  bytes.copy(out, start, (12 + len + 3) & ~3);
+  json.copy(out, H);
+  bytes.copy(out, start, (H + len + 3) & ~3);
+  if (rehash) Buffer.from(checkpointDigest(out)).copy(out, 12);
   return out;
 }
 
@@ -96,7 +103,7 @@ describe("checkpoints", () => {
       [(h) => ((h.tensors as { length: number }[])[0]!.length = 1e12), /corrupt header: tensors\.0\.length/],
       [(h) => ((h.tensors as { length: number }[])[0]!.length = 5), /truncated|trailing/],
       [(h) => ((h.tensors as { name: string }[])[1]!.name = "fc1.weight"), /appears twice/],
-      [(h) => delete h.sha256, /corrupt header: sha256: /],
+      [(h) => delete h.fingerprint, /corrupt header: fingerprint: /],
     ];
     for (const [edit, why] of cases) {
       writeFileSync(path, editHeader(bytes, edit));
@@ -104,8 +111,17 @@ describe("checkpoints", () => {
       expect(msg).toMatch(why);
       expect(msg.split("\n")).toHaveLength(1);
     }
-    writeFileSync(path, Buffer.concat([bytes.subarray(0, 12), Buffer.from("{not json")]));
-    expect(kdMessage(() => readCheckpoint(path))).toMatch(/not a valid kd checkpoint/);
+    // An edit that does not recompute the digest is caught by it.
+    writeFileSync(
+      path,
+      editHeader(bytes, (h) => (h.epoch = 7), false),
+    );
+    expect(kdMessage(() => readCheckpoint(path))).toMatch(/checksum mismatch/);
+    const junk = Buffer.concat([bytes.subarray(0, H), Buffer.from("{not json")]);
+    junk.writeUInt32LE(9, 8);
+    Buffer.from(checkpointDigest(junk)).copy(junk, 12);
+    writeFileSync(path, junk);
+    expect(kdMessage(() => readCheckpoint(path))).toMatch(/not a valid kd checkpoint \(corrupt header/);
   });
 
   it("refuse non-finite weights even with a matching checksum", () => {

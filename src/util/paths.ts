@@ -51,7 +51,12 @@ export function safeMkdir(dir: string, what = "folder"): void {
       mkdirSync(d);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EEXIST" && statOrUndefined(d)?.isDirectory()) continue;
-      throw new KdError(`${what} ${dir}: cannot create ${d}: ${fsReason(e)}`);
+      // ENOENT although the parent exists: a file system that holds no new folders (/proc, /sys).
+      const why =
+        (e as NodeJS.ErrnoException).code === "ENOENT" && statOrUndefined(dirname(d), true)?.isDirectory()
+          ? "this file system does not allow new folders there"
+          : fsReason(e);
+      throw new KdError(`${what} ${dir}: cannot create ${d}: ${why}`);
     }
     // A folder that "exists" but cannot be listed as one (e.g. under /proc) ends here too.
     if (!statOrUndefined(d)?.isDirectory()) throw new KdError(`${what} ${dir}: cannot create ${d}`);

@@ -22,7 +22,7 @@ export function cleanOrtMessage(message: string): string {
     // "Load model from <bytes or path> failed:" says nothing the caller does not know.
     .replace(/^Load model (from .*? )?failed:\s*/i, "")
     // Source locations: /path/to/file.cc:123 (also Windows paths and bare file.h:12).
-    .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.+-]+)+\.(?:c|cc|cpp|cxx|h|hh|hpp|inl)(?::\d+)?\s*/g, "")
+    .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.+-]+)+\.(?:cpp|cxx|cc|c|hpp|hh|h|inl)\b(?::\d+)?\s*/g, "")
     .replace(/\b[\w.+-]+\.(?:cc|cpp|cxx|h|hpp)(?::\d+)\s*/g, "")
     // C++ signatures: ns::Class::method(const Type&, bool) [const]
     .replace(/(?:\b[\w~<>]+::)+[\w~<>]+\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)(?:\s*const)?\s*/g, "")

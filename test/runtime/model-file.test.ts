@@ -209,6 +209,12 @@ describe("classifier outputs and messages", () => {
     ).toBe(
       "Non-zero status code returned while running Gemm node. Name:'' Status Message: left.NumDimensions() == 2 || left.NumDimensions() == 1 was false.",
     );
+    // ONNX Runtime 1.30's answer to external data in a model handed over as bytes.
+    expect(
+      cleanOrtMessage(
+        "Exception during initialization: /onnxruntime_src/onnxruntime/core/optimizer/initializer.cc:44 onnxruntime::Initializer::Initializer(const onnx::TensorProto&, const std::filesystem::__cxx11::path&) !model_path.empty() was false. model_path must not be empty.",
+      ),
+    ).toBe("Exception during initialization: !model_path.empty() was false. model_path must not be empty.");
     expect(
       cleanOrtMessage(
         "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: x for the following indices\n index: 1 Got: 3 Expected: 4",

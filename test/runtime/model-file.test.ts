@@ -224,3 +224,31 @@ describe("classifier outputs and messages", () => {
     );
   });
 });
+
+describe("model files under mutation", () => {
+  it("give a KdError or a parsed model, never another error", async () => {
+    const fc = (await import("fast-check")).default;
+    const { parseModelFile } = await import("../../src/runtime/classifier.js");
+    const seedPath = join(tmp, "seed.onnx");
+    writeModel(seedPath, makeTensor("W", "float32", [4, 3], W));
+    const seed = readFileSync(seedPath);
+    const path = join(tmp, "mutated.onnx");
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat({ max: seed.length })),
+        (edits, cut) => {
+          const b = Uint8Array.from(seed);
+          for (const [i, v] of edits) b[i % b.length] = v;
+          writeFileSync(path, cut === null ? b : b.subarray(0, cut));
+          try {
+            parseModelFile(path);
+          } catch (e) {
+            if (!(e instanceof KdError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -21,10 +21,19 @@ export { cnn, type Model, mlp, NO_REG, parseArch, type Regularisation } from "./
 export { checkModel } from "./onnx/check.js";
 export { buildModel, buildModelBytes, type ModelSpec } from "./onnx/model.js";
 export { DEFAULT_OPTIMIZER, type OptimizerConfig, type OptimizerName } from "./optim/optimizers.js";
-// Reproduction.
-export { type ExperimentName, reproduceMnist } from "./repro/mnist.js";
-export { PROFILES } from "./repro/profiles.js";
-export type { Results } from "./repro/results.js";
+// Experiments as data: registries, specs, the planner and runner, results and reports.
+export { ANALYSES, type AnalysisKind } from "./analyses/index.js";
+export { DataCatalog, type DatasetSpec, SOURCES, type SourceKind, type SourceSpec } from "./data/sources.js";
+export { buildModel as buildModelFromSpec, MODELS, type ModelKind, type ModelSpec as ModelKindSpec } from "./nn/registry.js";
+export { OBJECTIVES, type ObjectiveKind, type ObjectiveSpec } from "./objectives/index.js";
+export { OPTIMIZERS, type OptimizerSpec } from "./optim/registry.js";
+export { buildReport, renderHtml, renderMarkdown, writeReports } from "./report/index.js";
+export { executeSpec, type ExecuteOptions, type RunEvent } from "./runner/execute.js";
+export { LocalRunner, type Runner, type RunTask } from "./runner/local.js";
+export { type PlannedRun, planSpec } from "./runner/plan.js";
+export { type Results, type RunRecord, readResults, resultsSchema } from "./runner/results.js";
+export { type LoadedSpec, loadSpec, validateSpec } from "./spec/load.js";
+export { type RunSpec, type Spec, specSchema } from "./spec/schema.js";
 export { type ClassifierOptions, OnnxClassifier } from "./runtime/classifier.js";
 export { Compiled, type HostTensor, type SessionOptions } from "./runtime/session.js";
 // Training.
@@ -33,7 +42,8 @@ export { readCheckpoint } from "./train/checkpoint.js";
 export { exportModel, Forward, saveModel } from "./train/forward.js";
 export { type ClassMetrics, classMetrics } from "./train/metrics.js";
 export { type JobOptions, type JobResult, runJob } from "./train/run.js";
-export { type Objective, TrainStep } from "./train/step.js";
+export { TrainStep } from "./train/step.js";
+export { LR_SCHEDULES, type LrScheduleSpec, type MomentumSpec } from "./train/schedule.js";
 export { type EpochLog, type TeacherProvider, type TrainConfig, train } from "./train/trainer.js";
 export { KdError } from "./util/errors.js";
 export { Rng } from "./util/rng.js";

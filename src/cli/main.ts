@@ -7,7 +7,9 @@ import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
+import { registerReport } from "./commands/report.js";
 import { registerReproduce } from "./commands/reproduce.js";
+import { registerRun } from "./commands/run.js";
 import { registerTrain } from "./commands/train.js";
 
 export function buildProgram(): Command {
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerAdjustBias(program);
   registerBench(program);
+  registerRun(program);
+  registerReport(program);
   registerReproduce(program);
   return program;
 }

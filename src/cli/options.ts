@@ -1,13 +1,17 @@
 /** Flag parsing shared by the commands: validated numbers and lists, data sources, training flags. */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { MAX_CLASSES } from "../data/checks.js";
-import { type Dataset, loadIdxDataset, loadMnist } from "../data/dataset.js";
-import { type Model, NO_REG, parseArch } from "../nn/model.js";
-import { DEFAULT_OPTIMIZER, type OptimizerConfig, type OptimizerName } from "../optim/optimizers.js";
-import type { JobOptions } from "../train/run.js";
-import type { EpochLog } from "../train/trainer.js";
+import { stringify } from "yaml";
+import type { Dataset } from "../data/dataset.js";
+import { DataCatalog, type DatasetSpec } from "../data/sources.js";
+import { parseArchSpec } from "../nn/registry.js";
+import type { OptimizerName } from "../optim/optimizers.js";
+import { executeSpec } from "../runner/execute.js";
+import type { RunRecord } from "../runner/results.js";
+import { validateSpec } from "../spec/load.js";
+import { parseLrSchedule, parseMomentum } from "../train/schedule.js";
 import { KdError } from "../util/errors.js";
-import type { ProgressSink } from "./progress.js";
+import { progressPrinter } from "./progress.js";
 
 type Parser<T> = (value: string) => T;
 
@@ -97,26 +101,23 @@ export interface DataFlags {
   testLabels?: string;
 }
 
-export function addDataOptions(cmd: Command, which: "train" | "test" | "both"): Command {
-  if (which !== "test")
-    cmd
-      .option("--train-images <path>", "IDX images (plain or .gz) to train on instead of the embedded MNIST")
-      .option("--train-labels <path>", "IDX labels for --train-images");
-  if (which !== "train")
-    cmd
-      .option("--test-images <path>", "IDX images (plain or .gz) to evaluate on instead of MNIST's test set")
-      .option("--test-labels <path>", "IDX labels for --test-images");
-  return cmd;
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .option("--train-images <path>", "IDX images (plain or .gz) to train on instead of the embedded MNIST")
+    .option("--train-labels <path>", "IDX labels for --train-images")
+    .option("--test-images <path>", "IDX images (plain or .gz) to evaluate on instead of MNIST's test set")
+    .option("--test-labels <path>", "IDX labels for --test-images");
 }
 
-export function loadData(flags: DataFlags, split: "train" | "test"): Dataset {
+/** A dataset spec for `--<split>-images/labels`, or MNIST's split. */
+export function dataSource(flags: DataFlags, split: "train" | "test"): DatasetSpec {
   const images = split === "train" ? flags.trainImages : flags.testImages;
   const labels = split === "train" ? flags.trainLabels : flags.testLabels;
   if (!images) {
     if (labels) throw new KdError(`--${split}-labels given without --${split}-images`);
-    return loadMnist(split);
+    return { source: { kind: "mnist", split } };
   }
-  return loadIdxDataset(images, labels);
+  return { source: { kind: "idx", images, ...(labels ? { labels } : {}) } };
 }
 
 export interface TrainFlags {
@@ -136,111 +137,164 @@ export interface TrainFlags {
   threads?: number;
   stepsPerRun: number;
   out: string;
-  checkpoint?: string;
+  checkpoint?: string | false;
+  keepCheckpoints?: boolean;
   resume?: boolean;
   log?: string;
-  eval: "test" | "val" | "none";
+  eval?: "test" | "val" | "none";
   val: number;
+  earlyStop?: number;
+  count?: number;
+  fraction?: number;
+  printSpec?: boolean;
   json?: boolean;
   progress: boolean;
 }
 
 /** The engine's training flags, shared by `kd train` and `kd distill`. */
-export function addTrainOptions(
-  cmd: Command,
-  defaults: { arch: string; epochs: number; lr: number },
-): Command {
+export function addTrainOptions(cmd: Command, defaults: { arch: string; epochs: number; lr: number }): Command {
   const rate = num({ min: 0, max: 0.95 });
   return cmd
     .option("--arch <arch>", "architecture: mlp:H1,H2,... or cnn:C1,C2,...", defaults.arch)
-    .option("--epochs <n>", "training epochs", num({ int: true, min: 1 }), defaults.epochs)
+    .option("--epochs <n>", "training epochs", num({ int: true, min: 1, max: 100000 }), defaults.epochs)
     .option("--batch-size <n>", "examples per step", num({ int: true, min: 1, max: 65536 }), 128)
     .addOption(
-      new Option("--optimizer <name>", "optimizer")
-        .choices(["sgd", "nesterov", "adam", "adamw"])
-        .default("sgd"),
+      new Option("--optimizer <name>", "optimizer").choices(["sgd", "nesterov", "adam", "adamw"]).default("sgd"),
     )
     .option("--lr <rate>", "learning rate", num({ min: 0, minExclusive: true, max: 100 }), defaults.lr)
     .option("--lr-schedule <spec>", "constant | exp:F | step:N:F | cosine | linear", "constant")
     .option("--momentum <spec>", "momentum, or a ramp start:end:epochs", "0.9")
     .option("--weight-decay <w>", "L2 weight decay on weights (decoupled for adamw)", num({ min: 0 }), 0)
-    .option(
-      "--max-norm <c>",
-      "max-norm radius for each hidden unit's incoming weights (0: off)",
-      num({ min: 0 }),
-      0,
-    )
+    .option("--max-norm <c>", "max-norm radius for each hidden unit's incoming weights (0: off)", num({ min: 0 }), 0)
     .option("--dropout-input <p>", "dropout rate on the inputs", rate, 0)
     .option("--dropout-hidden <p>", "dropout rate on hidden units", rate, 0)
-    .option(
-      "--jitter <pixels>",
-      "random shifts of up to this many pixels",
-      num({ int: true, min: 0, max: 8 }),
-      0,
-    )
+    .option("--jitter <pixels>", "random shifts of up to this many pixels", num({ int: true, min: 0, max: 8 }), 0)
     .option("--seed <n>", "random seed", num({ int: true, min: 0 }), 1)
+    .option("--threads <n>", "ONNX Runtime threads (default: all cores)", num({ int: true, min: 1, max: 256 }))
+    .option("--steps-per-run <k>", "training steps traced into one graph run", num({ int: true, min: 1, max: 64 }), 8)
+    .option("--count <n>", "train on this many examples, drawn at random (stratified)", num({ int: true, min: 1 }))
     .option(
-      "--threads <n>",
-      "ONNX Runtime threads (default: all cores)",
-      num({ int: true, min: 1, max: 256 }),
-    )
-    .option(
-      "--steps-per-run <k>",
-      "training steps traced into one graph run",
-      num({ int: true, min: 1, max: 64 }),
-      8,
+      "--fraction <f>",
+      "train on this fraction of the examples (stratified)",
+      num({ min: 0, minExclusive: true, max: 1 }),
     )
     .requiredOption("--out <file.onnx>", "where to write the trained model (ONNX)")
     .option("--checkpoint <file>", "checkpoint written after every epoch (default: <out>.ckpt)")
-    .option("--resume", "continue from the checkpoint if it exists")
+    .option("--no-checkpoint", "write no checkpoint")
+    .option("--keep-checkpoints", "keep the checkpoint after the run finishes")
+    .option("--resume", "continue from the checkpoint if it exists (the default when it matches)")
     .option("--log <file>", "JSON line per epoch (default: <out>.log.jsonl)")
     .addOption(
-      new Option("--eval <set>", "evaluated after each epoch")
-        .choices(["test", "val", "none"])
-        .default("test"),
+      new Option("--eval <set>", "evaluated after each epoch (default: val with --val, else test)").choices([
+        "test",
+        "val",
+        "none",
+      ]),
     )
     .option("--val <n>", "examples held out of training for validation", num({ int: true, min: 0 }), 0)
+    .option(
+      "--early-stop <n>",
+      "stop when validation errors have not improved for n epochs; keep the best weights (needs --val)",
+      num({ int: true, min: 1 }),
+    )
+    .option("--print-spec", "print the run as a spec file (YAML) and exit")
     .option("--json", "print the final summary as JSON")
     .option("--no-progress", "no progress bar");
 }
 
-export function modelFromFlags(f: TrainFlags, ds: Dataset, numClasses: number): Model {
-  return parseArch(f.arch, ds.features, ds.exampleShape, numClasses, {
-    ...NO_REG,
-    inputDropout: f.dropoutInput,
-    hiddenDropout: f.dropoutHidden,
-  });
-}
-
-export function optimizerFromFlags(f: TrainFlags): OptimizerConfig {
-  return { ...DEFAULT_OPTIMIZER, name: f.optimizer, weightDecay: f.weightDecay, maxNorm: f.maxNorm };
-}
-
-/** The engine flags as job options (everything but the model, data and objective). */
-export function jobFromFlags(f: TrainFlags, bar: ProgressSink) {
-  const quiet = f.json || (f.progress && process.stderr.isTTY);
+/**
+ * The one-run spec a `kd train`/`kd distill` command line stands for: the same path as a spec
+ * file. `extra` adds the objective, teachers and transfer-set steps.
+ */
+export function oneRunSpec(
+  f: TrainFlags & DataFlags,
+  name: string,
+  extra: { train?: DatasetSpec; run?: Record<string, unknown>; metadata?: Record<string, string> } = {},
+) {
+  if (f.count !== undefined && f.fraction !== undefined) throw new KdError("give --count or --fraction, not both");
+  const base = extra.train ?? dataSource(f, "train");
+  const data: Record<string, DatasetSpec> = { all: base, test: dataSource(f, "test") };
+  const holdout = f.val > 0 ? { holdout: { count: f.val, seed: f.seed } } : {};
+  const take =
+    f.count !== undefined || f.fraction !== undefined
+      ? { take: { ...(f.count !== undefined ? { count: f.count } : { fraction: f.fraction! }), seed: f.seed } }
+      : {};
+  const { transfer, ...runExtra } = (extra.run ?? {}) as { transfer?: Record<string, unknown> };
+  data.train = { from: "all", ...(f.val > 0 ? { holdout: { ...holdout.holdout, part: "train" } } : {}), ...transfer, ...take } as DatasetSpec;
+  if (f.val > 0) data.val = { from: "all", holdout: { count: f.val, seed: f.seed, part: "val" } };
+  const checkpoint = f.checkpoint === false ? undefined : (f.checkpoint ?? `${f.out}.ckpt`);
+  if (f.earlyStop !== undefined && !(f.val > 0)) throw new KdError("--early-stop needs --val N");
+  if (f.eval === "val" && !(f.val > 0)) throw new KdError("--eval val needs --val N");
   return {
-    epochs: f.epochs,
-    batchSize: f.batchSize,
-    optimizer: optimizerFromFlags(f),
-    lr: f.lr,
-    lrSchedule: f.lrSchedule,
-    momentum: f.momentum,
-    jitter: f.jitter,
-    seed: f.seed,
-    ...(f.threads ? { threads: f.threads } : {}),
-    stepsPerRun: f.stepsPerRun,
-    evalEach: f.eval,
-    out: f.out,
-    checkpoint: f.checkpoint ?? `${f.out}.ckpt`,
-    ...(f.resume ? { resume: true } : {}),
-    logFile: f.log ?? `${f.out}.log.jsonl`,
-    onProgress: bar.update,
-    onEpoch: (e: EpochLog) => {
-      if (!quiet) {
-        const errors = e.evalErrors !== null ? `, ${f.eval} errors ${e.evalErrors}` : "";
-        process.stderr.write(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${errors}\n`);
-      }
+    name,
+    data,
+    runs: {
+      [name]: {
+        model: parseArchSpec(f.arch, { input: f.dropoutInput, hidden: f.dropoutHidden }),
+        train: "train",
+        test: "test",
+        ...(f.val > 0 ? { val: "val" } : {}),
+        ...(f.eval ? { evalEach: f.eval } : {}),
+        optimizer: { kind: f.optimizer, weightDecay: f.weightDecay, maxNorm: f.maxNorm },
+        lr: f.lr,
+        lrSchedule: parseLrSchedule(f.lrSchedule, "--lr-schedule"),
+        momentum: parseMomentum(f.momentum, "--momentum"),
+        epochs: f.epochs,
+        batchSize: f.batchSize,
+        jitter: f.jitter,
+        seed: f.seed,
+        ...(f.earlyStop !== undefined ? { earlyStop: f.earlyStop } : {}),
+        out: f.out,
+        ...(checkpoint ? { checkpoint } : {}),
+        log: f.log ?? `${f.out}.log.jsonl`,
+        ...(extra.metadata ? { metadata: extra.metadata } : {}),
+        ...runExtra,
+      },
     },
-  } satisfies Partial<JobOptions>;
+  };
+}
+
+/** Runs a one-run spec the way `kd run` would, minus the results folder; prints the spec instead with --print-spec. */
+export async function runOneRunSpec(
+  raw: ReturnType<typeof oneRunSpec>,
+  f: TrainFlags,
+  cacheDir?: string,
+): Promise<RunRecord | undefined> {
+  const { spec } = validateSpec(raw, "command line");
+  if (f.printSpec) {
+    process.stdout.write(stringify(raw));
+    return undefined;
+  }
+  const run = Object.values(spec.runs)[0]!;
+  // Without a checkpoint to resume there is nothing to reuse; without --resume a stale one is discarded.
+  if (!f.resume && run.checkpoint) {
+    const { rmSync } = await import("node:fs");
+    rmSync(run.checkpoint, { force: true });
+  }
+  const printer = progressPrinter({ bar: f.progress, quiet: f.json === true });
+  try {
+    const results = await executeSpec(
+      { spec, baseDir: process.cwd(), profile: null, paper: {}, file: "command line" },
+      {
+        outDir: process.cwd(),
+        persist: false,
+        force: true,
+        ...(f.keepCheckpoints ? { keepCheckpoints: true } : {}),
+        ...(f.threads ? { threads: f.threads } : {}),
+        stepsPerRun: f.stepsPerRun,
+        ...(cacheDir ? { cacheDir } : {}),
+        onEvent: printer.event,
+      },
+    );
+    const failed = Object.values(results.failed)[0];
+    if (failed) throw new KdError(failed);
+    return Object.values(results.runs)[0];
+  } finally {
+    printer.stop();
+  }
+}
+
+/** Loads `--<split>-images/labels` (or MNIST's split) for commands that only read data. */
+export function loadData(flags: DataFlags, split: "train" | "test"): Dataset {
+  return new DataCatalog({ [split]: dataSource(flags, split) }, process.cwd()).get(split);
 }

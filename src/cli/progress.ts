@@ -1,43 +1,98 @@
-/** Terminal progress for long work: a cli-progress bar with loss, accuracy, throughput and time left. */
+/** Terminal progress of a spec: a bar within the epoch, then a Keras-style line per epoch that stays on screen. */
 import cliProgress from "cli-progress";
-import type { Progress } from "../train/trainer.js";
+import { pointText } from "../runner/plan.js";
+import type { RunEvent } from "../runner/execute.js";
+import type { EpochLog } from "../train/trainer.js";
 
-export interface ProgressSink {
-  update(p: Progress): void;
-  stop(): void;
+const secs = (s: number) =>
+  s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
+
+/** "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - 1.2s". */
+export function epochLine(e: EpochLog, epochs: number, evalName: string): string {
+  const parts = Object.entries(e.parts);
+  const partText = parts.length > 1 ? ` (${parts.map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")})` : "";
+  return [
+    `epoch ${e.epoch}/${epochs}`,
+    `loss ${e.loss.toFixed(4)}${partText}`,
+    ...(e.trainAccuracy !== null ? [`acc ${(100 * e.trainAccuracy).toFixed(2)}%`] : []),
+    ...(e.evalErrors !== null ? [`${evalName} errors ${e.evalErrors}`] : []),
+    secs(e.seconds),
+  ].join(" - ");
 }
 
-/** A bar on stderr when it is a terminal (and wanted); otherwise nothing. */
-export function progressBar(enabled: boolean, label = "train"): ProgressSink {
-  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      format: `${label} epoch {ep} |{bar}| {percentage}% | loss {loss} | acc {acc} | {rate} ex/s | ETA {eta_formatted}`,
-      stream: process.stderr,
-      hideCursor: true,
-      clearOnComplete: true,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+/**
+ * Prints a spec's events to stderr: "[3/12] run …" headers, an epoch bar on a terminal (its
+ * percentage is the epoch's, as its label says), a line per epoch, and the whole spec's ETA from
+ * the epochs left at the average epoch time so far.
+ */
+export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
+  const out = (s: string) => process.stderr.write(`${s}\n`);
+  const tty = opts.bar && process.stderr.isTTY;
+  let bar: cliProgress.SingleBar | undefined;
+  let epochsLeft = 0;
+  let epochsDone = 0;
+  let epochTime = 0;
+  const stopBar = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  const eta = () => (epochsDone > 0 ? ` - spec ETA ${secs((epochTime / epochsDone) * epochsLeft)}` : "");
   return {
-    update(p) {
-      const total = p.total * p.epochs;
-      const value = (p.epoch - 1) * p.total + p.seen;
-      const payload = {
-        ep: `${p.epoch}/${p.epochs}`,
-        loss: p.loss.toFixed(4),
-        acc: p.accuracy === undefined ? "-" : `${(100 * p.accuracy).toFixed(2)}%`,
-        rate: Math.round(p.examplesPerSec).toLocaleString("en-US"),
-      };
-      if (!started) {
-        bar.start(total, value, payload);
-        started = true;
-      } else bar.update(value, payload);
-    },
-    stop() {
-      if (started) bar.stop();
+    stop: stopBar,
+    event(e: RunEvent): void {
+      if (opts.quiet) return;
+      switch (e.kind) {
+        case "plan":
+          epochsLeft = e.runs.filter((r) => !e.reused.includes(r.id)).reduce((a, r) => a + r.spec.epochs, 0);
+          if (e.runs.length > 1)
+            out(`${e.runs.length} runs${e.reused.length ? `, ${e.reused.length} already finished` : ""}`);
+          return;
+        case "reuse":
+          out(`[${e.index}/${e.total}] ${e.run.id}: reusing the finished result`);
+          return;
+        case "start": {
+          const p = pointText(e.run.point);
+          out(`[${e.index}/${e.total}] ${e.run.id}${p ? ` (${p})` : ""}: ${e.run.spec.epochs} epochs`);
+          return;
+        }
+        case "progress": {
+          if (!tty) return;
+          const p = e.progress;
+          if (!bar) {
+            bar = new cliProgress.SingleBar(
+              {
+                format: `[${e.index}/${e.total}] epoch ${p.epoch}/${p.epochs} |{bar}| {percentage}% of the epoch | loss {loss} | ETA {eta_formatted}`,
+                stream: process.stderr,
+                hideCursor: true,
+                clearOnComplete: true,
+              },
+              cliProgress.Presets.shades_classic,
+            );
+            bar.start(p.total, p.seen, { loss: p.loss.toFixed(4) });
+          } else bar.update(p.seen, { loss: p.loss.toFixed(4) });
+          return;
+        }
+        case "epoch": {
+          stopBar();
+          epochsDone++;
+          epochsLeft = Math.max(0, epochsLeft - 1);
+          epochTime += e.epoch.seconds;
+          const evalName = e.run.spec.evalEach ?? (e.run.spec.val ? "val" : "test");
+          out(`  ${epochLine(e.epoch, e.run.spec.epochs, evalName)}${e.total > 1 ? eta() : ""}`);
+          return;
+        }
+        case "done":
+          stopBar();
+          return;
+        case "failed":
+          stopBar();
+          out(`[${e.index}/${e.total}] ${e.run.id} failed: ${e.message}`);
+          return;
+        case "note":
+          stopBar();
+          out(`kd: ${e.message}`);
+          return;
+      }
     },
   };
 }

@@ -91,7 +91,7 @@ export function loadIdxDataset(imagesPath: string, labelsPath?: string, numClass
   return fromIdx(images, labels, basename(imagesPath), numClasses);
 }
 
-const MNIST_FILES = {
+export const MNIST_FILES = {
   train: ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"],
   test: ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
 } as const;

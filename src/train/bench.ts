@@ -38,7 +38,8 @@ export async function benchStep(
   const step = await TrainStep.compile({
     model,
     optimizer,
-    objective: { kind: "labels" },
+    objective: { kind: "ce" },
+    labeled: true,
     threads: opts.threads,
     stepsPerRun: k,
   });

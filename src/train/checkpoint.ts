@@ -39,6 +39,8 @@ const headerSchema = z.object({
   step: z.number().int().nonnegative(),
   rng: z.tuple([u32, u32, u32, u32]),
   history: z.array(epochLogSchema),
+  /** Early stopping: the best epoch so far and its eval errors (its weights are tensors "best/..."). */
+  best: z.object({ epoch: z.number().int().positive(), errors: z.number().nonnegative() }).optional(),
   tensors: z.array(
     z.object({
       name: z.string().min(1),

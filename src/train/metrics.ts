@@ -10,24 +10,31 @@ export interface ClassMetrics {
     readonly correct: number;
     readonly accuracy: number;
   }[];
-  /** confusion[true][predicted] counts. */
+  /** confusion[true][predicted] counts (rows with a tied maximum predict nothing and are left out). */
   readonly confusion: readonly (readonly number[])[];
+  /** Rows whose largest logit is shared by several classes: counted as errors. */
+  readonly ties: number;
 }
 
-/** Index of the largest of each row (first on ties). */
+/**
+ * Index of the largest of each row, or −1 when the largest value is shared: a tie predicts no
+ * class and counts as wrong, the same rule as the training step's accuracy (losses.ts).
+ */
 export function argmaxRows(logits: Float32Array, n: number, c: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;
     let bv = logits[i * c]!;
+    let tied = false;
     for (let j = 1; j < c; j++) {
       const v = logits[i * c + j]!;
       if (v > bv) {
         bv = v;
         best = j;
-      }
+        tied = false;
+      } else if (v === bv) tied = true;
     }
-    out[i] = best;
+    out[i] = tied ? -1 : best;
   }
   return out;
 }
@@ -36,15 +43,19 @@ export function classMetrics(logits: Float32Array, labels: Int32Array, c: number
   const n = labels.length;
   const pred = argmaxRows(logits, n, c);
   const confusion = Array.from({ length: c }, () => new Array<number>(c).fill(0));
+  const totals = new Array<number>(c).fill(0);
   let errors = 0;
+  let ties = 0;
   for (let i = 0; i < n; i++) {
-    confusion[labels[i]!]![pred[i]!]!++;
+    totals[labels[i]!]!++;
+    if (pred[i]! >= 0) confusion[labels[i]!]![pred[i]!]!++;
+    else ties++;
     if (pred[i] !== labels[i]) errors++;
   }
   const perClass = confusion.map((row, k) => {
-    const total = row.reduce((a, b) => a + b, 0);
+    const total = totals[k]!;
     const correct = row[k]!;
     return { total, correct, accuracy: total === 0 ? 0 : correct / total };
   });
-  return { n, errors, accuracy: n === 0 ? 0 : 1 - errors / n, perClass, confusion };
+  return { n, errors, accuracy: n === 0 ? 0 : 1 - errors / n, perClass, confusion, ties };
 }

@@ -13,7 +13,7 @@ export interface JobOptions extends Omit<TrainConfig, "evalSet" | "teacher"> {
   readonly teacher?: (train: Dataset) => Promise<TeacherProvider>;
   /** Held-out validation set (see distill/transfer.ts holdOut), measured at the end. */
   readonly val?: Dataset;
-  /** Which set is evaluated after each epoch (default: test). */
+  /** Which set is evaluated after each epoch (default: the validation set if any, else test). */
   readonly evalEach?: "test" | "val" | "none";
   /** Output ONNX file; written atomically at the end. */
   readonly out?: string;
@@ -26,6 +26,8 @@ export interface JobResult {
   readonly test?: ClassMetrics;
   readonly val?: ClassMetrics;
   readonly valSet?: Dataset;
+  /** With early stopping: the epoch whose weights were kept. */
+  readonly bestEpoch?: number;
   readonly seconds: number;
 }
 
@@ -33,14 +35,19 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const t0 = performance.now();
   if (o.out) ensureWritableDir(o.out, "output");
   const { test: testSet, teacher: makeTeacher, val: valSet, evalEach, out, metadata, ...config } = o;
-  if (evalEach === "val" && !valSet) throw new KdError("--eval val needs --val N");
-  const evalSet = evalEach === "val" ? valSet : evalEach === "none" ? undefined : testSet;
+  const each = evalEach ?? (valSet ? "val" : "test");
+  if (each === "val" && !valSet) throw new KdError("evaluating a validation set each epoch needs one");
+  const evalSet = each === "val" ? valSet : each === "none" ? undefined : testSet;
   const teacher = makeTeacher ? await makeTeacher(o.train) : undefined;
   const res = await train({ ...config, ...(evalSet ? { evalSet } : {}), ...(teacher ? { teacher } : {}) });
   if (out) saveModel(out, o.model, res.params, metadata);
+  // The trainer already measured its eval set on the final weights: never evaluate a set twice.
   const fwd = await Forward.compile(o.model, o.threads ? { threads: o.threads } : {});
-  const measure = async (ds: Dataset | undefined) =>
-    ds?.y ? classMetrics(await fwd.logits(res.params, ds.x, ds.n), ds.y, o.model.numClasses) : undefined;
+  const measure = async (ds: Dataset | undefined) => {
+    if (!ds?.y) return undefined;
+    if (ds === evalSet && res.evalMetrics) return res.evalMetrics;
+    return classMetrics(await fwd.logits(res.params, ds.x, ds.n), ds.y, o.model.numClasses);
+  };
   const test = await measure(testSet);
   const val = await measure(valSet);
   await fwd.release();
@@ -50,6 +57,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     ...(test ? { test } : {}),
     ...(val ? { val } : {}),
     ...(valSet ? { valSet } : {}),
+    ...(res.bestEpoch !== undefined ? { bestEpoch: res.bestEpoch } : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }

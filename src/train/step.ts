@@ -2,29 +2,19 @@
 import { grad } from "../autodiff/grad.js";
 import * as o from "../ir/ops.js";
 import { Graph, type Tensor } from "../ir/tensor.js";
-import { correctCount, crossEntropy, logitMatchingLoss, softTargetLoss } from "../losses/losses.js";
+import { correctCount } from "../losses/losses.js";
 import { ParamMap } from "../nn/layers.js";
+import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import type { Model } from "../nn/model.js";
 import { type OptimizerConfig, stateSlots, update, wantsLrScaledGradients } from "../optim/optimizers.js";
 import { Compiled, type HostTensor, scalarF32, scalarI64 } from "../runtime/session.js";
 
-/** What the student learns from. */
-export type Objective =
-  | { readonly kind: "labels" }
-  /** Soft targets at temperature T; total = w·T²·KL + (1−w)·CE(labels). Unlabeled data: soft term only. */
-  | {
-      readonly kind: "distill";
-      readonly temperature: number;
-      readonly softWeight: number;
-      readonly labeled: boolean;
-    }
-  /** Squared error between zero-meaned logits instead of the soft term. */
-  | { readonly kind: "match"; readonly softWeight: number; readonly labeled: boolean };
-
 export interface StepConfig {
   readonly model: Model;
   readonly optimizer: OptimizerConfig;
-  readonly objective: Objective;
+  readonly objective: ObjectiveSpec;
+  /** Whether the training data has labels (objectives that can use them then do). */
+  readonly labeled: boolean;
   readonly threads?: number;
   /** Steps traced into one graph run (default 1). */
   readonly stepsPerRun?: number;
@@ -46,7 +36,7 @@ export interface Batch {
   readonly size: number;
   /** One-hot (or soft) label rows, [size, classes]; absent for unlabeled transfer sets. */
   readonly targets?: Float32Array;
-  /** Teacher logits, [size, classes]; required by the distill and match objectives. */
+  /** Teacher logits, [size, classes]; required by objectives that need a teacher. */
   readonly teacher?: Float32Array;
 }
 
@@ -57,12 +47,14 @@ export interface StepHyper {
   readonly c2: number;
   /** Seeds this step's dropout masks. */
   readonly seed: number;
+  /** Multiplier of the distillation part for objectives with a warm-up (else ignored). */
+  readonly scale?: number;
 }
 
 export interface StepMetrics {
   readonly loss: number;
-  readonly soft: number;
-  readonly hard: number;
+  /** The objective's reported parts, in the order of its `terms`. */
+  readonly parts: readonly number[];
   readonly correct: number;
 }
 
@@ -72,31 +64,13 @@ const updated = (input: string) => `new/${input}`;
 /** Name of the j-th step's copy of a per-step input or output. */
 const sub = (name: string, j: number) => `${name}/${j}`;
 
-export function usesLabels(obj: Objective): boolean {
-  return obj.kind === "labels" || (obj.labeled && obj.softWeight < 1);
-}
-export function usesTeacher(obj: Objective): boolean {
-  return obj.kind !== "labels";
-}
-
-/** Builds the objective's loss terms on a traced graph. */
-export function objectiveTerms(
-  obj: Objective,
-  logits: Tensor,
-  targets: Tensor | undefined,
-  teacher: Tensor | undefined,
-) {
-  const g = logits.graph;
-  const zero = o.constant(g, 0, [], logits.dtype);
-  const hard = targets ? crossEntropy(logits, targets) : zero;
-  if (obj.kind === "labels") return { total: hard, soft: zero, hard };
-  const soft =
-    obj.kind === "distill"
-      ? softTargetLoss(logits, teacher!, obj.temperature)
-      : logitMatchingLoss(logits, teacher!);
-  const w = targets ? obj.softWeight : 1;
-  const total = w === 1 ? soft : o.add(o.mul(soft, w), o.mul(hard, 1 - w));
-  return { total, soft, hard };
+/** Whether a step of `cfg` is fed labels and teacher logits. */
+export function stepInputs(cfg: Pick<StepConfig, "objective" | "labeled">) {
+  return {
+    labels: obj.usesLabels(cfg.objective, cfg.labeled),
+    teacher: obj.teacher(cfg.objective),
+    scale: obj.warmup(cfg.objective) !== undefined,
+  };
 }
 
 export class TrainStep {
@@ -117,7 +91,7 @@ export class TrainStep {
     const { model, optimizer, objective } = cfg;
     const k = cfg.stepsPerRun ?? 1;
     const g = new Graph();
-    const labeled = usesLabels(objective);
+    const uses = stepInputs(cfg);
     const hasDropout = model.reg.inputDropout > 0 || model.reg.hiddenDropout > 0;
     const slots = stateSlots(optimizer);
     const params0 = model.params.map((p) => g.input(paramInput(p.name), p.shape));
@@ -128,28 +102,26 @@ export class TrainStep {
     let state = state0;
     for (let j = 0; j < k; j++) {
       const x = g.input(sub("x", j), ["batch", ...model.inputShape]);
-      const targets = labeled ? g.input(sub("targets", j), ["batch", model.numClasses]) : undefined;
-      const teacher = usesTeacher(objective)
-        ? g.input(sub("teacher", j), ["batch", model.numClasses])
-        : undefined;
+      const targets = uses.labels ? g.input(sub("targets", j), ["batch", model.numClasses]) : undefined;
+      const teacher = uses.teacher ? g.input(sub("teacher", j), ["batch", model.numClasses]) : undefined;
       const seed = hasDropout ? g.input(sub("seed", j), [], "int64") : undefined;
+      const scale = uses.scale ? g.input(sub("scale", j), []) : undefined;
       const hyper = {
         lr: g.input(sub("lr", j), []),
         momentum: g.input(sub("momentum", j), []),
         c1: g.input(sub("adam_c1", j), []),
         c2: g.input(sub("adam_c2", j), []),
       };
-      inputs.push(x, ...[targets, teacher, seed].filter((t): t is Tensor => t !== undefined));
+      inputs.push(x, ...[targets, teacher, seed, scale].filter((t): t is Tensor => t !== undefined));
       inputs.push(hyper.lr, hyper.momentum, hyper.c1, hyper.c2);
 
       const pmap = new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!])));
       const logits = model.forward(x, pmap, seed ? { training: true, seed } : { training: true });
-      const terms = objectiveTerms(objective, logits, targets, teacher);
+      const terms = obj.build(objective, { logits, targets, teacher, scale });
       const lossForGrad = wantsLrScaledGradients(optimizer) ? o.mul(terms.total, hyper.lr) : terms.total;
       const grads = grad(lossForGrad, params);
       outputs[sub("loss", j)] = terms.total;
-      outputs[sub("soft", j)] = terms.soft;
-      outputs[sub("hard", j)] = terms.hard;
+      for (const name of obj.terms(objective)) outputs[sub(`part/${name}`, j)] = terms.parts[name]!;
       if (targets) outputs[sub("correct", j)] = correctCount(logits, targets);
       const updates = model.params.map((spec, i) =>
         update(optimizer, spec, params[i]!, grads[i]!, state[i]!, hyper),
@@ -200,6 +172,7 @@ export class TrainStep {
     hypers: readonly StepHyper[],
   ): Promise<StepMetrics[]> {
     const { model, objective } = this.cfg;
+    const uses = stepInputs(this.cfg);
     if (batches.length !== this.steps || hypers.length !== this.steps)
       throw new Error(`this step runs ${this.steps} batches at a time, got ${batches.length}`);
     const c = model.numClasses;
@@ -211,15 +184,16 @@ export class TrainStep {
       feeds[sub("momentum", j)] = scalarF32(h.momentum);
       feeds[sub("adam_c1", j)] = scalarF32(h.c1);
       feeds[sub("adam_c2", j)] = scalarF32(h.c2);
-      if (usesLabels(objective)) {
+      if (uses.labels) {
         if (!batch.targets) throw new Error("this objective needs label targets");
         feeds[sub("targets", j)] = { data: batch.targets, dims: [batch.size, c] };
       }
-      if (usesTeacher(objective)) {
+      if (uses.teacher) {
         if (!batch.teacher) throw new Error("this objective needs teacher logits");
         feeds[sub("teacher", j)] = { data: batch.teacher, dims: [batch.size, c] };
       }
       if (this.hasDropout) feeds[sub("seed", j)] = scalarI64(h.seed >>> 0);
+      if (uses.scale) feeds[sub("scale", j)] = scalarF32(h.scale ?? 1);
     });
     // Ping-pong: outputs land in the arrays the previous run read (state.spare), so a run
     // allocates nothing and never writes over its own inputs.
@@ -241,10 +215,10 @@ export class TrainStep {
       map.set(key, into[updated(input)]!.data as Float32Array);
     }
     const num = (k: string) => (out[k] ? Number((out[k].data as Float32Array)[0]) : 0);
+    const terms = obj.terms(objective);
     return batches.map((_, j) => ({
       loss: num(sub("loss", j)),
-      soft: num(sub("soft", j)),
-      hard: num(sub("hard", j)),
+      parts: terms.map((t) => num(sub(`part/${t}`, j))),
       correct: num(sub("correct", j)),
     }));
   }

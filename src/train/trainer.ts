@@ -6,23 +6,22 @@ import { gatherBatch } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
 import { initParam } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
+import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import type { OptimizerConfig } from "../optim/optimizers.js";
 import { ensureWritableDir } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { Forward } from "./forward.js";
-import { classMetrics } from "./metrics.js";
-import { lrSchedule, momentumSchedule } from "./schedule.js";
+import { type ClassMetrics, classMetrics } from "./metrics.js";
 import {
-  type Batch,
-  type Objective,
-  type StepHyper,
-  type TrainState,
-  TrainStep,
-  usesLabels,
-  usesTeacher,
-} from "./step.js";
+  type LrScheduleSpec,
+  lrSchedule,
+  lrScheduleUsesLength,
+  type MomentumSpec,
+  momentumSchedule,
+} from "./schedule.js";
+import { type Batch, type StepHyper, stepInputs, type TrainState, TrainStep } from "./step.js";
 
 /** Where the teacher's logits for a batch come from (see distill/teacher.ts). */
 export interface TeacherProvider {
@@ -44,14 +43,17 @@ export interface TrainConfig {
   readonly batchSize: number;
   readonly optimizer: OptimizerConfig;
   readonly lr: number;
-  /** See schedule.ts: "constant", "exp:0.98", "step:10:0.5", "cosine", "linear". */
-  readonly lrSchedule: string;
-  /** "0.9" or a ramp "0.5:0.99:10". */
-  readonly momentum: string;
+  readonly lrSchedule: LrScheduleSpec;
+  readonly momentum: MomentumSpec;
   /** Random shifts of up to this many pixels in each direction (0: off). */
   readonly jitter: number;
   readonly seed: number;
-  readonly objective: Objective;
+  readonly objective: ObjectiveSpec;
+  /**
+   * Stop when the eval set's errors have not improved for this many epochs, and return the best
+   * epoch's weights (Keras' EarlyStopping with restore_best_weights). Needs `evalSet`.
+   */
+  readonly earlyStop?: number;
   readonly teacher?: TeacherProvider;
   readonly threads?: number;
   /** Steps traced into one graph run (default 8). */
@@ -78,8 +80,8 @@ export interface Progress {
 export interface EpochLog {
   readonly epoch: number;
   readonly loss: number;
-  readonly soft: number;
-  readonly hard: number;
+  /** The objective's parts (e.g. soft and hard), averaged over the epoch's examples. */
+  readonly parts: Readonly<Record<string, number>>;
   readonly trainAccuracy: number | null;
   readonly evalErrors: number | null;
   readonly evalAccuracy: number | null;
@@ -94,6 +96,10 @@ export interface TrainResult {
   readonly history: EpochLog[];
   /** Epochs actually run now (0 when a checkpoint already had them all). */
   readonly epochsRun: number;
+  /** With early stopping: the epoch whose weights are returned. */
+  readonly bestEpoch?: number;
+  /** The eval set's metrics for the returned weights, when an eval set was measured at the end. */
+  readonly evalMetrics?: ClassMetrics;
 }
 
 /** What must match for a checkpoint to be resumed (the epoch count may grow). */
@@ -110,10 +116,11 @@ function fingerprint(cfg: TrainConfig): string {
     data: [train.n, train.features, data.digest("hex")],
     teacher: cfg.teacher?.id ?? null,
     // These schedules stretch over the run, so its length is part of what it is.
-    epochs: /^(cosine|linear)/.test(cfg.lrSchedule) ? cfg.epochs : null,
+    epochs: lrScheduleUsesLength(cfg.lrSchedule) ? cfg.epochs : null,
     optimizer,
     objective,
     lr: [cfg.lr, cfg.lrSchedule, cfg.momentum],
+    earlyStop: cfg.earlyStop ?? null,
     batch: cfg.batchSize,
     jitter: cfg.jitter,
     seed: cfg.seed,
@@ -147,9 +154,14 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   if (f !== features)
     throw new KdError(`${ds.name} has ${f} features per example; ${model.arch} takes ${features}`);
   if (ds.numClasses > c) throw new KdError(`${ds.name} has ${ds.numClasses} classes; the model has ${c}`);
-  if (usesLabels(cfg.objective) && !ds.y)
-    throw new KdError(`${ds.name} has no labels; this objective needs them`);
-  if (usesTeacher(cfg.objective) && !cfg.teacher) throw new Error("a teacher provider is required");
+  const labeled = ds.y !== undefined;
+  const uses = stepInputs({ objective: cfg.objective, labeled });
+  if (obj.needsLabels(cfg.objective) && !labeled)
+    throw new KdError(`${ds.name} has no labels; the ${cfg.objective.kind} objective needs them`);
+  if (uses.teacher && !cfg.teacher) throw new Error("a teacher provider is required");
+  if (cfg.earlyStop !== undefined && !cfg.evalSet?.y)
+    throw new KdError("early stopping needs a labelled validation set to watch");
+  const warmup = obj.warmup(cfg.objective);
   if (cfg.jitter > 0 && ds.exampleShape.length < 2) throw new KdError("jitter needs image-shaped examples");
   if (cfg.logFile) ensureWritableDir(cfg.logFile, "log file");
   if (cfg.checkpoint) ensureWritableDir(cfg.checkpoint, "checkpoint");
@@ -160,6 +172,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     model,
     optimizer: cfg.optimizer,
     objective: cfg.objective,
+    labeled,
     ...(cfg.threads ? { threads: cfg.threads } : {}),
   };
 
@@ -177,6 +190,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   let startEpoch = 0;
   let globalStep = 0;
   let history: EpochLog[] = [];
+  let best: { epoch: number; errors: number; params: Map<string, Float32Array> } | undefined;
   if (cfg.resume && cfg.checkpoint && existsSync(cfg.checkpoint)) {
     const ck = readCheckpoint(cfg.checkpoint);
     if (ck.header.fingerprint !== print)
@@ -189,8 +203,13 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       );
     const params = new Map<string, Float32Array>();
     const opt = new Map<string, Float32Array>();
-    for (const [k, v] of ck.tensors) (k.startsWith("state/") ? opt : params).set(k, v);
+    const bestParams = new Map<string, Float32Array>();
+    for (const [k, v] of ck.tensors) {
+      if (k.startsWith(BEST)) bestParams.set(k.slice(BEST.length), v);
+      else (k.startsWith("state/") ? opt : params).set(k, v);
+    }
     state = { params, opt };
+    if (ck.header.best) best = { ...ck.header.best, params: bestParams };
     startEpoch = ck.header.epoch;
     globalStep = ck.header.step;
     rng = new Rng(ck.header.rng);
@@ -208,14 +227,19 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const tBuf = new Float32Array(K * B * c);
   const teachBuf = new Float32Array(K * B * c);
   const [rows, cols] = ds.exampleShape.slice(-2) as [number, number];
+  let lastEval: ClassMetrics | undefined;
+  const stopped = () =>
+    best !== undefined && cfg.earlyStop !== undefined && history.length - best.epoch >= cfg.earlyStop;
 
   try {
-    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch < cfg.epochs && !stopped(); epoch++) {
       const t0 = performance.now();
       const lr = lrOf(epoch, cfg.epochs);
       const momentum = momOf(epoch, cfg.epochs);
       const order = rng.permutation(ds.n);
-      const sums = { loss: 0, soft: 0, hard: 0, correct: 0 };
+      const scale = warmup?.(epoch);
+      const terms = obj.terms(cfg.objective);
+      const sums = { loss: 0, parts: terms.map(() => 0), correct: 0 };
       let seen = 0;
       let start = 0;
       while (start < ds.n) {
@@ -230,11 +254,10 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
             gatherBatch(ds, order, start, size, rawBuf);
             jitter(rawBuf, x, size, rows, cols, cfg.jitter, rng);
           } else gatherBatch(ds, order, start, size, x);
-          const targets =
-            ds.y && usesLabels(cfg.objective) ? tBuf.subarray(j * B * c, (j * B + size) * c) : undefined;
+          const targets = ds.y && uses.labels ? tBuf.subarray(j * B * c, (j * B + size) * c) : undefined;
           if (targets) oneHot(ds.y!, order, start, size, c, targets);
           let teacher: Float32Array | undefined;
-          if (cfg.teacher && usesTeacher(cfg.objective)) {
+          if (cfg.teacher && uses.teacher) {
             teacher = teachBuf.subarray(j * B * c, (j * B + size) * c);
             await cfg.teacher.logits(order.subarray(start, start + size), x, size, teacher);
           }
@@ -248,6 +271,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
             c1: 1 / (1 - b1 ** globalStep),
             c2: 1 / (1 - b2 ** globalStep),
             seed: rng.nextU32(),
+            ...(scale !== undefined ? { scale } : {}),
           });
           start += size;
         }
@@ -260,8 +284,9 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
             );
           const size = batches[j]!.size;
           sums.loss += m.loss * size;
-          sums.soft += m.soft * size;
-          sums.hard += m.hard * size;
+          m.parts.forEach((v, k) => {
+            sums.parts[k]! += v * size;
+          });
           sums.correct += m.correct;
           seen += size;
         });
@@ -272,7 +297,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
           seen,
           total: ds.n,
           loss: sums.loss / seen,
-          accuracy: ds.y && usesLabels(cfg.objective) ? sums.correct / seen : undefined,
+          accuracy: ds.y && uses.labels ? sums.correct / seen : undefined,
           examplesPerSec: seen / secs,
         });
       }
@@ -281,16 +306,15 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       let evalAccuracy: number | null = null;
       if (forward && cfg.evalSet?.y) {
         const logits = await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n);
-        const m = classMetrics(logits, cfg.evalSet.y, c);
-        evalErrors = m.errors;
-        evalAccuracy = m.accuracy;
+        lastEval = classMetrics(logits, cfg.evalSet.y, c);
+        evalErrors = lastEval.errors;
+        evalAccuracy = lastEval.accuracy;
       }
       const log: EpochLog = {
         epoch: epoch + 1,
         loss: sums.loss / seen,
-        soft: sums.soft / seen,
-        hard: sums.hard / seen,
-        trainAccuracy: ds.y && usesLabels(cfg.objective) ? sums.correct / seen : null,
+        parts: Object.fromEntries(terms.map((t, k) => [t, sums.parts[k]! / seen])),
+        trainAccuracy: ds.y && uses.labels ? sums.correct / seen : null,
         evalErrors,
         evalAccuracy,
         lr,
@@ -305,9 +329,12 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
             `parameter ${name} became non-finite in epoch ${epoch + 1}${lastGood(cfg, epoch)}`,
           );
       history.push(log);
+      if (cfg.earlyStop !== undefined && evalErrors !== null && (!best || evalErrors < best.errors))
+        best = { epoch: epoch + 1, errors: evalErrors, params: copyParams(state.params) };
       if (cfg.logFile) appendFileSync(cfg.logFile, `${JSON.stringify(log)}\n`);
       if (cfg.checkpoint) {
         const tensors = new Map([...state.params, ...state.opt]);
+        if (best) for (const [k, v] of best.params) tensors.set(`${BEST}${k}`, v);
         writeCheckpoint(
           cfg.checkpoint,
           {
@@ -316,15 +343,36 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
             step: globalStep,
             rng: rng.state(),
             history: history as unknown as Record<string, unknown>[],
+            ...(best ? { best: { epoch: best.epoch, errors: best.errors } } : {}),
           },
           tensors,
         );
       }
       cfg.onEpoch?.(log);
     }
+    // Early stopping returns the best epoch's weights; its metrics are measured again below.
+    if (best && best.epoch !== history.length) {
+      state.params = best.params;
+      lastEval = undefined;
+    }
+    if (forward && cfg.evalSet?.y && !lastEval)
+      lastEval = classMetrics(await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n), cfg.evalSet.y, c);
   } finally {
     // Sessions hold native memory: free them on every exit, a diverged run's included.
     await Promise.all([single.release(), multi !== single ? multi.release() : undefined, forward?.release()]);
   }
-  return { params: state.params, history, epochsRun: Math.max(0, cfg.epochs - startEpoch) };
+  return {
+    params: state.params,
+    history,
+    epochsRun: Math.max(0, history.length - startEpoch),
+    ...(best ? { bestEpoch: best.epoch } : {}),
+    ...(lastEval ? { evalMetrics: lastEval } : {}),
+  };
+}
+
+/** Checkpoint tensors holding the best epoch's weights under early stopping. */
+const BEST = "best/";
+
+function copyParams(params: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+  return new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
 }

@@ -1,8 +1,8 @@
-/** `kd distill`: train a student on one or more ONNX teachers' soft targets. */
+/** `kd distill`: train a student on one or more ONNX teachers' soft targets — a one-run spec. */
 import { type Command, Option } from "commander";
-import { loadIdxDataset } from "../../data/dataset.js";
-import { distill } from "../../distill/distill.js";
-import { holdOut, transferSet, valSplitMetadata } from "../../distill/transfer.js";
+import type { DatasetSpec } from "../../data/sources.js";
+import { valSplitMetadata } from "../../distill/transfer.js";
+import type { ObjectiveSpec } from "../../objectives/index.js";
 import { formatMetrics } from "../../report/text.js";
 import { KdError } from "../../util/errors.js";
 import {
@@ -10,13 +10,11 @@ import {
   addTrainOptions,
   classList,
   type DataFlags,
-  jobFromFlags,
-  loadData,
-  modelFromFlags,
   num,
+  oneRunSpec,
+  runOneRunSpec,
   type TrainFlags,
 } from "../options.js";
-import { progressBar } from "../progress.js";
 
 interface DistillFlags extends TrainFlags, DataFlags {
   teacher: string[];
@@ -29,16 +27,24 @@ interface DistillFlags extends TrainFlags, DataFlags {
   loss: "kd" | "match";
   omitClasses?: number[];
   onlyClasses?: number[];
-  fraction?: number;
-  count?: number;
   unlabeled?: boolean;
   transferImages?: string;
   transferLabels?: string;
-  cacheDir: string;
   cache: boolean;
+  cacheDir: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The objective the flags ask for. */
+function objectiveOf(f: DistillFlags): ObjectiveSpec {
+  switch (f.loss) {
+    case "kd":
+      return { kind: "kd", temperature: f.temperature, softWeight: f.softWeight };
+    case "match":
+      return { kind: "match", softWeight: f.softWeight };
+  }
+}
 
 export function registerDistill(program: Command): void {
   const cmd = program
@@ -46,22 +52,14 @@ export function registerDistill(program: Command): void {
     .description("train a student on a teacher's (or an ensemble's) soft targets at temperature T")
     .requiredOption("--teacher <file.onnx>", "teacher ONNX classifier; repeat for an ensemble", collect)
     .option("--teacher-input <name>", "teacher input to feed (default: its only input)")
-    .option(
-      "--teacher-output <name>",
-      "teacher output with the class scores (default: its only float output)",
-    )
+    .option("--teacher-output <name>", "teacher output with the class scores (default: its only float output)")
     .option("--teacher-probs", "the teacher outputs probabilities, not logits")
     .addOption(
       new Option("--ensemble <mode>", "how teachers combine: mean of softmax(v/T), or mean of logits")
         .choices(["prob", "logit"])
         .default("prob"),
     )
-    .option(
-      "--temperature <T>",
-      "softmax temperature of the soft targets",
-      num({ min: 0, minExclusive: true, max: 1000 }),
-      20,
-    )
+    .option("--temperature <T>", "softmax temperature of the soft targets", num({ min: 0, minExclusive: true, max: 1000 }), 20)
     .option(
       "--soft-weight <w>",
       "weight of the T²-scaled soft term; the labels get 1 − w (unlabeled data: soft term only)",
@@ -75,57 +73,40 @@ export function registerDistill(program: Command): void {
     )
     .option("--omit-classes <list>", "transfer set without these classes, e.g. 3", classList)
     .option("--only-classes <list>", "transfer set of only these classes, e.g. 7,8", classList)
-    .option(
-      "--fraction <f>",
-      "keep this fraction of the transfer set",
-      num({ min: 0, minExclusive: true, max: 1 }),
-    )
-    .option("--count <n>", "keep this many transfer examples", num({ int: true, min: 1 }))
     .option("--unlabeled", "ignore labels: soft targets only")
     .option("--transfer-images <path>", "IDX images to use as the transfer set (default: the training set)")
     .option("--transfer-labels <path>", "IDX labels for --transfer-images")
     .option("--cache-dir <dir>", "where cached teacher logits live", ".kd-cache")
     .option("--no-cache", "run the teacher on every batch instead of caching its logits");
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
-  addDataOptions(cmd, "both");
+  addDataOptions(cmd);
   cmd.action(async (f: DistillFlags) => {
-    if (f.transferLabels && !f.transferImages)
-      throw new KdError("--transfer-labels given without --transfer-images");
-    const base = f.transferImages ? loadIdxDataset(f.transferImages, f.transferLabels) : loadData(f, "train");
-    const { train: rest, val } = holdOut(base, f.val, f.seed);
-    const transfer = transferSet(rest, {
-      ...(f.omitClasses ? { omitClasses: f.omitClasses } : {}),
-      ...(f.onlyClasses ? { onlyClasses: f.onlyClasses } : {}),
-      ...(f.fraction !== undefined ? { fraction: f.fraction } : {}),
-      ...(f.count !== undefined ? { count: f.count } : {}),
-      ...(f.unlabeled ? { unlabeled: true } : {}),
-      seed: f.seed,
-    });
-    const test = loadData(f, "test");
-    const model = modelFromFlags(f, transfer, Math.max(base.numClasses, test.numClasses));
-    const bar = progressBar(f.progress, "distill");
-    const res = await distill({
-      model,
-      train: transfer,
-      test,
-      ...(val ? { val } : {}),
-      teachers: {
-        paths: f.teacher,
+    if (f.transferLabels && !f.transferImages) throw new KdError("--transfer-labels given without --transfer-images");
+    const train: DatasetSpec | undefined = f.transferImages
+      ? { source: { kind: "idx", images: f.transferImages, ...(f.transferLabels ? { labels: f.transferLabels } : {}) } }
+      : undefined;
+    const objective = objectiveOf(f);
+    const raw = oneRunSpec(f, "distill", {
+      ...(train ? { train } : {}),
+      run: {
+        objective,
+        teachers: f.teacher.map((path) => ({
+          path,
+          ...(f.teacherInput ? { input: f.teacherInput } : {}),
+          ...(f.teacherOutput ? { output: f.teacherOutput } : {}),
+          ...(f.teacherProbs ? { probs: true } : {}),
+        })),
         ensemble: f.ensemble,
-        ...(f.teacherInput ? { input: f.teacherInput } : {}),
-        ...(f.teacherOutput ? { output: f.teacherOutput } : {}),
-        outputs: f.teacherProbs ? "probs" : "logits",
-        ...(f.threads ? { threads: f.threads } : {}),
+        cache: f.cache,
+        transfer: {
+          ...(f.omitClasses ? { omitClasses: f.omitClasses } : {}),
+          ...(f.onlyClasses ? { onlyClasses: f.onlyClasses } : {}),
+          ...(f.unlabeled ? { unlabeled: true } : {}),
+        },
       },
-      temperature: f.temperature,
-      softWeight: f.softWeight,
-      loss: f.loss,
-      ...(f.cache ? { cacheDir: f.cacheDir } : { noCache: true }),
-      onNote: (m) => process.stderr.write(`kd: ${m}\n`),
-      ...jobFromFlags(f, bar),
       metadata: {
         "kd.teachers": f.teacher.join(","),
-        "kd.temperature": String(f.temperature),
+        ...("temperature" in objective ? { "kd.temperature": String(objective.temperature) } : {}),
         // Where the validation split came from, so `kd adjust-bias --search` uses the same one.
         ...valSplitMetadata(
           f.val,
@@ -134,30 +115,30 @@ export function registerDistill(program: Command): void {
           f.transferImages ? f.transferLabels : f.trainLabels,
         ),
       },
-    }).finally(() => bar.stop());
-    const last = res.history.at(-1);
+    });
+    const rec = await runOneRunSpec(raw, f, f.cacheDir);
+    if (!rec) return;
+    const last = rec.history.at(-1);
     const summary = {
       out: f.out,
-      transfer: { name: transfer.name, n: transfer.n, labeled: transfer.y !== undefined },
-      teacher: res.teacherMode,
-      seconds: res.seconds,
-      loss: last ? { total: last.loss, soft: last.soft, hard: last.hard } : undefined,
-      testErrors: res.test?.errors,
-      testAccuracy: res.test?.accuracy,
-      valErrors: res.val?.errors,
+      transfer: { n: rec.trainExamples, labeled: !f.unlabeled },
+      teacher: rec.teacher,
+      seconds: rec.seconds,
+      loss: last ? { total: last.loss, ...last.parts } : undefined,
+      testErrors: rec.test?.errors,
+      testAccuracy: rec.test?.accuracy,
+      valErrors: rec.val?.errors,
     };
     if (f.json) console.log(JSON.stringify(summary));
     else {
-      const teacher =
-        res.teacherMode.kind === "live" ? "run on every batch" : `cached (${res.teacherMode.status})`;
       console.log(
-        `wrote ${f.out}: ${model.arch} distilled at T=${f.temperature} on ${transfer.n} examples, teacher ${teacher}, ${res.seconds.toFixed(1)} s`,
+        `wrote ${f.out}: ${rec.arch} distilled (${rec.objective}) on ${rec.trainExamples} examples, teacher ${rec.teacher}, ${rec.seconds.toFixed(1)} s`,
       );
       if (last)
         console.log(
-          `final losses: total ${last.loss.toFixed(4)}, soft ${last.soft.toFixed(4)}, hard ${last.hard.toFixed(4)}`,
+          `final losses: total ${last.loss.toFixed(4)}${Object.entries(last.parts).map(([k, v]) => `, ${k} ${v.toFixed(4)}`).join("")}`,
         );
-      if (res.test) console.log(formatMetrics(res.test, "test"));
+      if (rec.test) console.log(formatMetrics({ ...rec.test, perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })) }, "test"));
     }
   });
 }

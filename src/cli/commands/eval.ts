@@ -24,7 +24,7 @@ export function registerEval(program: Command): void {
     .option("--probs", "the output holds probabilities, not logits")
     .option("--threads <n>", "ONNX Runtime threads", num({ int: true, min: 1, max: 256 }))
     .option("--json", "print the metrics as JSON");
-  addDataOptions(cmd, "test");
+  addDataOptions(cmd);
   cmd.action(async (path: string, f: EvalFlags) => {
     const test = loadData(f, "test");
     if (!test.y) throw new KdError("the test set has no labels");

@@ -1,51 +1,31 @@
-/** `kd train`: train a classifier on labels, export it as ONNX. */
+/** `kd train`: train a classifier on labelled data and export it as ONNX — a one-run spec. */
 import type { Command } from "commander";
-import { holdOut } from "../../distill/transfer.js";
 import { formatMetrics } from "../../report/text.js";
-import { runJob } from "../../train/run.js";
-import {
-  addDataOptions,
-  addTrainOptions,
-  type DataFlags,
-  jobFromFlags,
-  loadData,
-  modelFromFlags,
-  type TrainFlags,
-} from "../options.js";
-import { progressBar } from "../progress.js";
+import { addDataOptions, addTrainOptions, type DataFlags, oneRunSpec, runOneRunSpec, type TrainFlags } from "../options.js";
 
 export function registerTrain(program: Command): void {
-  const cmd = program
-    .command("train")
-    .description("train a classifier on labelled data and export it as ONNX");
+  const cmd = program.command("train").description("train a classifier on labelled data and export it as ONNX");
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
-  addDataOptions(cmd, "both");
+  addDataOptions(cmd);
   cmd.action(async (f: TrainFlags & DataFlags) => {
-    const { train: trainSet, val } = holdOut(loadData(f, "train"), f.val, f.seed);
-    const test = loadData(f, "test");
-    const model = modelFromFlags(f, trainSet, Math.max(trainSet.numClasses, test.numClasses));
-    const bar = progressBar(f.progress);
-    const res = await runJob({
-      ...jobFromFlags(f, bar),
-      model,
-      train: trainSet,
-      test,
-      objective: { kind: "labels" },
-      ...(val ? { val } : {}),
-    }).finally(() => bar.stop());
+    const rec = await runOneRunSpec(oneRunSpec(f, "train", { run: { objective: { kind: "ce" } } }), f);
+    if (!rec) return;
     const summary = {
       out: f.out,
-      arch: model.arch,
-      epochs: f.epochs,
-      seconds: res.seconds,
-      testErrors: res.test?.errors,
-      testAccuracy: res.test?.accuracy,
-      valErrors: res.val?.errors,
+      arch: rec.arch,
+      epochs: rec.epochs,
+      ...(rec.bestEpoch !== undefined ? { bestEpoch: rec.bestEpoch } : {}),
+      seconds: rec.seconds,
+      testErrors: rec.test?.errors,
+      testAccuracy: rec.test?.accuracy,
+      valErrors: rec.val?.errors,
     };
     if (f.json) console.log(JSON.stringify(summary));
     else {
-      console.log(`wrote ${f.out} (${model.arch}, ${f.epochs} epochs, ${res.seconds.toFixed(1)} s)`);
-      if (res.test) console.log(formatMetrics(res.test, "test"));
+      const best = rec.bestEpoch !== undefined ? `, weights of epoch ${rec.bestEpoch}` : "";
+      console.log(`wrote ${f.out} (${rec.arch}, ${rec.epochs} epochs${best}, ${rec.seconds.toFixed(1)} s)`);
+      if (rec.val) console.log(`validation: ${rec.val.errors} errors in ${rec.val.n}`);
+      if (rec.test) console.log(formatMetrics({ ...rec.test, perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })) }, "test"));
     }
   });
 }

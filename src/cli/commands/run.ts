@@ -1,0 +1,79 @@
+/** `kd run SPEC`: plan, run (or reuse) and report every run of a spec file. */
+import { join } from "node:path";
+import type { Command } from "commander";
+import { writeReports } from "../../report/index.js";
+import { executeSpec, planWithReuse } from "../../runner/execute.js";
+import { pointText } from "../../runner/plan.js";
+import { type LoadedSpec, loadSpec } from "../../spec/load.js";
+import { num } from "../options.js";
+import { progressPrinter } from "../progress.js";
+
+export interface RunFlags {
+  profile?: string;
+  set?: string[];
+  dryRun?: boolean;
+  force?: boolean;
+  out?: string;
+  threads?: number;
+  keepCheckpoints?: boolean;
+  progress: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The plan in words: each run, what it waits for, its fingerprint, and whether it is reused. */
+function printPlan(loaded: LoadedSpec, outDir: string, force: boolean): void {
+  const { plan, reused } = planWithReuse(loaded, outDir, force);
+  console.log(`${loaded.spec.name}${loaded.profile ? ` (profile ${loaded.profile})` : ""}: ${plan.length} runs into ${outDir}`);
+  for (const [i, p] of plan.entries()) {
+    const point = pointText(p.point);
+    const deps = p.deps.length ? ` after ${p.deps.join(", ")}` : "";
+    console.log(
+      `${String(i + 1).padStart(3)}. ${p.id}${point ? ` (${point})` : ""}: ${p.spec.epochs} epochs, ${p.spec.objective.kind}${deps}; ${p.fingerprint}${reused.includes(p.id) ? ", reused" : ""}`,
+    );
+  }
+}
+
+/** Runs a loaded spec with the CLI's progress output and prints the summary table. */
+export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut: string): Promise<void> {
+  const outDir = f.out ?? defaultOut;
+  if (f.dryRun) return printPlan(loaded, outDir, f.force === true);
+  const printer = progressPrinter({ bar: f.progress });
+  const results = await executeSpec(loaded, {
+    outDir,
+    ...(f.force ? { force: true } : {}),
+    ...(f.keepCheckpoints ? { keepCheckpoints: true } : {}),
+    ...(f.threads ? { threads: f.threads } : {}),
+    onEvent: printer.event,
+  }).finally(() => printer.stop());
+  console.log(writeReports(outDir, loaded.spec, results, loaded.paper));
+  const failed = Object.keys(results.failed).length;
+  console.log(
+    `\n${join(outDir, "")}: results.json, report.md, report.html (${(results.totalSeconds ?? 0).toFixed(0)} s of training)${failed ? `; ${failed} runs failed` : ""}`,
+  );
+  if (failed) process.exitCode = 1;
+}
+
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option("--out <dir>", "output folder (default runs/<spec name>[-<profile>]); a rerun resumes there")
+    .option("--threads <n>", "ONNX Runtime threads", num({ int: true, min: 1, max: 256 }))
+    .option("--dry-run", "print the plan (runs, dependencies, fingerprints, what is reused) and stop")
+    .option("--force", "rerun finished runs too")
+    .option("--keep-checkpoints", "keep each run's checkpoint after it finishes")
+    .option("--no-progress", "no progress bar");
+}
+
+export function registerRun(program: Command): void {
+  const cmd = program
+    .command("run")
+    .description("run every experiment of a spec file (YAML or JSON) and write results.json and reports")
+    .argument("<spec>", "spec file")
+    .option("--profile <name>", "a profile of the spec (e.g. smoke, quick, full)")
+    .option("--set <path=value>", "override a field, e.g. runs.student.epochs=5 (repeatable)", collect);
+  addRunOptions(cmd);
+  cmd.action(async (file: string, f: RunFlags) => {
+    const loaded = loadSpec(file, { profile: f.profile, set: f.set });
+    await runSpecCommand(loaded, f, join("runs", `${loaded.spec.name}${loaded.profile ? `-${loaded.profile}` : ""}`));
+  });
+}

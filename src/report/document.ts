@@ -1,0 +1,295 @@
+/**
+ * A report as data: sections of tables, charts, matrices and text, built from any spec's results
+ * and its paper numbers. The markdown, HTML and terminal renderers only lay this out, so no table
+ * is written twice.
+ */
+import { pick } from "../analyses/index.js";
+import { fmt, groupKey, isStat, type Results, type RunRecord, type Stat, aggregate } from "../runner/results.js";
+import type { ReportRow, Spec } from "../spec/schema.js";
+import type { LineChartOptions } from "./svg.js";
+
+export type Block =
+  | { readonly kind: "table"; readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] }
+  | { readonly kind: "text"; readonly text: string }
+  | { readonly kind: "list"; readonly items: readonly string[] }
+  | { readonly kind: "charts"; readonly charts: readonly LineChartOptions[] }
+  | { readonly kind: "confusion"; readonly title: string; readonly matrix: readonly (readonly number[])[] };
+
+export interface Section {
+  readonly title: string;
+  readonly blocks: readonly Block[];
+}
+
+export interface ReportDoc {
+  readonly title: string;
+  readonly meta: readonly (readonly [string, string])[];
+  readonly sections: readonly Section[];
+}
+
+/** A number for a table: integers as they are, others to 3 significant decimals. */
+export function num(x: unknown, digits?: number): string {
+  if (typeof x !== "number" || !Number.isFinite(x)) return "—";
+  if (digits !== undefined) return x.toFixed(digits);
+  return Number.isInteger(x) ? String(x) : String(Number(x.toFixed(3)));
+}
+
+/** A value or a Stat over seeds, as "mean ± std" (percentages scaled by `scale`). */
+export function valueText(v: unknown, format: ReportRow["format"] = "count"): string {
+  const one = (x: number) => {
+    switch (format) {
+      case "percent":
+        return `${(100 * x).toFixed(1)}%`;
+      case "rate":
+        return `${(100 * x).toFixed(1)}%`;
+      case "shift":
+        return `${x > 0 ? "+" : ""}${num(x)}`;
+      case "count":
+        return Number.isInteger(x) ? String(x) : x.toFixed(1);
+      default:
+        return num(x);
+    }
+  };
+  if (isStat(v)) return `${one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
+  if (typeof v === "number") return one(v);
+  if (Array.isArray(v)) return fmt(v);
+  return v === undefined || v === null ? "—" : String(v);
+}
+
+const meanOf = (v: unknown): number | undefined =>
+  isStat(v) ? v.mean : typeof v === "number" ? v : undefined;
+
+export function formatDuration(sec: number | undefined): string {
+  if (typeof sec !== "number" || !Number.isFinite(sec)) return "—";
+  if (sec < 60) return `${sec.toFixed(1)} s`;
+  const m = Math.floor(sec / 60);
+  if (m < 60) return `${m} min ${String(Math.round(sec - 60 * m)).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/** Runs grouped over seeds, keyed by run name + grid point, in results order. */
+export function runGroups(results: Results): Map<string, RunRecord[]> {
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of Object.values(results.runs)) {
+    const k = groupKey(r);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return groups;
+}
+
+/** What a dotted path in a report row points at: `runs.<group>...` (aggregated over seeds) or anything else. */
+export function resolvePath(results: Results, path: string): unknown {
+  const m = /^runs\.([^.]+(?:\[[^\]]*\])?)\.(.+)$/.exec(path);
+  if (m) {
+    const recs = runGroups(results).get(m[1]!);
+    return recs ? aggregate(recs.map((r) => pick(r, m[2]!))) : undefined;
+  }
+  return pick(results, path);
+}
+
+/** ours − paper, in the row's unit, or a range check, or "—". */
+function gapText(ours: unknown, paper: unknown, format: ReportRow["format"]): string {
+  const o = meanOf(ours);
+  if (o === undefined) return "—";
+  const pp = format === "percent" || format === "rate";
+  const scale = pp ? 100 : 1;
+  if (Array.isArray(paper) && paper.length === 2 && paper.every((x) => typeof x === "number")) {
+    const [lo, hi] = paper as [number, number];
+    return o < lo ? `${num((o - lo) * scale, 1)} below` : o > hi ? `+${num((o - hi) * scale, 1)} above` : "inside";
+  }
+  if (typeof paper !== "number") return "n/a";
+  const d = (o - paper) * scale;
+  const s = d.toFixed(pp ? 1 : Number.isInteger(d) ? 0 : 1);
+  return `${d > 0 ? "+" : ""}${Number(s) === 0 ? s.replace("-", "") : s}${pp ? " pp" : ""}`;
+}
+
+function paperText(paper: unknown, format: ReportRow["format"]): string {
+  if (Array.isArray(paper)) return paper.map((x) => valueText(x, format)).join("–");
+  return typeof paper === "number" ? valueText(paper, format) : paper === undefined ? "—" : String(paper);
+}
+
+/** The summary table's rows: label, paper, ours, gap. */
+export function summaryRows(spec: Spec, results: Results, paper: Readonly<Record<string, unknown>>): string[][] {
+  return spec.report.rows.map((row) => {
+    const ours = resolvePath(results, row.value);
+    const p = row.paper ? paper[row.paper] : undefined;
+    const of = row.of ? meanOf(resolvePath(results, row.of)) : undefined;
+    const text = `${valueText(ours, row.format)}${of !== undefined && ours !== undefined ? ` of ${of}` : ""}`;
+    return [row.label, paperText(p, row.format), text, row.paper ? gapText(ours, p, row.format) : "—"];
+  });
+}
+
+/** One row per run group: what it trained, on how much, and its test (or validation) errors. */
+function runsTable(results: Results): Block {
+  const rows = [...runGroups(results)].map(([key, recs]) => {
+    const a = aggregate(recs.map((r) => ({ e: r.test?.errors, n: r.test?.n, s: r.seconds }))) as {
+      e: unknown;
+      n: unknown;
+      s: unknown;
+    };
+    const r = recs[0]!;
+    return [
+      key,
+      r.arch,
+      r.objective,
+      String(r.trainExamples),
+      String(r.epochs),
+      recs.length > 1 ? String(recs.length) : "1",
+      a.e === undefined ? "—" : `${valueText(a.e)} of ${meanOf(a.n)}`,
+      formatDuration(recs.reduce((t, x) => t + x.seconds, 0)),
+    ];
+  });
+  return {
+    kind: "table",
+    header: ["run", "model", "objective", "train examples", "epochs", "seeds", "test errors", "time"],
+    rows,
+  };
+}
+
+function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
+  if (value && typeof value === "object" && "error" in value)
+    return [{ kind: "text", text: `${name}: failed — ${String((value as { error: unknown }).error)}` }];
+  const v = value as Record<string, unknown>;
+  if (kind === "biasShift") {
+    const row = (label: string, o: unknown) => {
+      const x = o as Record<string, unknown> | undefined;
+      return x
+        ? [
+            label,
+            valueText(x.shift, "shift"),
+            valueText(x.testErrors),
+            `${valueText(x.classErrors)} of ${meanOf(x.classTotal)}`,
+            valueText(x.classRight, "percent"),
+            valueText(x.errorRate, "rate"),
+          ]
+        : [label, "—", "—", "—", "—", "—"];
+    };
+    return [
+      {
+        kind: "table",
+        header: ["shift", "value", "test errors", "errors on shifted classes", "shifted classes right", "error rate"],
+        rows: [
+          row("none", v.unshifted),
+          ...(v.given ? [row("given", v.given)] : []),
+          row("found on validation", v.found),
+        ],
+      },
+    ];
+  }
+  if (kind === "gapClosed")
+    return [
+      {
+        kind: "text",
+        text: `${name}: ${valueText(v.value, "percent")} of the gap closed (baseline ${num(v.baseline)}, target ${num(v.target)}, candidate ${num(v.candidate)})`,
+      },
+    ];
+  if (kind === "best") {
+    const pts = (v.points ?? []) as { x: unknown; y: Stat }[];
+    const numeric = pts.every((p) => typeof p.x === "number");
+    return [
+      {
+        kind: "table",
+        header: ["value", "mean", "± std", "seeds"],
+        rows: pts.map((p) => [fmt(p.x), num(p.y.mean, 1), num(p.y.std, 1), String(p.y.values.length)]),
+      },
+      {
+        kind: "text",
+        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
+      },
+      ...(numeric
+        ? [
+            {
+              kind: "charts" as const,
+              charts: [
+                {
+                  title: name,
+                  xLabel: "value",
+                  yLabel: "mean",
+                  logX: pts.every((p) => (p.x as number) > 0),
+                  series: [
+                    { name, points: pts.map((p) => [p.x as number, p.y.mean] as const) },
+                    ...(typeof v.reference === "number"
+                      ? [
+                          {
+                            name: "reference",
+                            dashed: true,
+                            points: pts.map((p) => [p.x as number, v.reference as number] as const),
+                          },
+                        ]
+                      : []),
+                  ],
+                },
+              ],
+            },
+          ]
+        : []),
+    ];
+  }
+  return [{ kind: "text", text: JSON.stringify(value) }];
+}
+
+function curves(spec: Spec, results: Results): Block | undefined {
+  const wanted = spec.report.curves ?? Object.keys(spec.runs).filter((r) => !spec.runs[r]!.grid);
+  const recs = wanted.flatMap((name) => {
+    const first = Object.values(results.runs).find((r) => r.run === name);
+    return first ? [first] : [];
+  });
+  if (recs.length === 0) return undefined;
+  const series = (f: (h: RunRecord["history"][number]) => number | null) =>
+    recs.map((r) => ({
+      name: groupKey(r),
+      points: r.history.flatMap((h) => (f(h) === null ? [] : [[h.epoch, f(h)!] as const])),
+    }));
+  return {
+    kind: "charts",
+    charts: [
+      { title: "Errors on the evaluated set after each epoch", xLabel: "epoch", yLabel: "errors", logY: true, series: series((h) => h.evalErrors) },
+      { title: "Training loss", xLabel: "epoch", yLabel: "loss", logY: true, series: series((h) => h.loss) },
+    ],
+  };
+}
+
+export function buildReport(spec: Spec, results: Results, paper: Readonly<Record<string, unknown>>): ReportDoc {
+  const m = results.machine;
+  const sections: Section[] = [];
+  if (spec.report.rows.length > 0)
+    sections.push({
+      title: "Summary",
+      blocks: [
+        { kind: "table", header: ["", "paper", "ours", "gap"], rows: summaryRows(spec, results, paper) },
+        { kind: "text", text: "Gap: ours − paper (errors, or percentage points). Several seeds: mean ± sample std." },
+      ],
+    });
+  sections.push({ title: "Runs", blocks: [runsTable(results)] });
+  const failed = Object.entries(results.failed);
+  if (failed.length > 0)
+    sections.push({ title: "Failed runs", blocks: [{ kind: "list", items: failed.map(([k, v]) => `${k}: ${v}`) }] });
+  for (const [name, a] of Object.entries(spec.analyses)) {
+    const value = results.analyses[name];
+    if (value !== undefined) sections.push({ title: `Analysis: ${name}`, blocks: analysisBlocks(name, a.kind, value) });
+  }
+  const c = curves(spec, results);
+  if (c) sections.push({ title: "Training curves", blocks: [c] });
+  const conf = spec.report.confusion.flatMap((name) => {
+    const r = Object.values(results.runs).find((x) => x.run === name);
+    return r?.test ? [{ kind: "confusion" as const, title: `${groupKey(r)}: ${r.test.errors} test errors`, matrix: r.test.confusion }] : [];
+  });
+  if (conf.length > 0) sections.push({ title: "Confusion matrices (rows: true class)", blocks: conf });
+  if (spec.notes || spec.description)
+    sections.push({
+      title: "Choices",
+      blocks: [
+        ...(spec.description ? [{ kind: "text" as const, text: spec.description }] : []),
+        ...(spec.notes ? [{ kind: "list" as const, items: Object.entries(spec.notes).map(([k, v]) => `${k}: ${v}`) }] : []),
+      ],
+    });
+  return {
+    title: spec.title ?? spec.name,
+    meta: [
+      ["spec", `${spec.name}${results.profile ? ` (profile ${results.profile})` : ""}`],
+      ["finished", results.finishedAt ? `${results.finishedAt.slice(0, 16).replace("T", " ")} UTC` : "not yet"],
+      ["training time", formatDuration(results.totalSeconds)],
+      ["machine", `${m.cpuModel}, ${m.cpus} cores, ${m.threads} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`],
+    ],
+    sections,
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * Executes a planned spec: runs in dependency order through a Runner, reusing finished runs whose
+ * fingerprint matches, recording failures on bad input without stopping the others, then the
+ * analyses; results.json is written atomically after every run, so a killed spec resumes.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { type AnalysisContext, analysisDef } from "../analyses/index.js";
+import { DataCatalog } from "../data/sources.js";
+import { writeReports } from "../report/index.js";
+import { defaultThreads } from "../runtime/session.js";
+import type { LoadedSpec } from "../spec/load.js";
+import type { EpochLog, Progress } from "../train/trainer.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { KdError } from "../util/errors.js";
+import { LocalRunner, type Runner } from "./local.js";
+import { fileName, type PlannedRun, planSpec } from "./plan.js";
+import { RESULTS_VERSION, type Results, readResults } from "./results.js";
+
+export type RunEvent =
+  | { kind: "plan"; runs: readonly PlannedRun[]; reused: readonly string[] }
+  | { kind: "reuse"; index: number; total: number; run: PlannedRun }
+  | { kind: "start"; index: number; total: number; run: PlannedRun }
+  | { kind: "progress"; index: number; total: number; run: PlannedRun; progress: Progress }
+  | { kind: "epoch"; index: number; total: number; run: PlannedRun; epoch: EpochLog }
+  | { kind: "done"; index: number; total: number; run: PlannedRun; seconds: number }
+  | { kind: "failed"; index: number; total: number; run: PlannedRun; message: string }
+  | { kind: "note"; message: string };
+
+export interface ExecuteOptions {
+  readonly outDir: string;
+  /** Write results.json, the reports and the spec into outDir (default true; one-run commands say false). */
+  readonly persist?: boolean;
+  /** Rerun every run, finished or not. */
+  readonly force?: boolean;
+  /** Keep each run's checkpoint after it finishes (default: removed). */
+  readonly keepCheckpoints?: boolean;
+  readonly threads?: number;
+  readonly stepsPerRun?: number;
+  /** The teacher-logit cache (default: .cache in the output folder). */
+  readonly cacheDir?: string;
+  /** Defaults to the in-process runner. */
+  readonly runner?: Runner;
+  readonly onEvent?: (e: RunEvent) => void;
+}
+
+export function ortVersion(): string {
+  try {
+    const pkg = readFileSync(new URL("../../node_modules/onnxruntime-node/package.json", import.meta.url), "utf8");
+    return (JSON.parse(pkg) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Where a run's files go: its own paths if the spec gives them, else inside the output folder. */
+export function runPaths(outDir: string, p: PlannedRun) {
+  const name = fileName(p.id);
+  const model = p.spec.out ? resolve(p.spec.out) : join(outDir, "models", `${name}.onnx`);
+  return {
+    model,
+    checkpoint: p.spec.checkpoint ? resolve(p.spec.checkpoint) : join(outDir, "ckpt", `${name}-${p.fingerprint}.ckpt`),
+    log: p.spec.log ? resolve(p.spec.log) : join(outDir, "logs", `${name}.jsonl`),
+    recordedModel: isAbsolute(relative(outDir, model)) || relative(outDir, model).startsWith("..") ? model : relative(outDir, model),
+  };
+}
+
+/** The plan and which runs a rerun would reuse (what `--dry-run` prints). */
+export function planWithReuse(loaded: LoadedSpec, outDir: string, force = false) {
+  const catalog = new DataCatalog(loaded.spec.data, loaded.baseDir);
+  const plan = planSpec(loaded.spec, catalog, loaded.baseDir);
+  const previous = readPrevious(outDir, loaded);
+  const reusable = (p: PlannedRun) => {
+    const rec = previous?.runs[p.id];
+    return !force && rec?.fingerprint === p.fingerprint && existsSync(runPaths(outDir, p).model);
+  };
+  return { catalog, plan, previous, reused: plan.filter(reusable).map((p) => p.id) };
+}
+
+function readPrevious(outDir: string, loaded: LoadedSpec): Results | undefined {
+  const prev = readResults(join(outDir, "results.json"));
+  if (prev && prev.spec !== loaded.spec.name)
+    throw new KdError(`${outDir} holds the results of spec "${prev.spec}"; choose another output folder`);
+  return prev;
+}
+
+export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promise<Results> {
+  const outDir = resolve(o.outDir);
+  const persist = o.persist ?? true;
+  if (persist) for (const d of ["", "models", "ckpt", "logs"]) mkdirSync(join(outDir, d), { recursive: true });
+  const { catalog, plan, previous, reused } = planWithReuse(loaded, outDir, o.force);
+  o.onEvent?.({ kind: "plan", runs: plan, reused });
+  const runner: Runner =
+    o.runner ?? new LocalRunner(catalog, { threads: o.threads, stepsPerRun: o.stepsPerRun, cacheDir: o.cacheDir ?? join(outDir, ".cache") });
+  const results: Results = {
+    version: RESULTS_VERSION,
+    spec: loaded.spec.name,
+    profile: loaded.profile,
+    startedAt: previous?.startedAt ?? new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "unknown",
+      node: process.version,
+      onnxruntime: ortVersion(),
+      threads: o.threads ?? defaultThreads(),
+    },
+    runs: {},
+    failed: {},
+    analyses: {},
+  };
+  const save = () => {
+    if (persist) writeFileAtomic(join(outDir, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
+  };
+  if (persist)
+    writeFileAtomic(
+      join(outDir, "spec.json"),
+      `${JSON.stringify({ spec: loaded.spec, profile: loaded.profile, paper: loaded.paper, baseDir: loaded.baseDir }, null, 1)}\n`,
+    );
+  const total = plan.length;
+  try {
+    for (const [i, p] of plan.entries()) {
+      const index = i + 1;
+      const paths = runPaths(outDir, p);
+      if (reused.includes(p.id)) {
+        results.runs[p.id] = previous!.runs[p.id]!;
+        o.onEvent?.({ kind: "reuse", index, total, run: p });
+        continue;
+      }
+      const failedDep = p.deps.find((d) => results.failed[d] !== undefined);
+      if (failedDep) {
+        results.failed[p.id] = `its teacher ${failedDep} failed`;
+        o.onEvent?.({ kind: "failed", index, total, run: p, message: results.failed[p.id]! });
+        continue;
+      }
+      o.onEvent?.({ kind: "start", index, total, run: p });
+      const teacherFiles = p.teachers.flatMap((t) =>
+        t.kind === "file" ? [t.path] : t.ids.map((id) => runPaths(outDir, plan.find((q) => q.id === id)!).model),
+      );
+      try {
+        const rec = await runner.run(
+          { planned: p, ...paths, teacherFiles },
+          {
+            onProgress: (progress) => o.onEvent?.({ kind: "progress", index, total, run: p, progress }),
+            onEpoch: (epoch) => o.onEvent?.({ kind: "epoch", index, total, run: p, epoch }),
+            onNote: (message) => o.onEvent?.({ kind: "note", message }),
+          },
+        );
+        results.runs[p.id] = rec;
+        if (!o.keepCheckpoints) rmSync(paths.checkpoint, { force: true });
+        o.onEvent?.({ kind: "done", index, total, run: p, seconds: rec.seconds });
+      } catch (e) {
+        if (!(e instanceof KdError)) throw e;
+        results.failed[p.id] = e.message;
+        o.onEvent?.({ kind: "failed", index, total, run: p, message: e.message });
+      }
+      save();
+    }
+    await runAnalyses(loaded, results, catalog, outDir, o.threads);
+  } finally {
+    await runner.close?.();
+  }
+  results.finishedAt = new Date().toISOString();
+  results.totalSeconds = Object.values(results.runs).reduce((a, r) => a + r.seconds, 0);
+  save();
+  if (persist) writeReports(outDir, loaded.spec, results, loaded.paper);
+  return results;
+}
+
+async function runAnalyses(
+  loaded: LoadedSpec,
+  results: Results,
+  data: DataCatalog,
+  outDir: string,
+  threads?: number,
+): Promise<void> {
+  const ctx: AnalysisContext = {
+    records: (run, where) =>
+      Object.values(results.runs).filter(
+        (r) =>
+          r.run === run &&
+          Object.entries(where ?? {}).every(([k, v]) => JSON.stringify(r.point[k]) === JSON.stringify(v)),
+      ),
+    modelPath: (r) => (isAbsolute(r.model ?? "") ? r.model! : join(outDir, r.model ?? "")),
+    data,
+    ...(threads ? { threads } : {}),
+  };
+  for (const [name, a] of Object.entries(loaded.spec.analyses)) {
+    const def = analysisDef(a);
+    const missing = def.runs(a as never).filter((r) => ctx.records(r).length === 0);
+    if (missing.length > 0) continue;
+    try {
+      results.analyses[name] = await def.compute(a as never, ctx);
+    } catch (e) {
+      if (!(e instanceof KdError)) throw e;
+      results.analyses[name] = { error: e.message };
+    }
+  }
+}

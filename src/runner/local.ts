@@ -1,0 +1,145 @@
+/** The Runner interface, and the in-process runner: one planned run → train or distil → a results record. */
+import type { DataCatalog } from "../data/sources.js";
+import { distill } from "../distill/distill.js";
+import { buildModel } from "../nn/registry.js";
+import { objective as obj } from "../objectives/index.js";
+import { optimizerConfig } from "../optim/registry.js";
+import type { ClassMetrics } from "../train/metrics.js";
+import { type JobOptions, runJob } from "../train/run.js";
+import type { EpochLog, Progress } from "../train/trainer.js";
+import { ensure } from "../util/errors.js";
+import type { PlannedRun } from "./plan.js";
+import type { Metrics, RunRecord } from "./results.js";
+
+/** What a runner needs besides the planned run: where files go and the teachers' model files. */
+export interface RunTask {
+  readonly planned: PlannedRun;
+  /** Output files (absolute paths). */
+  readonly model: string;
+  readonly checkpoint: string;
+  readonly log: string;
+  /** Model files of the run's teachers, in order (run teachers expand to their instances' files). */
+  readonly teacherFiles: readonly string[];
+  /** The model path as recorded in results.json (relative to the output folder when inside it). */
+  readonly recordedModel: string;
+}
+
+export interface RunListener {
+  onProgress?(p: Progress): void;
+  onEpoch?(e: EpochLog): void;
+  onNote?(msg: string): void;
+}
+
+/**
+ * Executes one run. The in-process runner is one implementation; a distributed backend (a queue
+ * of workers) implements the same interface, so the planner and executor do not change.
+ */
+export interface Runner {
+  run(task: RunTask, listener: RunListener): Promise<RunRecord>;
+  close?(): Promise<void>;
+}
+
+export function toMetrics(m: ClassMetrics): Metrics {
+  return {
+    n: m.n,
+    errors: m.errors,
+    accuracy: m.accuracy,
+    ties: m.ties,
+    perClass: m.perClass.map((c) => ({ total: c.total, correct: c.correct })),
+    confusion: m.confusion.map((r) => [...r]),
+  };
+}
+
+export interface LocalRunnerOptions {
+  readonly threads?: number | undefined;
+  /** Steps traced into one graph run (default 8). */
+  readonly stepsPerRun?: number | undefined;
+  /** Folder of the on-disk teacher-logit cache. */
+  readonly cacheDir?: string | undefined;
+}
+
+export class LocalRunner implements Runner {
+  constructor(
+    private readonly data: DataCatalog,
+    private readonly o: LocalRunnerOptions = {},
+  ) {}
+
+  async run(task: RunTask, listener: RunListener): Promise<RunRecord> {
+    const { planned } = task;
+    const r = planned.spec;
+    const train = this.data.get(r.train);
+    const test = r.test ? this.data.get(r.test) : undefined;
+    const val = r.val ? this.data.get(r.val) : undefined;
+    const classes = Math.max(train.numClasses, test?.numClasses ?? 0, val?.numClasses ?? 0);
+    const model = buildModel(r.model, train.exampleShape, classes);
+    const job: JobOptions = {
+      model,
+      train,
+      ...(test ? { test } : {}),
+      ...(val ? { val } : {}),
+      ...(r.evalEach ? { evalEach: r.evalEach } : {}),
+      epochs: r.epochs,
+      batchSize: r.batchSize,
+      optimizer: optimizerConfig(r.optimizer),
+      lr: r.lr,
+      lrSchedule: r.lrSchedule,
+      momentum: r.momentum,
+      jitter: r.jitter,
+      seed: planned.seed,
+      objective: r.objective,
+      ...(r.earlyStop !== undefined ? { earlyStop: r.earlyStop } : {}),
+      ...(this.o.threads ? { threads: this.o.threads } : {}),
+      ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
+      checkpoint: task.checkpoint,
+      resume: true,
+      logFile: task.log,
+      out: task.model,
+      ...(r.metadata ? { metadata: r.metadata } : {}),
+      ...(listener.onProgress ? { onProgress: listener.onProgress } : {}),
+      ...(listener.onEpoch ? { onEpoch: listener.onEpoch } : {}),
+    };
+    let teacher: string | undefined;
+    let res: Awaited<ReturnType<typeof runJob>>;
+    if (obj.teacher(r.objective)) {
+      ensure(task.teacherFiles.length > 0, `run ${planned.id}: the ${r.objective.kind} objective needs teachers`);
+      const file = planned.teachers.find((t) => t.kind === "file");
+      const d = await distill({
+        ...job,
+        teachers: {
+          paths: task.teacherFiles,
+          ensemble: r.ensemble,
+          ...(file?.kind === "file" && file.input ? { input: file.input } : {}),
+          ...(file?.kind === "file" && file.output ? { output: file.output } : {}),
+          outputs: file?.kind === "file" && file.probs ? "probs" : "logits",
+          ...(this.o.threads ? { threads: this.o.threads } : {}),
+        },
+        ...(r.cache && this.o.cacheDir ? { cacheDir: this.o.cacheDir } : r.cache ? {} : { noCache: true }),
+        ...(listener.onNote ? { onNote: listener.onNote } : {}),
+      });
+      teacher = d.teacherMode.kind === "live" ? "run on every batch" : `cached (${d.teacherMode.status})`;
+      res = d;
+    } else {
+      ensure(task.teacherFiles.length === 0, `run ${planned.id}: the ${r.objective.kind} objective takes no teachers`);
+      res = await runJob(job);
+    }
+    return {
+      id: planned.id,
+      run: planned.run,
+      point: { ...planned.point },
+      seed: planned.seed,
+      fingerprint: planned.fingerprint,
+      arch: model.arch,
+      params: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+      objective: obj.describe(r.objective),
+      trainExamples: train.n,
+      epochs: res.history.length,
+      ...(res.bestEpoch !== undefined ? { bestEpoch: res.bestEpoch } : {}),
+      ...(res.test ? { test: toMetrics(res.test) } : {}),
+      ...(res.val ? { val: toMetrics(res.val) } : {}),
+      history: res.history.map((h) => ({ ...h, parts: { ...h.parts } })),
+      seconds: res.seconds,
+      ...(teacher ? { teacher } : {}),
+      model: task.recordedModel,
+    };
+  }
+}

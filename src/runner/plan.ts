@@ -1,0 +1,146 @@
+/**
+ * The planner: expands a spec's runs over their grids and seeds, orders them so teachers come
+ * before their students, and fingerprints each from its fully resolved settings, its data's
+ * content and its teachers — so a change that can change a result reruns that run and nothing else.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { DataCatalog } from "../data/sources.js";
+import { describeIssue, setPath } from "../spec/load.js";
+import { type RunSpec, runSchema, type Spec } from "../spec/schema.js";
+import { ensure, KdError } from "../util/errors.js";
+import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
+
+export type TeacherRef =
+  | { readonly kind: "run"; readonly ids: readonly string[] }
+  | { readonly kind: "file"; readonly path: string; readonly input?: string; readonly output?: string; readonly probs?: boolean };
+
+export interface PlannedRun {
+  /** Unique in the spec: the run name, its grid point and seed. */
+  readonly id: string;
+  readonly run: string;
+  readonly point: Readonly<Record<string, unknown>>;
+  readonly seed: number;
+  /** The run's settings with the grid point and seed applied. */
+  readonly spec: RunSpec;
+  readonly teachers: readonly TeacherRef[];
+  /** Ids of planned runs that must finish first. */
+  readonly deps: readonly string[];
+  readonly fingerprint: string;
+}
+
+/** Every combination of the grid's values, in the order the fields are given. */
+function combinations(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, unknown>[] {
+  let out: Record<string, unknown>[] = [{}];
+  for (const [path, values] of Object.entries(grid))
+    out = out.flatMap((p) => values.map((v) => ({ ...p, [path]: v })));
+  return out;
+}
+
+/** Run names in dependency order (teachers first), otherwise as declared; a cycle is an error. */
+function order(spec: Spec): string[] {
+  const names = Object.keys(spec.runs);
+  const done: string[] = [];
+  const visit = (n: string, path: string[]) => {
+    if (done.includes(n)) return;
+    ensure(!path.includes(n), `runs teach each other in a cycle: ${[...path, n].join(" → ")}`);
+    for (const t of spec.runs[n]!.teachers ?? []) if (typeof t === "string") visit(t, [...path, n]);
+    done.push(n);
+  };
+  for (const n of names) visit(n, []);
+  return done;
+}
+
+const sha = (x: string | Uint8Array) => createHash("sha256").update(x).digest("hex");
+
+function fileHash(path: string): string {
+  try {
+    return sha(readFileSync(path));
+  } catch (e) {
+    throw new KdError(`teacher ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Settings that change where files go or how fast, never the numbers: left out of fingerprints. */
+const NOT_RESULTS = ["out", "checkpoint", "log", "cache", "metadata", "grid", "seeds"] as const;
+
+export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): PlannedRun[] {
+  const byRun = new Map<string, PlannedRun[]>();
+  const all: PlannedRun[] = [];
+  for (const name of order(spec)) {
+    const raw = spec.runs[name]!;
+    const points = combinations(raw.grid ?? {});
+    const seeds = raw.seeds ?? [raw.seed];
+    const mine: PlannedRun[] = [];
+    for (const point of points) {
+      const base: Record<string, unknown> = structuredClone(raw);
+      delete base.grid;
+      delete base.seeds;
+      for (const [path, v] of Object.entries(point)) setPath(base, path, v);
+      for (const seed of seeds) {
+        base.seed = seed;
+        const where = `runs.${name}${Object.keys(point).length ? ` at ${groupKey({ run: "", point })}` : ""}`;
+        const parsed = runSchema.safeParse(base);
+        if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
+        const rs = parsed.data;
+        for (const path of Object.keys(point))
+          ensure(
+            path.split(".")[0]! in runSchema.shape,
+            `${where}: grid field ${path} is not a run field (known: ${Object.keys(runSchema.shape).join(", ")})`,
+          );
+        const group = groupKey({ run: name, point });
+        const id = raw.seeds ? `${group}@s${seed}` : group;
+        const teachers: TeacherRef[] = (rs.teachers ?? []).map((t) =>
+          typeof t === "string"
+            ? { kind: "run", ids: byRun.get(t)!.map((r) => r.id) }
+            : { kind: "file", ...t, path: resolve(baseDir, t.path) },
+        );
+        const deps = teachers.flatMap((t) => (t.kind === "run" ? t.ids : []));
+        const settings: Record<string, unknown> = { ...rs };
+        for (const k of NOT_RESULTS) delete settings[k];
+        const byId = new Map(all.map((r) => [r.id, r]));
+        const key = {
+          version: RESULTS_VERSION,
+          settings,
+          data: {
+            train: catalog.fingerprint(rs.train),
+            test: rs.test ? catalog.fingerprint(rs.test) : null,
+            val: rs.val ? catalog.fingerprint(rs.val) : null,
+          },
+          teachers: teachers.map((t) =>
+            t.kind === "run"
+              ? t.ids.map((i) => byId.get(i)!.fingerprint)
+              : { file: fileHash(t.path), input: t.input ?? null, output: t.output ?? null, probs: t.probs ?? false },
+          ),
+        };
+        const planned: PlannedRun = {
+          id,
+          run: name,
+          point,
+          seed,
+          spec: rs,
+          teachers,
+          deps,
+          fingerprint: sha(JSON.stringify(key)).slice(0, 16),
+        };
+        mine.push(planned);
+        all.push(planned);
+      }
+    }
+    byRun.set(name, mine);
+  }
+  return all;
+}
+
+/** A file name for a run id: letters, digits and a few separators only. */
+export function fileName(id: string): string {
+  return id.replace(/\[|\]/g, "_").replace(/[^A-Za-z0-9._=,@-]/g, "_");
+}
+
+/** Short text of a grid point, e.g. "T=4, hidden=30x30". */
+export function pointText(point: Readonly<Record<string, unknown>>): string {
+  return Object.entries(point)
+    .map(([k, v]) => `${k.split(".").pop()}=${fmt(v)}`)
+    .join(", ");
+}

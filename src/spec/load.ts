@@ -1,0 +1,162 @@
+/**
+ * Reading a spec: YAML (or JSON) → profile overlay → `--set` overrides → run defaults → one zod
+ * validation → cross-references checked. Every problem is one line naming the field.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { ANALYSES, type AnalysisKind, analysisDef } from "../analyses/index.js";
+import { ensure, KdError } from "../util/errors.js";
+import { type Spec, specSchema } from "./schema.js";
+
+export interface LoadedSpec {
+  readonly spec: Spec;
+  /** Relative paths in the spec (data files, the paper file) resolve against this folder. */
+  readonly baseDir: string;
+  readonly profile: string | null;
+  /** The paper's numbers (`paper:` file), key → number, [lo, hi] or text. */
+  readonly paper: Readonly<Record<string, unknown>>;
+  /** The spec as validated, before grids are expanded (what `--print-spec` writes). */
+  readonly file: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** Deep merge: objects merge key by key, anything else replaces; `null` deletes a key. */
+export function overlay(base: unknown, top: unknown): unknown {
+  if (!isObj(base) || !isObj(top)) return top;
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(top)) {
+    if (v === null) delete out[k];
+    else out[k] = overlay(base[k], v);
+  }
+  return out;
+}
+
+/** Sets a dotted path in a plain object, creating objects on the way. */
+export function setPath(obj: Obj, path: string, value: unknown): void {
+  const parts = path.split(".");
+  ensure(parts.every((p) => p.length > 0), `bad field path "${path}"`);
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    if (!isObj(cur[p])) cur[p] = {};
+    cur = cur[p] as Obj;
+  }
+  cur[parts.at(-1)!] = value;
+}
+
+/** One line for the first zod issue, naming the field and, for unknown kinds, the known ones. */
+export function describeIssue(issues: readonly z.core.$ZodIssue[], where: string): string {
+  const i = issues[0]!;
+  const path = i.path.map(String).join(".");
+  const at = `${where}${path ? `: ${path}` : ""}`;
+  if (i.code === "invalid_union" && "options" in i && Array.isArray((i as { options?: unknown[] }).options))
+    return `${at}: unknown kind (known: ${(i as { options: unknown[] }).options.join(", ")})`;
+  if (i.code === "unrecognized_keys") return `${at}: unknown field ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+  return `${at}: ${i.message}`;
+}
+
+function parseText(text: string, path: string): unknown {
+  try {
+    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 1000, merge: true });
+  } catch (e) {
+    throw new KdError(`${path}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+}
+
+function readText(path: string, what: string): string {
+  ensure(existsSync(path), `${what} ${path} does not exist`);
+  ensure(statSync(path).isFile(), `${what} ${path} is not a file`);
+  return readFileSync(path, "utf8");
+}
+
+/** A `path=value` override; the value is read as YAML, so numbers, lists and objects work. */
+export function parseSet(text: string): [string, unknown] {
+  const eq = text.indexOf("=");
+  ensure(eq > 0, `--set "${text}": expected field.path=value`);
+  return [text.slice(0, eq).trim(), parseText(text.slice(eq + 1), `--set ${text.slice(0, eq)}`)];
+}
+
+export interface LoadOptions {
+  readonly profile?: string | undefined;
+  readonly set?: readonly string[] | undefined;
+}
+
+/** Validates a spec given as an object (from a file, or built from command-line flags). */
+export function validateSpec(raw: unknown, where: string, o: LoadOptions = {}): { spec: Spec; profile: string | null } {
+  ensure(isObj(raw), `${where}: a spec is a mapping with data and runs`);
+  let doc: Obj = { ...raw };
+  const profiles = doc.profiles;
+  delete doc.profiles;
+  let profile: string | null = null;
+  if (o.profile !== undefined) {
+    ensure(
+      isObj(profiles) && isObj(profiles[o.profile]),
+      `${where}: no profile "${o.profile}"${isObj(profiles) ? ` (known: ${Object.keys(profiles).join(", ")})` : " (the spec has none)"}`,
+    );
+    doc = overlay(doc, profiles[o.profile]) as Obj;
+    profile = o.profile;
+  }
+  for (const s of o.set ?? []) {
+    const [path, value] = parseSet(s);
+    setPath(doc, path, value);
+  }
+  // Run defaults: merged under every run, so a run states only what differs.
+  const defaults = doc.defaults;
+  delete doc.defaults;
+  if (defaults !== undefined) {
+    ensure(isObj(defaults), `${where}: defaults must be a mapping of run fields`);
+    ensure(isObj(doc.runs), `${where}: runs must be a mapping of run names to runs`);
+    doc.runs = Object.fromEntries(Object.entries(doc.runs).map(([k, r]) => [k, overlay(defaults, r)]));
+  }
+  const parsed = specSchema.safeParse(doc);
+  if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
+  checkReferences(parsed.data, where);
+  return { spec: parsed.data, profile };
+}
+
+/** Names that must exist: datasets of runs and analyses, teacher runs, runs in the report. */
+function checkReferences(spec: Spec, where: string): void {
+  const data = Object.keys(spec.data);
+  const runs = Object.keys(spec.runs);
+  const need = (kind: "dataset" | "run", name: string | undefined, field: string) => {
+    if (name === undefined) return;
+    const known = kind === "dataset" ? data : runs;
+    ensure(known.includes(name), `${where}: ${field}: no ${kind} named "${name}" (known: ${known.join(", ")})`);
+  };
+  for (const [k, d] of Object.entries(spec.data)) need("dataset", d.from, `data.${k}.from`);
+  for (const [k, r] of Object.entries(spec.runs)) {
+    need("dataset", r.train, `runs.${k}.train`);
+    need("dataset", r.test, `runs.${k}.test`);
+    need("dataset", r.val, `runs.${k}.val`);
+    r.teachers?.forEach((t, i) => {
+      if (typeof t === "string") need("run", t, `runs.${k}.teachers.${i}`);
+    });
+    ensure(r.evalEach !== "val" || r.val, `${where}: runs.${k}: evalEach val needs a val dataset`);
+    ensure(r.earlyStop === undefined || r.val, `${where}: runs.${k}: earlyStop needs a val dataset to watch`);
+  }
+  for (const [k, a] of Object.entries(spec.analyses)) {
+    for (const r of analysisDef(a as { kind: AnalysisKind }).runs(a as never)) need("run", r, `analyses.${k}`);
+    for (const field of ["val", "test"] as const)
+      if (field in a) need("dataset", (a as Record<string, string>)[field], `analyses.${k}.${field}`);
+  }
+  for (const r of [...spec.report.confusion, ...(spec.report.curves ?? [])]) need("run", r, "report");
+  void ANALYSES;
+}
+
+/** Reads and validates a spec file, with its paper numbers. */
+export function loadSpec(path: string, o: LoadOptions = {}): LoadedSpec {
+  const text = readText(path, "spec");
+  const { spec, profile } = validateSpec(parseText(text, path), path, o);
+  const baseDir = dirname(resolve(path));
+  let paper: Record<string, unknown> = {};
+  if (spec.paper) {
+    const p = resolve(baseDir, spec.paper);
+    const raw = parseText(readText(p, "paper numbers"), p);
+    ensure(isObj(raw), `${p}: expected a mapping of key → number`);
+    paper = raw;
+  }
+  return { spec, baseDir, profile, paper, file: path };
+}

@@ -1,0 +1,104 @@
+/**
+ * The spec format: datasets, runs, analyses and the report, validated by one zod schema derived
+ * from the registries (objectives, models, data sources, optimizers, schedules, analyses), so an
+ * unknown kind or a misspelt field fails at parse time with the field's path.
+ */
+import { z } from "zod";
+import { ANALYSES, type AnalysisParams } from "../analyses/index.js";
+import { datasetSchema } from "../data/sources.js";
+import { MODELS, type ModelSpec } from "../nn/registry.js";
+import { OBJECTIVES, type ObjectiveSpec } from "../objectives/index.js";
+import { OPTIMIZERS, type OptimizerSpec } from "../optim/registry.js";
+import { LR_SCHEDULES, type LrScheduleSpec, momentumSchema } from "../train/schedule.js";
+import { kindUnion } from "./kinds.js";
+
+const int = z.number().int();
+
+/** A teacher: another run of the spec (by name; all its seeds and grid points form an ensemble), or an ONNX file. */
+export const teacherSchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    path: z.string().min(1),
+    /** Input and output names, when the file has several. */
+    input: z.string().optional(),
+    output: z.string().optional(),
+    /** The output holds probabilities, not logits. */
+    probs: z.boolean().optional(),
+  }),
+]);
+
+/** One run: what a `kd train` or `kd distill` command does. */
+export const runSchema = z.strictObject({
+  model: kindUnion<ModelSpec>(MODELS),
+  /** Dataset names (see `data`). */
+  train: z.string().min(1),
+  test: z.string().min(1).optional(),
+  /** Evaluated every epoch instead of the test set (which is then measured once, at the end). */
+  val: z.string().min(1).optional(),
+  evalEach: z.enum(["test", "val", "none"]).optional(),
+  objective: kindUnion<ObjectiveSpec>(OBJECTIVES).default({ kind: "ce" }),
+  teachers: z.array(teacherSchema).min(1).optional(),
+  /** How several teachers combine: mean of softmax(v/T), or mean of logits. */
+  ensemble: z.enum(["prob", "logit"]).default("prob"),
+  optimizer: kindUnion<OptimizerSpec>(OPTIMIZERS).default({ kind: "sgd", weightDecay: 0, maxNorm: 0 }),
+  lr: z.number().positive().max(100),
+  lrSchedule: kindUnion<LrScheduleSpec>(LR_SCHEDULES).default({ kind: "constant" }),
+  momentum: momentumSchema.default(0.9),
+  epochs: int.min(1).max(100_000),
+  batchSize: int.min(1).max(65_536).default(128),
+  /** Random shifts of whole images by up to this many pixels (0: off). */
+  jitter: int.min(0).max(8).default(0),
+  seed: int.min(0).default(1),
+  /** Repeat the run over these seeds (overrides `seed`); tables then show mean ± std. */
+  seeds: z.array(int.min(0)).min(1).optional(),
+  /** Stop when validation errors have not improved for this many epochs; keep the best weights. */
+  earlyStop: int.min(1).optional(),
+  /** Field path → values: the run repeats for every combination (any field × any field). */
+  grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+  /** Cache the teacher's logits on disk when the inputs do not change between epochs. */
+  cache: z.boolean().default(true),
+  /** Where files go (for one-run specs from `kd train`/`kd distill`); default: inside the output folder. */
+  out: z.string().min(1).optional(),
+  checkpoint: z.string().min(1).optional(),
+  log: z.string().min(1).optional(),
+  /** Extra metadata written into the exported model. */
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type RunSpec = z.infer<typeof runSchema>;
+
+/** A row of the report's summary table: a value from the results beside the paper's. */
+export const rowSchema = z.strictObject({
+  label: z.string(),
+  /** A dotted path into the results, e.g. runs.teacher.test.errors or analyses.gap.value. */
+  value: z.string(),
+  /** A key of the paper's numbers file. */
+  paper: z.string().optional(),
+  format: z.enum(["count", "percent", "rate", "number", "shift"]).default("count"),
+  /** With format count: "of N" after the value, from this path (e.g. the test set's size). */
+  of: z.string().optional(),
+});
+export type ReportRow = z.infer<typeof rowSchema>;
+
+export const specSchema = z.strictObject({
+  name: z.string().min(1),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  /** The paper's numbers: a YAML/JSON file beside the spec (a flat map of key → number, range or text). */
+  paper: z.string().optional(),
+  /** Choices where the paper is silent, in words, for the report. */
+  notes: z.record(z.string(), z.string()).optional(),
+  data: z.record(z.string(), datasetSchema),
+  runs: z.record(z.string(), runSchema),
+  analyses: z.record(z.string(), kindUnion<AnalysisSpec>(ANALYSES)).default({}),
+  report: z
+    .strictObject({
+      rows: z.array(rowSchema).default([]),
+      /** Runs whose confusion matrices are shown (default: none). */
+      confusion: z.array(z.string()).default([]),
+      /** Runs whose training curves are drawn (default: every run that is not a grid). */
+      curves: z.array(z.string()).optional(),
+    })
+    .default({ rows: [], confusion: [] }),
+});
+export type Spec = z.infer<typeof specSchema>;
+export type AnalysisSpec = { [K in keyof AnalysisParams]: { readonly kind: K } & AnalysisParams[K] }[keyof AnalysisParams];

@@ -6,8 +6,8 @@
 import { z } from "zod";
 import type { DataCatalog } from "../data/sources.js";
 import { searchShift, shiftVector } from "../distill/bias.js";
-import { OnnxClassifier } from "../runtime/classifier.js";
 import { aggregate, groupKey, type RunRecord, stat } from "../runner/results.js";
+import { OnnxClassifier } from "../runtime/classifier.js";
 import { argmaxRows } from "../train/metrics.js";
 import { ensure } from "../util/errors.js";
 
@@ -34,7 +34,13 @@ export interface AnalysisParams {
   /** (baseline − candidate) / (baseline − target) of a metric: the share of a gap closed. */
   gapClosed: { baseline: string; target: string; candidate: string; metric: string };
   /** The grid value of `axis` with the lowest mean `metric` among a run's records. */
-  best: { run: string; axis: string; metric: string; where?: Record<string, unknown> | undefined; reference?: string | undefined };
+  best: {
+    run: string;
+    axis: string;
+    metric: string;
+    where?: Record<string, unknown> | undefined;
+    reference?: string | undefined;
+  };
 }
 export type AnalysisKind = keyof AnalysisParams;
 
@@ -138,7 +144,12 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
     },
   },
   gapClosed: {
-    params: z.strictObject({ baseline: name, target: name, candidate: name, metric: name.default("test.errors") }),
+    params: z.strictObject({
+      baseline: name,
+      target: name,
+      candidate: name,
+      metric: name.default("test.errors"),
+    }),
     runs: (p) => [p.baseline, p.target, p.candidate],
     async compute(p, ctx) {
       const [b, t, c] = [p.baseline, p.target, p.candidate].map((r) => meanOf(ctx, r, p.metric)) as [
@@ -169,14 +180,22 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
         groups.set(key, g);
       }
       const points = [...groups.values()].map((g) => ({ x: g.x, y: stat(g.ys) }));
-      ensure(points.length > 0, `best: run ${p.run} has no results${p.where ? " at the given grid values" : ""}`);
+      ensure(
+        points.length > 0,
+        `best: run ${p.run} has no results${p.where ? " at the given grid values" : ""}`,
+      );
       const best = points.reduce((a, b) => (b.y.mean < a.y.mean ? b : a));
       const ref = p.reference ? ctx.records(p.reference, p.where) : [];
       return {
         best: best.x,
         value: best.y.mean,
         points,
-        ...(ref.length ? { reference: stat(ref.map((r) => pick(r, p.metric) as number)).mean, referenceLabel: groupKey(ref[0]!) } : {}),
+        ...(ref.length
+          ? {
+              reference: stat(ref.map((r) => pick(r, p.metric) as number)).mean,
+              referenceLabel: groupKey(ref[0]!),
+            }
+          : {}),
       };
     },
   },

@@ -1,7 +1,7 @@
 /** Flag parsing shared by the commands: validated numbers and lists, data sources, training flags. */
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { MAX_CLASSES } from "../data/checks.js";
 import { stringify } from "yaml";
+import { MAX_CLASSES } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { DataCatalog, type DatasetSpec } from "../data/sources.js";
 import { parseArchSpec } from "../nn/registry.js";
@@ -152,27 +152,55 @@ export interface TrainFlags {
 }
 
 /** The engine's training flags, shared by `kd train` and `kd distill`. */
-export function addTrainOptions(cmd: Command, defaults: { arch: string; epochs: number; lr: number }): Command {
+export function addTrainOptions(
+  cmd: Command,
+  defaults: { arch: string; epochs: number; lr: number },
+): Command {
   const rate = num({ min: 0, max: 0.95 });
   return cmd
     .option("--arch <arch>", "architecture: mlp:H1,H2,... or cnn:C1,C2,...", defaults.arch)
     .option("--epochs <n>", "training epochs", num({ int: true, min: 1, max: 100000 }), defaults.epochs)
     .option("--batch-size <n>", "examples per step", num({ int: true, min: 1, max: 65536 }), 128)
     .addOption(
-      new Option("--optimizer <name>", "optimizer").choices(["sgd", "nesterov", "adam", "adamw"]).default("sgd"),
+      new Option("--optimizer <name>", "optimizer")
+        .choices(["sgd", "nesterov", "adam", "adamw"])
+        .default("sgd"),
     )
     .option("--lr <rate>", "learning rate", num({ min: 0, minExclusive: true, max: 100 }), defaults.lr)
     .option("--lr-schedule <spec>", "constant | exp:F | step:N:F | cosine | linear", "constant")
     .option("--momentum <spec>", "momentum, or a ramp start:end:epochs", "0.9")
     .option("--weight-decay <w>", "L2 weight decay on weights (decoupled for adamw)", num({ min: 0 }), 0)
-    .option("--max-norm <c>", "max-norm radius for each hidden unit's incoming weights (0: off)", num({ min: 0 }), 0)
+    .option(
+      "--max-norm <c>",
+      "max-norm radius for each hidden unit's incoming weights (0: off)",
+      num({ min: 0 }),
+      0,
+    )
     .option("--dropout-input <p>", "dropout rate on the inputs", rate, 0)
     .option("--dropout-hidden <p>", "dropout rate on hidden units", rate, 0)
-    .option("--jitter <pixels>", "random shifts of up to this many pixels", num({ int: true, min: 0, max: 8 }), 0)
+    .option(
+      "--jitter <pixels>",
+      "random shifts of up to this many pixels",
+      num({ int: true, min: 0, max: 8 }),
+      0,
+    )
     .option("--seed <n>", "random seed", num({ int: true, min: 0 }), 1)
-    .option("--threads <n>", "ONNX Runtime threads (default: all cores)", num({ int: true, min: 1, max: 256 }))
-    .option("--steps-per-run <k>", "training steps traced into one graph run", num({ int: true, min: 1, max: 64 }), 8)
-    .option("--count <n>", "train on this many examples, drawn at random (stratified)", num({ int: true, min: 1 }))
+    .option(
+      "--threads <n>",
+      "ONNX Runtime threads (default: all cores)",
+      num({ int: true, min: 1, max: 256 }),
+    )
+    .option(
+      "--steps-per-run <k>",
+      "training steps traced into one graph run",
+      num({ int: true, min: 1, max: 64 }),
+      8,
+    )
+    .option(
+      "--count <n>",
+      "train on this many examples, drawn at random (stratified)",
+      num({ int: true, min: 1 }),
+    )
     .option(
       "--fraction <f>",
       "train on this fraction of the examples (stratified)",
@@ -211,16 +239,24 @@ export function oneRunSpec(
   name: string,
   extra: { train?: DatasetSpec; run?: Record<string, unknown>; metadata?: Record<string, string> } = {},
 ) {
-  if (f.count !== undefined && f.fraction !== undefined) throw new KdError("give --count or --fraction, not both");
+  if (f.count !== undefined && f.fraction !== undefined)
+    throw new KdError("give --count or --fraction, not both");
   const base = extra.train ?? dataSource(f, "train");
   const data: Record<string, DatasetSpec> = { all: base, test: dataSource(f, "test") };
   const holdout = f.val > 0 ? { holdout: { count: f.val, seed: f.seed } } : {};
   const take =
     f.count !== undefined || f.fraction !== undefined
-      ? { take: { ...(f.count !== undefined ? { count: f.count } : { fraction: f.fraction! }), seed: f.seed } }
+      ? {
+          take: { ...(f.count !== undefined ? { count: f.count } : { fraction: f.fraction! }), seed: f.seed },
+        }
       : {};
   const { transfer, ...runExtra } = (extra.run ?? {}) as { transfer?: Record<string, unknown> };
-  data.train = { from: "all", ...(f.val > 0 ? { holdout: { ...holdout.holdout, part: "train" } } : {}), ...transfer, ...take } as DatasetSpec;
+  data.train = {
+    from: "all",
+    ...(f.val > 0 ? { holdout: { ...holdout.holdout, part: "train" } } : {}),
+    ...transfer,
+    ...take,
+  } as DatasetSpec;
   if (f.val > 0) data.val = { from: "all", holdout: { count: f.val, seed: f.seed, part: "val" } };
   const checkpoint = f.checkpoint === false ? undefined : (f.checkpoint ?? `${f.out}.ckpt`);
   if (f.earlyStop !== undefined && !(f.val > 0)) throw new KdError("--early-stop needs --val N");

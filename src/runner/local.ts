@@ -101,7 +101,10 @@ export class LocalRunner implements Runner {
     let teacher: string | undefined;
     let res: Awaited<ReturnType<typeof runJob>>;
     if (obj.teacher(r.objective)) {
-      ensure(task.teacherFiles.length > 0, `run ${planned.id}: the ${r.objective.kind} objective needs teachers`);
+      ensure(
+        task.teacherFiles.length > 0,
+        `run ${planned.id}: the ${r.objective.kind} objective needs teachers`,
+      );
       const file = planned.teachers.find((t) => t.kind === "file");
       const d = await distill({
         ...job,
@@ -119,7 +122,10 @@ export class LocalRunner implements Runner {
       teacher = d.teacherMode.kind === "live" ? "run on every batch" : `cached (${d.teacherMode.status})`;
       res = d;
     } else {
-      ensure(task.teacherFiles.length === 0, `run ${planned.id}: the ${r.objective.kind} objective takes no teachers`);
+      ensure(
+        task.teacherFiles.length === 0,
+        `run ${planned.id}: the ${r.objective.kind} objective takes no teachers`,
+      );
       res = await runJob(job);
     }
     return {

@@ -14,7 +14,13 @@ import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
 
 export type TeacherRef =
   | { readonly kind: "run"; readonly ids: readonly string[] }
-  | { readonly kind: "file"; readonly path: string; readonly input?: string; readonly output?: string; readonly probs?: boolean };
+  | {
+      readonly kind: "file";
+      readonly path: string;
+      readonly input?: string;
+      readonly output?: string;
+      readonly probs?: boolean;
+    };
 
 export interface PlannedRun {
   /** Unique in the spec: the run name, its grid point and seed. */
@@ -58,7 +64,9 @@ function fileHash(path: string): string {
   try {
     return sha(readFileSync(path));
   } catch (e) {
-    throw new KdError(`teacher ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new KdError(
+      `teacher ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }
 
@@ -111,7 +119,12 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
           teachers: teachers.map((t) =>
             t.kind === "run"
               ? t.ids.map((i) => byId.get(i)!.fingerprint)
-              : { file: fileHash(t.path), input: t.input ?? null, output: t.output ?? null, probs: t.probs ?? false },
+              : {
+                  file: fileHash(t.path),
+                  input: t.input ?? null,
+                  output: t.output ?? null,
+                  probs: t.probs ?? false,
+                },
           ),
         };
         const planned: PlannedRun = {

@@ -86,7 +86,9 @@ export function readResults(path: string): Results | undefined {
   const r = resultsSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new KdError(`${path} is not a kd results file of version ${RESULTS_VERSION} (${i.path.join(".")}: ${i.message})`);
+    throw new KdError(
+      `${path} is not a kd results file of version ${RESULTS_VERSION} (${i.path.join(".")}: ${i.message})`,
+    );
   }
   return r.data;
 }
@@ -135,7 +137,9 @@ export function aggregate(items: readonly unknown[]): unknown {
 /** Groups of a run's records that differ only in the seed, keyed by run name + grid point. */
 export function groupKey(r: Pick<RunRecord, "run" | "point">): string {
   const pts = Object.entries(r.point);
-  return pts.length === 0 ? r.run : `${r.run}[${pts.map(([k, v]) => `${k.split(".").pop()}=${fmt(v)}`).join(",")}]`;
+  return pts.length === 0
+    ? r.run
+    : `${r.run}[${pts.map(([k, v]) => `${k.split(".").pop()}=${fmt(v)}`).join(",")}]`;
 }
 
 export const fmt = (v: unknown): string => (Array.isArray(v) ? v.join("x") : String(v));

@@ -7,5 +7,8 @@ import { z } from "zod";
  */
 export function kindUnion<T>(registry: Record<string, { readonly params: z.ZodObject }>): z.ZodType<T> {
   const options = Object.entries(registry).map(([k, d]) => d.params.extend({ kind: z.literal(k) }));
-  return z.discriminatedUnion("kind", options as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<T>;
+  return z.discriminatedUnion(
+    "kind",
+    options as unknown as [z.ZodObject, ...z.ZodObject[]],
+  ) as unknown as z.ZodType<T>;
 }

@@ -38,7 +38,10 @@ export function overlay(base: unknown, top: unknown): unknown {
 /** Sets a dotted path in a plain object, creating objects on the way. */
 export function setPath(obj: Obj, path: string, value: unknown): void {
   const parts = path.split(".");
-  ensure(parts.every((p) => p.length > 0), `bad field path "${path}"`);
+  ensure(
+    parts.every((p) => p.length > 0),
+    `bad field path "${path}"`,
+  );
   let cur = obj;
   for (const p of parts.slice(0, -1)) {
     if (!isObj(cur[p])) cur[p] = {};
@@ -85,7 +88,11 @@ export interface LoadOptions {
 }
 
 /** Validates a spec given as an object (from a file, or built from command-line flags). */
-export function validateSpec(raw: unknown, where: string, o: LoadOptions = {}): { spec: Spec; profile: string | null } {
+export function validateSpec(
+  raw: unknown,
+  where: string,
+  o: LoadOptions = {},
+): { spec: Spec; profile: string | null } {
   ensure(isObj(raw), `${where}: a spec is a mapping with data and runs`);
   let doc: Obj = { ...raw };
   const profiles = doc.profiles;
@@ -124,7 +131,10 @@ function checkReferences(spec: Spec, where: string): void {
   const need = (kind: "dataset" | "run", name: string | undefined, field: string) => {
     if (name === undefined) return;
     const known = kind === "dataset" ? data : runs;
-    ensure(known.includes(name), `${where}: ${field}: no ${kind} named "${name}" (known: ${known.join(", ")})`);
+    ensure(
+      known.includes(name),
+      `${where}: ${field}: no ${kind} named "${name}" (known: ${known.join(", ")})`,
+    );
   };
   for (const [k, d] of Object.entries(spec.data)) need("dataset", d.from, `data.${k}.from`);
   for (const [k, r] of Object.entries(spec.runs)) {
@@ -138,7 +148,8 @@ function checkReferences(spec: Spec, where: string): void {
     ensure(r.earlyStop === undefined || r.val, `${where}: runs.${k}: earlyStop needs a val dataset to watch`);
   }
   for (const [k, a] of Object.entries(spec.analyses)) {
-    for (const r of analysisDef(a as { kind: AnalysisKind }).runs(a as never)) need("run", r, `analyses.${k}`);
+    for (const r of analysisDef(a as { kind: AnalysisKind }).runs(a as never))
+      need("run", r, `analyses.${k}`);
     for (const field of ["val", "test"] as const)
       if (field in a) need("dataset", (a as Record<string, string>)[field], `analyses.${k}.${field}`);
   }

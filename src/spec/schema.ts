@@ -101,4 +101,6 @@ export const specSchema = z.strictObject({
     .default({ rows: [], confusion: [] }),
 });
 export type Spec = z.infer<typeof specSchema>;
-export type AnalysisSpec = { [K in keyof AnalysisParams]: { readonly kind: K } & AnalysisParams[K] }[keyof AnalysisParams];
+export type AnalysisSpec = {
+  [K in keyof AnalysisParams]: { readonly kind: K } & AnalysisParams[K];
+}[keyof AnalysisParams];

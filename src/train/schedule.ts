@@ -20,7 +20,9 @@ export interface LrScheduleParams {
   linear: object;
 }
 export type LrScheduleKind = keyof LrScheduleParams;
-export type LrScheduleSpec = { [K in LrScheduleKind]: { readonly kind: K } & LrScheduleParams[K] }[LrScheduleKind];
+export type LrScheduleSpec = {
+  [K in LrScheduleKind]: { readonly kind: K } & LrScheduleParams[K];
+}[LrScheduleKind];
 
 interface LrDef<K extends LrScheduleKind> {
   readonly params: z.ZodType<LrScheduleParams[K]> & z.ZodObject;

@@ -4,8 +4,8 @@ import * as o from "../ir/ops.js";
 import { Graph, type Tensor } from "../ir/tensor.js";
 import { correctCount } from "../losses/losses.js";
 import { ParamMap } from "../nn/layers.js";
-import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import type { Model } from "../nn/model.js";
+import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import { type OptimizerConfig, stateSlots, update, wantsLrScaledGradients } from "../optim/optimizers.js";
 import { Compiled, type HostTensor, scalarF32, scalarI64 } from "../runtime/session.js";
 

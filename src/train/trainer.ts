@@ -356,7 +356,11 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       lastEval = undefined;
     }
     if (forward && cfg.evalSet?.y && !lastEval)
-      lastEval = classMetrics(await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n), cfg.evalSet.y, c);
+      lastEval = classMetrics(
+        await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n),
+        cfg.evalSet.y,
+        c,
+      );
   } finally {
     // Sessions hold native memory: free them on every exit, a diverged run's included.
     await Promise.all([single.release(), multi !== single ? multi.release() : undefined, forward?.release()]);

@@ -52,14 +52,22 @@ export function registerDistill(program: Command): void {
     .description("train a student on a teacher's (or an ensemble's) soft targets at temperature T")
     .requiredOption("--teacher <file.onnx>", "teacher ONNX classifier; repeat for an ensemble", collect)
     .option("--teacher-input <name>", "teacher input to feed (default: its only input)")
-    .option("--teacher-output <name>", "teacher output with the class scores (default: its only float output)")
+    .option(
+      "--teacher-output <name>",
+      "teacher output with the class scores (default: its only float output)",
+    )
     .option("--teacher-probs", "the teacher outputs probabilities, not logits")
     .addOption(
       new Option("--ensemble <mode>", "how teachers combine: mean of softmax(v/T), or mean of logits")
         .choices(["prob", "logit"])
         .default("prob"),
     )
-    .option("--temperature <T>", "softmax temperature of the soft targets", num({ min: 0, minExclusive: true, max: 1000 }), 20)
+    .option(
+      "--temperature <T>",
+      "softmax temperature of the soft targets",
+      num({ min: 0, minExclusive: true, max: 1000 }),
+      20,
+    )
     .option(
       "--soft-weight <w>",
       "weight of the T²-scaled soft term; the labels get 1 − w (unlabeled data: soft term only)",
@@ -81,9 +89,16 @@ export function registerDistill(program: Command): void {
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
   addDataOptions(cmd);
   cmd.action(async (f: DistillFlags) => {
-    if (f.transferLabels && !f.transferImages) throw new KdError("--transfer-labels given without --transfer-images");
+    if (f.transferLabels && !f.transferImages)
+      throw new KdError("--transfer-labels given without --transfer-images");
     const train: DatasetSpec | undefined = f.transferImages
-      ? { source: { kind: "idx", images: f.transferImages, ...(f.transferLabels ? { labels: f.transferLabels } : {}) } }
+      ? {
+          source: {
+            kind: "idx",
+            images: f.transferImages,
+            ...(f.transferLabels ? { labels: f.transferLabels } : {}),
+          },
+        }
       : undefined;
     const objective = objectiveOf(f);
     const raw = oneRunSpec(f, "distill", {
@@ -136,9 +151,20 @@ export function registerDistill(program: Command): void {
       );
       if (last)
         console.log(
-          `final losses: total ${last.loss.toFixed(4)}${Object.entries(last.parts).map(([k, v]) => `, ${k} ${v.toFixed(4)}`).join("")}`,
+          `final losses: total ${last.loss.toFixed(4)}${Object.entries(last.parts)
+            .map(([k, v]) => `, ${k} ${v.toFixed(4)}`)
+            .join("")}`,
         );
-      if (rec.test) console.log(formatMetrics({ ...rec.test, perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })) }, "test"));
+      if (rec.test)
+        console.log(
+          formatMetrics(
+            {
+              ...rec.test,
+              perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })),
+            },
+            "test",
+          ),
+        );
     }
   });
 }

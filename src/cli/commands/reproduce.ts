@@ -1,6 +1,7 @@
 /** `kd reproduce mnist`: an alias of `kd run experiments/hinton2015-mnist.yaml --profile <quick|full|smoke>`. */
-import { fileURLToPath } from "node:url";
+
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadSpec } from "../../spec/load.js";
 import { KdError } from "../../util/errors.js";
@@ -28,7 +29,8 @@ export function registerReproduce(program: Command): void {
   addRunOptions(cmd);
   cmd.action(async (dataset: string, f: ReproFlags) => {
     if (dataset !== "mnist") throw new KdError(`unknown dataset "${dataset}" (only mnist is reproduced)`);
-    if ([f.quick, f.full, f.smoke].filter(Boolean).length > 1) throw new KdError("choose one of --quick, --full, --smoke");
+    if ([f.quick, f.full, f.smoke].filter(Boolean).length > 1)
+      throw new KdError("choose one of --quick, --full, --smoke");
     const profile = f.full ? "full" : f.smoke ? "smoke" : "quick";
     const loaded = loadSpec(experimentFile("hinton2015-mnist.yaml"), { profile });
     await runSpecCommand(loaded, f, join("runs", `mnist-${profile}`));

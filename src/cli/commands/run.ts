@@ -24,7 +24,9 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** The plan in words: each run, what it waits for, its fingerprint, and whether it is reused. */
 function printPlan(loaded: LoadedSpec, outDir: string, force: boolean): void {
   const { plan, reused } = planWithReuse(loaded, outDir, force);
-  console.log(`${loaded.spec.name}${loaded.profile ? ` (profile ${loaded.profile})` : ""}: ${plan.length} runs into ${outDir}`);
+  console.log(
+    `${loaded.spec.name}${loaded.profile ? ` (profile ${loaded.profile})` : ""}: ${plan.length} runs into ${outDir}`,
+  );
   for (const [i, p] of plan.entries()) {
     const point = pointText(p.point);
     const deps = p.deps.length ? ` after ${p.deps.join(", ")}` : "";
@@ -74,6 +76,10 @@ export function registerRun(program: Command): void {
   addRunOptions(cmd);
   cmd.action(async (file: string, f: RunFlags) => {
     const loaded = loadSpec(file, { profile: f.profile, set: f.set });
-    await runSpecCommand(loaded, f, join("runs", `${loaded.spec.name}${loaded.profile ? `-${loaded.profile}` : ""}`));
+    await runSpecCommand(
+      loaded,
+      f,
+      join("runs", `${loaded.spec.name}${loaded.profile ? `-${loaded.profile}` : ""}`),
+    );
   });
 }

@@ -1,10 +1,19 @@
 /** `kd train`: train a classifier on labelled data and export it as ONNX — a one-run spec. */
 import type { Command } from "commander";
 import { formatMetrics } from "../../report/text.js";
-import { addDataOptions, addTrainOptions, type DataFlags, oneRunSpec, runOneRunSpec, type TrainFlags } from "../options.js";
+import {
+  addDataOptions,
+  addTrainOptions,
+  type DataFlags,
+  oneRunSpec,
+  runOneRunSpec,
+  type TrainFlags,
+} from "../options.js";
 
 export function registerTrain(program: Command): void {
-  const cmd = program.command("train").description("train a classifier on labelled data and export it as ONNX");
+  const cmd = program
+    .command("train")
+    .description("train a classifier on labelled data and export it as ONNX");
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
   addDataOptions(cmd);
   cmd.action(async (f: TrainFlags & DataFlags) => {
@@ -25,7 +34,16 @@ export function registerTrain(program: Command): void {
       const best = rec.bestEpoch !== undefined ? `, weights of epoch ${rec.bestEpoch}` : "";
       console.log(`wrote ${f.out} (${rec.arch}, ${rec.epochs} epochs${best}, ${rec.seconds.toFixed(1)} s)`);
       if (rec.val) console.log(`validation: ${rec.val.errors} errors in ${rec.val.n}`);
-      if (rec.test) console.log(formatMetrics({ ...rec.test, perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })) }, "test"));
+      if (rec.test)
+        console.log(
+          formatMetrics(
+            {
+              ...rec.test,
+              perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })),
+            },
+            "test",
+          ),
+        );
     }
   });
 }

@@ -1,6 +1,8 @@
 /** The `kd` command line: a thin layer over the library; every failure is one line and a non-zero exit. */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { cleanOrtMessage } from "../runtime/ort-errors.js";
 import { KdError } from "../util/errors.js";
+import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDistill } from "./commands/distill.js";
@@ -27,19 +29,42 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** One line with control characters shown as \xNN, so text from a file cannot break it or drive the terminal. */
+export function printable(s: string): string {
+  let out = "";
+  for (const c of s) {
+    const code = c.charCodeAt(0);
+    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\x${code.toString(16).padStart(2, "0")}` : c;
+  }
+  return out;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv as string[], { from: "user" });
     return 0;
   } catch (e) {
+    // A flag parser called from an action (not by commander) throws this unprinted.
+    if (e instanceof InvalidArgumentError) {
+      process.stderr.write(`kd: ${e.message.split("\n")[0]}\n`);
+      return 2;
+    }
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander already printed its line
-    const firstLine = String((e as Error).message ?? e).split("\n")[0];
+    const firstLine = String((e as Error)?.message ?? e).split("\n")[0];
     if (e instanceof KdError) {
-      process.stderr.write(`kd: ${firstLine}\n`);
+      // Names taken from files (tensor, output, metadata) may hold newlines or terminal escapes.
+      process.stderr.write(`kd: ${printable(e.message)}\n`);
+      return 1;
+    }
+    // The filesystem refused a path the user gave (read-only, a folder for a file, ...): their
+    // environment, not a bug; one line naming the path.
+    if (isFsError(e) && typeof e.path === "string") {
+      process.stderr.write(`kd: ${fsErrorMessage(e)}\n`);
+      if (process.env.KD_DEBUG) process.stderr.write(`${e.stack}\n`);
       return 1;
     }
     // A bug in kd, not in the input: still one line, with the stack only on request.
-    process.stderr.write(`kd: internal error: ${firstLine}\n`);
+    process.stderr.write(`kd: internal error: ${cleanOrtMessage(firstLine ?? "")}\n`);
     if (process.env.KD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 70;
   }

@@ -1,6 +1,7 @@
 /** Flag parsing shared by the commands: validated numbers and lists, data sources, training flags. */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
+import { MAX_CLASSES } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { DataCatalog, type DatasetSpec } from "../data/sources.js";
 import { parseArchSpec } from "../nn/registry.js";
@@ -10,18 +11,32 @@ import type { RunRecord } from "../runner/results.js";
 import { validateSpec } from "../spec/load.js";
 import { parseLrSchedule, parseMomentum } from "../train/schedule.js";
 import { KdError } from "../util/errors.js";
+import { checkOutputPaths } from "../util/paths.js";
 import { progressPrinter } from "./progress.js";
 
 type Parser<T> = (value: string) => T;
 
-/** A number parser with bounds; commander prints its message as one line and exits non-zero. */
+/** Whole numbers as people write them: optional minus, decimal digits. */
+const WHOLE = /^-?\d+$/;
+/**
+ * Real numbers in plain decimal, with an optional exponent (1e-4 is how learning rates are written).
+ * Number() would also take "0x10", "0b11", "0o7", "Infinity" and " ", which no one means as a flag.
+ */
+const DECIMAL = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/**
+ * A number parser with bounds; commander prints its message as one line and exits non-zero.
+ * Whole-number flags take decimal digits only (no "0x10", "1e3" or "2.0"); others take plain decimal
+ * with an optional exponent. Surrounding spaces are ignored.
+ */
 export function num(
   opts: { int?: boolean; min?: number; max?: number; minExclusive?: boolean } = {},
 ): Parser<number> {
-  return (v) => {
+  return (raw) => {
+    const v = raw.trim();
     const n = Number(v);
     const ok =
-      v.trim() !== "" &&
+      (opts.int ? WHOLE : DECIMAL).test(v) &&
       Number.isFinite(n) &&
       (!opts.int || Number.isInteger(n)) &&
       (opts.min === undefined || (opts.minExclusive ? n > opts.min : n >= opts.min)) &&
@@ -41,12 +56,44 @@ export function num(
   };
 }
 
+/**
+ * A list of class numbers such as "3" or "7,8": every item a whole number in 0..MAX_CLASSES-1,
+ * none empty ("3," and "" are refused, not read as class 0), none repeated. Whether the classes
+ * exist in the data is checked later, against it (data/checks.ts checkClasses).
+ */
 export const classList: Parser<number[]> = (v) => {
-  const xs = v.split(",").map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 0))
-    throw new InvalidArgumentError("expected class numbers like 3 or 7,8");
+  const items = v.split(",").map((s) => s.trim());
+  if (items.some((s) => s === ""))
+    throw new InvalidArgumentError(`expected class numbers like 3 or 7,8, got an empty item in "${v}"`);
+  const xs: number[] = [];
+  for (const s of items) {
+    if (!/^\d+$/.test(s) || Number(s) >= MAX_CLASSES)
+      throw new InvalidArgumentError(
+        `expected class numbers like 3 or 7,8 (each 0 to ${MAX_CLASSES - 1}), got "${s}"`,
+      );
+    const k = Number(s);
+    if (xs.includes(k)) throw new InvalidArgumentError(`class ${k} is listed twice`);
+    xs.push(k);
+  }
   return xs;
 };
+
+/** A comma-separated list of whole numbers, each checked by num(opts), e.g. thread counts "1,2". */
+export function intList(opts: { min?: number; max?: number } = {}): Parser<number[]> {
+  const one = num({ ...opts, int: true });
+  return (v) => {
+    const items = v.split(",").map((s) => s.trim());
+    if (items.some((s) => s === ""))
+      throw new InvalidArgumentError(`expected whole numbers like 1,2, got an empty item in "${v}"`);
+    return items.map((s) => {
+      try {
+        return one(s);
+      } catch (e) {
+        throw new InvalidArgumentError(`"${s}": ${(e as Error).message}`);
+      }
+    });
+  };
+}
 
 export interface DataFlags {
   trainImages?: string;
@@ -247,10 +294,20 @@ export function oneRunSpec(
 /** Runs a one-run spec the way `kd run` would, minus the results folder; prints the spec instead with --print-spec. */
 export async function runOneRunSpec(
   raw: ReturnType<typeof oneRunSpec>,
-  f: TrainFlags,
+  f: TrainFlags & DataFlags,
   cacheDir?: string,
+  inputs: readonly (string | undefined)[] = [],
 ): Promise<RunRecord | undefined> {
   const { spec } = validateSpec(raw, "command line");
+  const r = Object.values(spec.runs)[0]!;
+  // Every output is checked before any training: not a folder, not an input file, not each other.
+  checkOutputPaths({ "--out": r.out, "--checkpoint": r.checkpoint, "--log": r.log }, [
+    f.trainImages,
+    f.trainLabels,
+    f.testImages,
+    f.testLabels,
+    ...inputs,
+  ]);
   if (f.printSpec) {
     process.stdout.write(stringify(raw));
     return undefined;

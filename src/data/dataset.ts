@@ -3,7 +3,9 @@
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { ensure, KdError } from "../util/errors.js";
+import { checkAllocation } from "../util/memory.js";
 import type { Rng } from "../util/rng.js";
+import { checkClasses, checkDataset, MAX_CLASSES } from "./checks.js";
 import { type IdxArray, readIdxFile } from "./idx.js";
 
 /**
@@ -33,6 +35,8 @@ const UINT8_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 /**
  * Builds a dataset from decoded IDX arrays: the first image dimension counts examples, the rest
  * are the example shape. uint8 images are scaled by 1/255; other types are converted as they are.
+ * The result passes checkDataset (examples, features, finite values) and its labels lie in
+ * 0..MAX_CLASSES-1.
  */
 export function fromIdx(
   images: IdxArray,
@@ -44,6 +48,9 @@ export function fromIdx(
   const n = images.dims[0]!;
   const exampleShape = images.dims.slice(1);
   const features = exampleShape.reduce((a, b) => a * b, 1);
+  ensure(n > 0, () => `${name}: no examples (dims [${images.dims.join(", ")}])`);
+  ensure(features > 0, () => `${name}: examples have no features (dims [${images.dims.join(", ")}])`);
+  checkAllocation(n * features * 4, `${name}: ${n} examples of ${features} features`, n * features);
   const x = new Float32Array(n * features);
   if (images.dtype === "uint8") {
     const src = images.data;
@@ -64,11 +71,17 @@ export function fromIdx(
     for (let i = 0; i < n; i++) {
       const label = y[i]!;
       ensure(label >= 0, () => `${name}: label ${i} is negative (${label})`);
+      ensure(
+        label < MAX_CLASSES,
+        () => `${name}: label ${i} is ${label}; kd supports classes 0..${MAX_CLASSES - 1}`,
+      );
       if (label > max) max = label;
     }
     numClasses = Math.max(numClasses, max + 1);
   }
-  return { x, y, n, exampleShape, features, numClasses, name };
+  const ds: Dataset = { x, y, n, exampleShape, features, numClasses, name };
+  checkDataset(ds, { scanValues: !INT_DTYPES.has(images.dtype) });
+  return ds;
 }
 
 /** Loads images (and optionally labels) from IDX files, gzipped or not. */
@@ -138,6 +151,9 @@ export function filterClasses(ds: Dataset, filter: { omit?: number[]; only?: num
   if (parts.length === 0) return ds;
   const desc = parts.join("; ");
   const y = labelsOf(ds, `class filter (${desc})`);
+  // A class the data does not have would filter nothing, silently: refuse it.
+  if (filter.only !== undefined) checkClasses(filter.only, ds.numClasses, `${ds.name}: only classes`);
+  if (filter.omit !== undefined) checkClasses(filter.omit, ds.numClasses, `${ds.name}: omitted classes`);
   const only = filter.only === undefined ? undefined : new Set(filter.only);
   const omit = new Set(filter.omit ?? []);
   const keep: number[] = [];

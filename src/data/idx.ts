@@ -1,8 +1,9 @@
 /** IDX file format (MNIST's container): a pure parser plus a reader that transparently gunzips. */
 
-import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
+import { formatBytes } from "../util/memory.js";
 
 /** Element types an IDX file may hold, named after the typed arrays they decode into. */
 export type IdxDtype = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
@@ -110,21 +111,25 @@ function decode(dtype: IdxDtype, view: DataView, offset: number, count: number):
   }
 }
 
-/** Reads and parses an IDX file, gunzipping it first when it starts with the gzip magic 1f 8b. */
-export function readIdxFile(path: string): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new KdError(`${path}: no such file`);
-    if (code === "EISDIR") throw new KdError(`${path}: is a directory, not an IDX file`);
-    throw new KdError(`${path}: cannot read (${code ?? (err as Error).message})`);
-  }
+/**
+ * The most bytes an IDX file may hold once decompressed: 2 GiB, 45 times MNIST's training images,
+ * and the most a Node Buffer holds on every platform. A small gzip file that inflates past it (a
+ * "zip bomb") is refused instead of exhausting memory.
+ */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
+/**
+ * Reads and parses an IDX file, gunzipping it first when it starts with the gzip magic 1f 8b.
+ * Neither the file nor its decompressed content may exceed `maxBytes`.
+ */
+export function readIdxFile(path: string, maxBytes = MAX_IDX_BYTES): IdxArray {
+  let bytes: Uint8Array = readInputFile(path, "IDX file", maxBytes);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: maxBytes });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+        throw new KdError(`${path}: decompresses to more than ${formatBytes(maxBytes)}`);
       throw new KdError(`${path}: corrupt gzip data (${(err as Error).message})`);
     }
   }

@@ -2,6 +2,7 @@
 
 export { jitter } from "./augment.js";
 export { epochOrder, gatherBatch } from "./batches.js";
+export { checkClasses, checkCompatible, checkDataset, MAX_CLASSES } from "./checks.js";
 export {
   classCounts,
   type Dataset,
@@ -16,4 +17,4 @@ export {
   takeFraction,
   withoutLabels,
 } from "./dataset.js";
-export { type IdxArray, type IdxDtype, parseIdx, readIdxFile } from "./idx.js";
+export { type IdxArray, type IdxDtype, MAX_IDX_BYTES, parseIdx, readIdxFile } from "./idx.js";

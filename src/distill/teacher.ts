@@ -3,7 +3,6 @@
  * each (augmented) batch or read from a cache computed once.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { Dataset } from "../data/dataset.js";
 import { type ClassifierOptions, OnnxClassifier } from "../runtime/classifier.js";
 import type { TeacherProvider } from "../train/trainer.js";
@@ -59,9 +58,12 @@ export class Teachers {
       throw new KdError(`teacher ${t.path} has ${t.numClasses} classes; the data has ${studentClasses}`);
   }
 
-  /** Bytes that identify the teachers (for cache keys): every file's content, in order. */
+  /**
+   * Bytes that identify the teachers (for cache keys): every model as ONNX Runtime runs it, in
+   * order (external data inlined, so a change to a model's data file changes the key too).
+   */
   fileBytes(): Uint8Array[] {
-    return this.members.map((m) => readFileSync(m.path));
+    return this.members.map((m) => m.modelBytes);
   }
 
   /** A hash of the files, how they combine and which output is read. */

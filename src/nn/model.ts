@@ -2,6 +2,7 @@
 import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
 import { KdError } from "../util/errors.js";
+import { checkAllocation, formatBytes } from "../util/memory.js";
 import { dense, denseParams, dropout, type ParamMap, type ParamSpec } from "./layers.js";
 
 export interface ForwardOptions {
@@ -143,10 +144,52 @@ export function parseArch(
   const sizes = m[2] === "" ? [] : m[2]!.split(",").map((s) => Number(s));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000))
     throw new KdError(`architecture "${arch}": layer sizes must be whole numbers from 1 to 100000`);
-  if (m[1] === "mlp") return mlp(features, sizes, numClasses, reg);
+  if (!(Number.isInteger(features) && features >= 1))
+    throw new KdError(`architecture "${arch}": the data has no features per example`);
+  if (!(Number.isInteger(numClasses) && numClasses >= 1))
+    throw new KdError(`architecture "${arch}": the data has no classes`);
+  if (m[1] === "mlp") {
+    checkModelSize(arch, mlpParamCount(features, sizes, numClasses));
+    return mlp(features, sizes, numClasses, reg);
+  }
   const side = exampleShape[exampleShape.length - 1]!;
   if (sizes.length === 0) throw new KdError(`architecture "${arch}": a cnn needs at least one conv layer`);
   if (side * side !== features)
     throw new KdError(`architecture "${arch}" needs square single-channel images`);
-  return cnn(side, sizes, numClasses, reg);
+  const model = cnn(side, sizes, numClasses, reg);
+  checkModelSize(
+    arch,
+    model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+  );
+  return model;
+}
+
+/** Weights and biases of an MLP with these layer sizes. */
+export function mlpParamCount(features: number, hidden: readonly number[], numClasses: number): number {
+  const sizes = [features, ...hidden, numClasses];
+  let count = 0;
+  for (let i = 1; i < sizes.length; i++) count += (sizes[i - 1]! + 1) * sizes[i]!;
+  return count;
+}
+
+/** An exported model is one protobuf message, which holds at most 2 GiB: 536,870,911 float32s. */
+export const MAX_PARAMS = Math.floor((2 ** 31 - 1) / 4);
+
+/**
+ * Copies of the parameters training holds at once: the weights, their gradients, up to two optimizer
+ * moments (Adam) and the session's own copy of the weights it updates.
+ */
+const TRAINING_COPIES = 5;
+
+/**
+ * Refuses an architecture too large to export (ONNX's 2 GiB) or to train in this machine's memory,
+ * saying how large it is, before anything is allocated.
+ */
+function checkModelSize(arch: string, params: number): void {
+  const count = params.toLocaleString("en-US");
+  if (params > MAX_PARAMS)
+    throw new KdError(
+      `architecture "${arch}" has ${count} parameters (${formatBytes(params * 4)} as float32); an ONNX model holds at most ${MAX_PARAMS.toLocaleString("en-US")}`,
+    );
+  checkAllocation(params * 4 * TRAINING_COPIES, `training architecture "${arch}" (${count} parameters)`);
 }

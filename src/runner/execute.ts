@@ -3,7 +3,7 @@
  * fingerprint matches, recording failures on bad input without stopping the others, then the
  * analyses; results.json is written atomically after every run, so a killed spec resumes.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { type AnalysisContext, analysisDef } from "../analyses/index.js";
@@ -14,6 +14,7 @@ import type { LoadedSpec } from "../spec/load.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
+import { safeMkdir } from "../util/paths.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
 import { RESULTS_VERSION, type Results, readResults } from "./results.js";
@@ -96,8 +97,7 @@ function readPrevious(outDir: string, loaded: LoadedSpec): Results | undefined {
 export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promise<Results> {
   const outDir = resolve(o.outDir);
   const persist = o.persist ?? true;
-  if (persist)
-    for (const d of ["", "models", "ckpt", "logs"]) mkdirSync(join(outDir, d), { recursive: true });
+  if (persist) for (const d of ["", "models", "ckpt", "logs"]) safeMkdir(join(outDir, d), "output folder");
   const { catalog, plan, previous, reused } = planWithReuse(loaded, outDir, o.force);
   o.onEvent?.({ kind: "plan", runs: plan, reused });
   const runner: Runner =

@@ -1,8 +1,11 @@
 /** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
-import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
-import { decodeModel, type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
+import { firstNonFinite, MAX_CLASSES } from "../data/checks.js";
+import { type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
 import { KdError } from "../util/errors.js";
+import { checkAllocation } from "../util/memory.js";
+import { loadModelFile } from "./model-file.js";
+import { cleanOrtMessage } from "./ort-errors.js";
 import { createSession, type SessionOptions } from "./session.js";
 
 export interface ClassifierOptions extends SessionOptions {
@@ -12,7 +15,15 @@ export interface ClassifierOptions extends SessionOptions {
   readonly output?: string;
   /** What the output holds. Probabilities are turned into log-probabilities, valid logits. */
   readonly outputs?: "logits" | "probs";
+  /**
+   * The flags of the command in use that name the input and the output, for hints such as
+   * "several float outputs; name one with --output" (default: kd distill's --teacher-input and
+   * --teacher-output).
+   */
+  readonly flags?: { readonly input: string; readonly output: string };
 }
+
+const TEACHER_FLAGS = { input: "--teacher-input", output: "--teacher-output" } as const;
 
 interface Dims {
   readonly dims: readonly (number | string)[];
@@ -31,19 +42,12 @@ function elemType(v: ValueInfoProto): number {
   return v.type?.value.case === "tensorType" ? v.type.value.value.elemType : 0;
 }
 
+/**
+ * Reads an ONNX classifier file: decoded, its external data inlined from its own folder (see
+ * runtime/model-file.ts), with a graph, nodes and outputs. `bytes` are what ONNX Runtime gets.
+ */
 export function parseModelFile(path: string): { model: ModelProto; bytes: Uint8Array } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch {
-    throw new KdError(`${path}: no such file`);
-  }
-  let model: ModelProto;
-  try {
-    model = decodeModel(bytes);
-  } catch (e) {
-    throw new KdError(`${path}: not an ONNX model (${(e as Error).message})`);
-  }
+  const { model, bytes } = loadModelFile(path);
   if (!model.graph || model.graph.node.length === 0 || model.graph.output.length === 0)
     throw new KdError(`${path}: not an ONNX model (no graph, nodes or outputs)`);
   return { model, bytes };
@@ -61,10 +65,13 @@ export class OnnxClassifier {
     readonly numClasses: number,
     /** The output holds probabilities (read as log-probabilities). */
     readonly outputsProbs: boolean,
+    /** The model as ONNX Runtime got it (external data inlined): what identifies it in cache keys. */
+    readonly modelBytes: Uint8Array,
   ) {}
 
   static async load(path: string, opts: ClassifierOptions = {}): Promise<OnnxClassifier> {
     const { model, bytes } = parseModelFile(path);
+    const flags = opts.flags ?? TEACHER_FLAGS;
     const g = model.graph!;
     const inits = new Set(g.initializer.map((t) => t.name));
     const inputs = g.input.filter((i) => !inits.has(i.name));
@@ -77,7 +84,7 @@ export class OnnxClassifier {
       throw new KdError(
         opts.input
           ? `${path}: no input named "${opts.input}" (inputs: ${inputs.map((i) => i.name).join(", ")})`
-          : `${path}: ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ")}); name one with --teacher-input`,
+          : `${path}: ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ")}); name one with ${flags.input}`,
       );
     if (elemType(input) !== OnnxDataType.FLOAT)
       throw new KdError(`${path}: input "${input.name}" is not float32`);
@@ -93,7 +100,7 @@ export class OnnxClassifier {
           ? `${path}: no output named "${opts.output}" (outputs: ${g.output.map((o) => o.name).join(", ")})`
           : floats.length === 0
             ? `${path}: has no float output to read logits from`
-            : `${path}: several float outputs (${floats.map((o) => o.name).join(", ")}); name one with --teacher-output`,
+            : `${path}: several float outputs (${floats.map((o) => o.name).join(", ")}); name one with ${flags.output}`,
       );
     if (elemType(output) !== OnnxDataType.FLOAT)
       throw new KdError(`${path}: output "${output.name}" is not float32`);
@@ -102,15 +109,21 @@ export class OnnxClassifier {
       throw new KdError(`${path}: input "${input.name}" has non-batch symbolic dims`);
     const outDims = dimsOf(output).dims;
     const classes = outDims[outDims.length - 1];
-    if (outDims.length !== 2 || typeof classes !== "number")
+    if (outDims.length !== 2 || typeof classes !== "number" || classes < 1)
       throw new KdError(
         `${path}: output "${output.name}" should be [batch, classes], is [${outDims.join(", ")}]`,
       );
+    if (classes > MAX_CLASSES)
+      throw new KdError(
+        `${path}: output "${output.name}" has ${classes} classes, more than the ${MAX_CLASSES} kd supports`,
+      );
+    if (inDims.some((d) => (d as number) < 1))
+      throw new KdError(`${path}: input "${input.name}" has an empty dimension [${inDims.join(", ")}]`);
     let session: ort.InferenceSession;
     try {
       session = await createSession(bytes, opts);
     } catch (e) {
-      throw new KdError(`${path}: ONNX Runtime cannot load it (${(e as Error).message.split("\n")[0]})`);
+      throw new KdError(`${path}: ONNX Runtime cannot load it (${cleanOrtMessage((e as Error).message)})`);
     }
     return new OnnxClassifier(
       path,
@@ -120,6 +133,7 @@ export class OnnxClassifier {
       inDims as number[],
       classes,
       opts.outputs === "probs",
+      bytes,
     );
   }
 
@@ -127,19 +141,35 @@ export class OnnxClassifier {
     return this.exampleShape.reduce((a, b) => a * b, 1);
   }
 
-  /** Scores of `n` examples laid out flat in `x`; `batch` rows per run. */
+  /**
+   * Scores of `n` examples laid out flat in `x`; `batch` rows per run. A model whose outputs are
+   * not finite (NaN, ±∞) on these inputs, or that fails to run on them, is refused with one line.
+   */
   async logits(x: Float32Array, n: number, batch = 1000): Promise<Float32Array> {
     const f = this.features;
     if (x.length !== n * f) throw new Error(`expected ${n}×${f} values, got ${x.length}`);
     const c = this.numClasses;
+    checkAllocation(n * c * 4, `${this.path}: outputs for ${n} examples × ${c} classes`, n * c);
     const out = new Float32Array(n * c);
     for (let s = 0; s < n; s += batch) {
       const m = Math.min(batch, n - s);
       const feed = new ort.Tensor("float32", x.subarray(s * f, (s + m) * f), [m, ...this.exampleShape]);
-      const res = await this.session.run({ [this.inputName]: feed }, [this.outputName]);
+      let res: ort.InferenceSession.OnnxValueMapType;
+      try {
+        res = await this.session.run({ [this.inputName]: feed }, [this.outputName]);
+      } catch (e) {
+        throw new KdError(
+          `${this.path}: ONNX Runtime cannot run it (${cleanOrtMessage((e as Error).message)})`,
+        );
+      }
       const y = res[this.outputName]!.data as Float32Array;
       if (y.length !== m * c)
         throw new KdError(`${this.path}: output has ${y.length} values for ${m} examples, expected ${m * c}`);
+      const bad = firstNonFinite(y);
+      if (bad >= 0)
+        throw new KdError(
+          `${this.path}: output "${this.outputName}" is not finite (${y[bad]}) for example ${s + Math.floor(bad / c)}`,
+        );
       out.set(y, s * c);
     }
     if (this.outputsProbs) for (let i = 0; i < out.length; i++) out[i] = Math.log(Math.max(out[i]!, 1e-30));

@@ -2,12 +2,13 @@
  * Reading a spec: YAML (or JSON) → profile overlay → `--set` overrides → run defaults → one zod
  * validation → cross-references checked. Every problem is one line naming the field.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { ANALYSES, type AnalysisKind, analysisDef } from "../analyses/index.js";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { type Spec, specSchema } from "./schema.js";
 
 export interface LoadedSpec {
@@ -71,9 +72,11 @@ function parseText(text: string, path: string): unknown {
 
 function readText(path: string, what: string): string {
   ensure(existsSync(path), `${what} ${path} does not exist`);
-  ensure(statSync(path).isFile(), `${what} ${path} is not a file`);
-  return readFileSync(path, "utf8");
+  return readInputFile(path, what, MAX_SPEC_BYTES).toString("utf8");
 }
+
+/** Spec and paper files are small text; anything larger is not one. */
+const MAX_SPEC_BYTES = 16 << 20;
 
 /** A `path=value` override; the value is read as YAML, so numbers, lists and objects work. */
 export function parseSet(text: string): [string, unknown] {

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { jitter } from "../data/augment.js";
 import { gatherBatch } from "../data/batches.js";
+import { checkCompatible, checkDataset } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { initParam } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
@@ -10,8 +11,9 @@ import { checkObjective, type ObjectiveSpec, objective as obj } from "../objecti
 import type { OptimizerConfig } from "../optim/optimizers.js";
 import { ensureWritableDir } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
+import { checkAllocation } from "../util/memory.js";
 import { Rng } from "../util/rng.js";
-import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { checkCheckpointTensors, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { Forward } from "./forward.js";
 import { type ClassMetrics, classMetrics } from "./metrics.js";
 import {
@@ -148,6 +150,8 @@ function oneHot(
 
 export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const { model, train: ds, batchSize: B } = cfg;
+  checkDataset(ds);
+  if (cfg.evalSet) checkCompatible(ds, cfg.evalSet);
   const c = model.numClasses;
   const f = ds.features;
   const features = model.inputShape.reduce((a, b) => a * b, 1);
@@ -196,6 +200,9 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     const ck = readCheckpoint(cfg.checkpoint);
     if (ck.header.fingerprint !== print)
       throw new KdError(`${cfg.checkpoint} belongs to a run with other settings; remove it to start afresh`);
+    const expected = new Map([...state.params, ...state.opt].map(([k, v]) => [k, v.length]));
+    if (ck.header.best) for (const [k, v] of state.params) expected.set(`${BEST}${k}`, v.length);
+    checkCheckpointTensors(cfg.checkpoint, ck, expected);
     if (ck.header.epoch > cfg.epochs)
       throw new KdError(
         `${cfg.checkpoint} has ${ck.header.epoch} epochs already, more than the ${cfg.epochs} asked for`,
@@ -221,6 +228,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const forward = cfg.evalSet
     ? await Forward.compile(model, cfg.threads ? { threads: cfg.threads } : {})
     : undefined;
+  checkAllocation(4 * K * B * (f + 2 * c) + (cfg.jitter > 0 ? 4 * B * f : 0), "the batch buffers");
   const xBuf = new Float32Array(K * B * f);
   const rawBuf = cfg.jitter > 0 ? new Float32Array(B * f) : undefined;
   const tBuf = new Float32Array(K * B * c);

@@ -162,9 +162,16 @@ describe("subset and filters", () => {
     expect(() => filterClasses(toy(), { omit: [0, 1, 2, 3, 4] })).toThrow(
       new KdError("toy: no examples left after class filter (omit 0,1,2,3,4)"),
     );
+    expect(() => filterClasses(toy(), { only: [0], omit: [0] })).toThrow(
+      "toy: no examples left after class filter (only 0; omit 0)",
+    );
+    // A class the data does not have would filter nothing: refused, not ignored.
     expect(() => filterClasses(toy(), { only: [7] })).toThrow(KdError);
     expect(() => filterClasses(toy(), { only: [7] })).toThrow(
-      "toy: no examples left after class filter (only 7)",
+      "toy: only classes 7: class 7 is outside 0..4 (the data has 5 classes)",
+    );
+    expect(() => filterClasses(toy(), { omit: [3, 12] })).toThrow(
+      /omitted classes 3,12: class 12 is outside/,
     );
     expect(() => filterClasses(withoutLabels(toy()), { omit: [3] })).toThrow(
       "toy: class filter (omit 3) needs labels, but the dataset is unlabeled",

@@ -263,10 +263,10 @@ describe("the teacher cache", () => {
     expect(second.status).toBe("rebuilt");
     expect(notes[0]).toMatch(/is truncated/);
     expect(Array.from(second.logits)).toEqual(Array.from(first.logits));
-    // Another transfer set's entry copied over this one's name: its header gives it away.
+    // Another transfer set's entry (same size, rows reversed) copied over this one's name: its header gives it away.
     const other = subset(
       data,
-      Int32Array.from({ length: 299 }, (_, i) => i),
+      Int32Array.from({ length: 300 }, (_, i) => 299 - i),
     );
     const otherEntry = await cachedLogits(dir, { teachers, data: other, settings: {} }, () =>
       teachers.logits(other.x, other.n, 1),

@@ -1,6 +1,6 @@
 /** `kd adjust-bias`: shift output biases of classes the student never saw; optionally search the shift on validation data. */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { checkClasses } from "../../data/checks.js";
 import { type Dataset, loadIdxDataset } from "../../data/dataset.js";
 import { searchShift, shiftModelBytes, shiftVector } from "../../distill/bias.js";
 import { holdOut, META_VAL } from "../../distill/transfer.js";
@@ -8,6 +8,7 @@ import { decodeModel } from "../../onnx/proto.js";
 import { OnnxClassifier } from "../../runtime/classifier.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { KdError } from "../../util/errors.js";
+import { checkOutputPath } from "../../util/paths.js";
 import { classList, type DataFlags, loadData, num } from "../options.js";
 
 interface AdjustFlags extends DataFlags {
@@ -19,27 +20,47 @@ interface AdjustFlags extends DataFlags {
   valImages?: string;
   valLabels?: string;
   range: number;
+  input?: string;
   output?: string;
   out: string;
   json?: boolean;
 }
 
+/** A whole number recorded in a model's metadata (untrusted), or `fallback` when absent. */
+function metaInt(path: string, meta: ReadonlyMap<string, string>, key: string, fallback: number): number {
+  const v = meta.get(key);
+  if (v === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(v))
+    throw new KdError(`${path}: metadata ${key} is ${JSON.stringify(v)}, not a whole number`);
+  return Number(v);
+}
+
 /**
  * The validation split the model was distilled with (its metadata), so the search never sees
  * examples the student trained on. Flags may restate it but not contradict it.
+ *
+ * Policy on paths stored in a model (kd.val_images, kd.val_labels): a model file is untrusted, so
+ * kd never opens a path it names. They only tell the user which files to pass: when the model
+ * records them, --train-images (and --train-labels) must be given, naming those files.
  */
 function recordedSplit(path: string, bytes: Uint8Array, f: AdjustFlags): Dataset {
   const meta = new Map(decodeModel(bytes).metadataProps.map((p) => [p.key, p.value]));
-  const count = Number(meta.get(META_VAL.count) ?? 0);
-  const seed = Number(meta.get(META_VAL.seed) ?? 1);
+  const count = metaInt(path, meta, META_VAL.count, 0);
+  const seed = metaInt(path, meta, META_VAL.seed, 1);
   if (count > 0) {
     if ((f.val !== undefined && f.val !== count) || (f.seed !== undefined && f.seed !== seed))
       throw new KdError(
         `${path} was distilled with --val ${count} --seed ${seed}; a different split would include its training examples`,
       );
     const images = meta.get(META_VAL.images);
-    const base = images ? loadIdxDataset(images, meta.get(META_VAL.labels)) : loadData(f, "train");
-    return holdOut(base, count, seed).val!;
+    if (images !== undefined && !f.trainImages) {
+      const labels = meta.get(META_VAL.labels);
+      const named = `${JSON.stringify(images)}${labels ? ` and ${JSON.stringify(labels)}` : ""}`;
+      throw new KdError(
+        `${path} took its validation split from ${named}; kd does not open paths stored in a model: pass --train-images${labels ? " and --train-labels" : ""} naming those files`,
+      );
+    }
+    return holdOut(loadData(f, "train"), count, seed).val!;
   }
   if (f.val === undefined)
     throw new KdError(
@@ -71,6 +92,7 @@ export function registerAdjustBias(program: Command): void {
     .option("--val-images <path>", "IDX validation images instead of a split of the training set")
     .option("--val-labels <path>", "IDX labels for --val-images")
     .option("--range <r>", "search shifts in [−r, r]", num({ min: 0, minExclusive: true, max: 1000 }), 20)
+    .option("--input <name>", "input to feed (default: the only one)")
     .option("--output <name>", "output holding the logits (for models not written by kd)")
     .option("--train-images <path>", "training images the validation split comes from (default MNIST)")
     .option("--train-labels <path>", "labels for --train-images")
@@ -78,13 +100,27 @@ export function registerAdjustBias(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (path: string, f: AdjustFlags) => {
       if ((f.shift === undefined) === !f.search) throw new KdError("give either --shift S or --search");
-      const bytes = readFileSync(path);
+      if (f.valLabels && !f.valImages) throw new KdError("--val-labels given without --val-images");
+      checkOutputPath(f.out, [path, f.valImages, f.valLabels, f.trainImages, f.trainLabels]);
       let shift = f.shift ?? 0;
       let search: ReturnType<typeof searchShift> | undefined;
-      const clf = await OnnxClassifier.load(path, f.output ? { output: f.output } : {});
+      const clf = await OnnxClassifier.load(path, {
+        ...(f.input ? { input: f.input } : {}),
+        ...(f.output ? { output: f.output } : {}),
+        flags: { input: "--input", output: "--output" },
+      });
+      // The model as ONNX Runtime runs it: external data already inlined from its own folder.
+      const bytes = clf.modelBytes;
+      checkClasses(f.class, clf.numClasses, "--class");
       if (f.search) {
         const val = f.valImages ? loadIdxDataset(f.valImages, f.valLabels) : recordedSplit(path, bytes, f);
         if (!val.y) throw new KdError("validation data needs labels");
+        if (val.features !== clf.features)
+          throw new KdError(
+            `${path} takes ${clf.features} values per example; ${val.name} has ${val.features}`,
+          );
+        if (val.numClasses > clf.numClasses)
+          throw new KdError(`${path} outputs ${clf.numClasses} classes; ${val.name} has ${val.numClasses}`);
         search = searchShift(await clf.logits(val.x, val.n), val.y, clf.numClasses, f.class, {
           range: f.range,
         });
@@ -96,7 +132,7 @@ export function registerAdjustBias(program: Command): void {
         f.output ?? (clf.outputName === "logits" ? undefined : clf.outputName),
       );
       await clf.release();
-      writeFileAtomic(f.out, out);
+      writeFileAtomic(f.out, out, "--out");
       const res = { model: path, out: f.out, classes: f.class, shift, how, ...(search ? { search } : {}) };
       if (f.json) console.log(JSON.stringify(res));
       else {

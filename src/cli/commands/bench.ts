@@ -2,16 +2,17 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { table } from "../../report/text.js";
 import { type BenchNet, type BenchResult, benchStep } from "../../train/bench.js";
-import { num } from "../options.js";
+import { KdError } from "../../util/errors.js";
+import { intList, num } from "../options.js";
 
 interface BenchFlags {
   steps: number;
   warmup: number;
   batch: number;
-  threads: string;
+  threads: number[];
   stepsPerRun: number;
   torch?: boolean;
   openblasEnv: "keep" | "unset";
@@ -44,7 +45,10 @@ function runChild(net: BenchNet, threads: number, f: BenchFlags): BenchResult {
   ];
   args.push("--batch", String(f.batch), "--steps-per-run", String(f.stepsPerRun));
   const r = spawnSync(process.execPath, [...process.execArgv, ...args], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr.trim()}`);
+  if (r.status !== 0) {
+    const why = r.stderr.trim().split("\n").at(-1)?.replace(/^kd: /, "") || r.error?.message || "no message";
+    throw new KdError(`benchmark of the ${net} with ${threads} threads failed: ${why}`);
+  }
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as BenchResult;
 }
 
@@ -76,18 +80,24 @@ export function registerBench(program: Command): void {
     .description("time training steps of the paper's teacher (784-1200-1200-10) and student (784-800-800-10)")
     .option("--steps <n>", "timed steps per configuration", num({ int: true, min: 10 }), 200)
     .option("--warmup <n>", "untimed steps first", num({ int: true, min: 0 }), 24)
-    .option("--batch <n>", "batch size", num({ int: true, min: 1 }), 128)
-    .option("--threads <list>", "thread counts to try, e.g. 1,2", "1,2")
+    .option("--batch <n>", "batch size", num({ int: true, min: 1, max: 65536 }), 128)
+    .option("--threads <list>", "thread counts to try, e.g. 1,2", intList({ min: 1, max: 256 }), [1, 2])
     .option("--steps-per-run <k>", "steps traced into one graph run", num({ int: true, min: 1, max: 64 }), 8)
     .option("--torch", "also run bench/torch_bench.py (needs Debian's python3-torch; installs nothing)")
-    .option("--openblas-env <mode>", "for PyTorch: keep or unset OPENBLAS_CORETYPE/L2_SIZE", "unset")
+    .addOption(
+      new Option("--openblas-env <mode>", "for PyTorch: keep or unset OPENBLAS_CORETYPE/L2_SIZE")
+        .choices(["keep", "unset"])
+        .default("unset"),
+    )
     .option("--json", "JSON lines only")
     .option("--child <net:threads>", "(internal) run one configuration")
     .action(async (f: BenchFlags) => {
       if (f.child) {
         const [net, t] = f.child.split(":");
-        const r = await benchStep(net as BenchNet, {
-          threads: Number(t),
+        if ((net !== "teacher" && net !== "student") || t === undefined)
+          throw new KdError(`--child ${f.child}: expected teacher:N or student:N`);
+        const r = await benchStep(net, {
+          threads: num({ int: true, min: 1, max: 256 })(t),
           steps: f.steps,
           warmup: f.warmup,
           batch: f.batch,
@@ -96,7 +106,7 @@ export function registerBench(program: Command): void {
         console.log(JSON.stringify(r));
         return;
       }
-      const threads = f.threads.split(",").map((s) => num({ int: true, min: 1, max: 256 })(s));
+      const threads = f.threads;
       const ours: BenchResult[] = [];
       for (const net of ["teacher", "student"] as const)
         for (const t of threads) ours.push(runChild(net, t, f));

@@ -131,7 +131,7 @@ export function registerDistill(program: Command): void {
         ),
       },
     });
-    const rec = await runOneRunSpec(raw, f, f.cacheDir);
+    const rec = await runOneRunSpec(raw, f, f.cacheDir, [...f.teacher, f.transferImages, f.transferLabels]);
     if (!rec) return;
     const last = rec.history.at(-1);
     const summary = {

@@ -33,6 +33,7 @@ export function registerEval(program: Command): void {
       ...(f.output ? { output: f.output } : {}),
       outputs: f.probs ? "probs" : "logits",
       ...(f.threads ? { threads: f.threads } : {}),
+      flags: { input: "--input", output: "--output" },
     });
     if (clf.features !== test.features)
       throw new KdError(

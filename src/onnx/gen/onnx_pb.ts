@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onnx.proto.
  */
 export const file_onnx: GenFile = /*@__PURE__*/
-  fileDesc("Cgpvbm54LnByb3RvEgRvbm54IqgECg5BdHRyaWJ1dGVQcm90bxIMCgRuYW1lGAEgASgJEhUKDXJlZl9hdHRyX25hbWUYFSABKAkSEgoKZG9jX3N0cmluZxgNIAEoCRIwCgR0eXBlGBQgASgOMiIub25ueC5BdHRyaWJ1dGVQcm90by5BdHRyaWJ1dGVUeXBlEgkKAWYYAiABKAISCQoBaRgDIAEoAxIJCgFzGAQgASgMEhwKAXQYBSABKAsyES5vbm54LlRlbnNvclByb3RvEhsKAWcYBiABKAsyEC5vbm54LkdyYXBoUHJvdG8SDgoGZmxvYXRzGAcgAygCEgwKBGludHMYCCADKAMSDwoHc3RyaW5ncxgJIAMoDBIiCgd0ZW5zb3JzGAogAygLMhEub25ueC5UZW5zb3JQcm90bxIgCgZncmFwaHMYCyADKAsyEC5vbm54LkdyYXBoUHJvdG8i2QEKDUF0dHJpYnV0ZVR5cGUSDQoJVU5ERUZJTkVEEAASCQoFRkxPQVQQARIHCgNJTlQQAhIKCgZTVFJJTkcQAxIKCgZURU5TT1IQBBIJCgVHUkFQSBAFEgoKBkZMT0FUUxAGEggKBElOVFMQBxILCgdTVFJJTkdTEAgSCwoHVEVOU09SUxAJEgoKBkdSQVBIUxAKEhEKDVNQQVJTRV9URU5TT1IQCxISCg5TUEFSU0VfVEVOU09SUxAMEg4KClRZUEVfUFJPVE8QDRIPCgtUWVBFX1BST1RPUxAOIlEKDlZhbHVlSW5mb1Byb3RvEgwKBG5hbWUYASABKAkSHQoEdHlwZRgCIAEoCzIPLm9ubnguVHlwZVByb3RvEhIKCmRvY19zdHJpbmcYAyABKAkilgEKCU5vZGVQcm90bxINCgVpbnB1dBgBIAMoCRIOCgZvdXRwdXQYAiADKAkSDAoEbmFtZRgDIAEoCRIPCgdvcF90eXBlGAQgASgJEg4KBmRvbWFpbhgHIAEoCRInCglhdHRyaWJ1dGUYBSADKAsyFC5vbm54LkF0dHJpYnV0ZVByb3RvEhIKCmRvY19zdHJpbmcYBiABKAkiNAoWU3RyaW5nU3RyaW5nRW50cnlQcm90bxILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkikwIKCk1vZGVsUHJvdG8SEgoKaXJfdmVyc2lvbhgBIAEoAxIuCgxvcHNldF9pbXBvcnQYCCADKAsyGC5vbm54Lk9wZXJhdG9yU2V0SWRQcm90bxIVCg1wcm9kdWNlcl9uYW1lGAIgASgJEhgKEHByb2R1Y2VyX3ZlcnNpb24YAyABKAkSDgoGZG9tYWluGAQgASgJEhUKDW1vZGVsX3ZlcnNpb24YBSABKAMSEgoKZG9jX3N0cmluZxgGIAEoCRIfCgVncmFwaBgHIAEoCzIQLm9ubnguR3JhcGhQcm90bxI0Cg5tZXRhZGF0YV9wcm9wcxgOIAMoCzIcLm9ubnguU3RyaW5nU3RyaW5nRW50cnlQcm90byLqAQoKR3JhcGhQcm90bxIdCgRub2RlGAEgAygLMg8ub25ueC5Ob2RlUHJvdG8SDAoEbmFtZRgCIAEoCRImCgtpbml0aWFsaXplchgFIAMoCzIRLm9ubnguVGVuc29yUHJvdG8SEgoKZG9jX3N0cmluZxgKIAEoCRIjCgVpbnB1dBgLIAMoCzIULm9ubnguVmFsdWVJbmZvUHJvdG8SJAoGb3V0cHV0GAwgAygLMhQub25ueC5WYWx1ZUluZm9Qcm90bxIoCgp2YWx1ZV9pbmZvGA0gAygLMhQub25ueC5WYWx1ZUluZm9Qcm90byKGBAoLVGVuc29yUHJvdG8SDAoEZGltcxgBIAMoAxIRCglkYXRhX3R5cGUYAiABKAUSEgoKZmxvYXRfZGF0YRgEIAMoAhISCgppbnQzMl9kYXRhGAUgAygFEhMKC3N0cmluZ19kYXRhGAYgAygMEhIKCmludDY0X2RhdGEYByADKAMSDAoEbmFtZRgIIAEoCRISCgpkb2Nfc3RyaW5nGAwgASgJEhAKCHJhd19kYXRhGAkgASgMEjMKDWV4dGVybmFsX2RhdGEYDSADKAsyHC5vbm54LlN0cmluZ1N0cmluZ0VudHJ5UHJvdG8SFQoNZGF0YV9sb2NhdGlvbhgOIAEoBRITCgtkb3VibGVfZGF0YRgKIAMoARITCgt1aW50NjRfZGF0YRgLIAMoBCLaAQoIRGF0YVR5cGUSDQoJVU5ERUZJTkVEEAASCQoFRkxPQVQQARIJCgVVSU5UOBACEggKBElOVDgQAxIKCgZVSU5UMTYQBBIJCgVJTlQxNhAFEgkKBUlOVDMyEAYSCQoFSU5UNjQQBxIKCgZTVFJJTkcQCBIICgRCT09MEAkSCwoHRkxPQVQxNhAKEgoKBkRPVUJMRRALEgoKBlVJTlQzMhAMEgoKBlVJTlQ2NBANEg0KCUNPTVBMRVg2NBAOEg4KCkNPTVBMRVgxMjgQDxIMCghCRkxPQVQxNhAQIpUBChBUZW5zb3JTaGFwZVByb3RvEi0KA2RpbRgBIAMoCzIgLm9ubnguVGVuc29yU2hhcGVQcm90by5EaW1lbnNpb24aUgoJRGltZW5zaW9uEhMKCWRpbV92YWx1ZRgBIAEoA0gAEhMKCWRpbV9wYXJhbRgCIAEoCUgAEhIKCmRlbm90YXRpb24YAyABKAlCBwoFdmFsdWUimwEKCVR5cGVQcm90bxItCgt0ZW5zb3JfdHlwZRgBIAEoCzIWLm9ubnguVHlwZVByb3RvLlRlbnNvckgAEhIKCmRlbm90YXRpb24YBiABKAkaQgoGVGVuc29yEhEKCWVsZW1fdHlwZRgBIAEoBRIlCgVzaGFwZRgCIAEoCzIWLm9ubnguVGVuc29yU2hhcGVQcm90b0IHCgV2YWx1ZSI1ChJPcGVyYXRvclNldElkUHJvdG8SDgoGZG9tYWluGAEgASgJEg8KB3ZlcnNpb24YAiABKANiBnByb3RvMw");
+  fileDesc("Cgpvbm54LnByb3RvEgRvbm54IokFCg5BdHRyaWJ1dGVQcm90bxIMCgRuYW1lGAEgASgJEhUKDXJlZl9hdHRyX25hbWUYFSABKAkSEgoKZG9jX3N0cmluZxgNIAEoCRIwCgR0eXBlGBQgASgOMiIub25ueC5BdHRyaWJ1dGVQcm90by5BdHRyaWJ1dGVUeXBlEgkKAWYYAiABKAISCQoBaRgDIAEoAxIJCgFzGAQgASgMEhwKAXQYBSABKAsyES5vbm54LlRlbnNvclByb3RvEhsKAWcYBiABKAsyEC5vbm54LkdyYXBoUHJvdG8SDgoGZmxvYXRzGAcgAygCEgwKBGludHMYCCADKAMSDwoHc3RyaW5ncxgJIAMoDBIiCgd0ZW5zb3JzGAogAygLMhEub25ueC5UZW5zb3JQcm90bxIgCgZncmFwaHMYCyADKAsyEC5vbm54LkdyYXBoUHJvdG8SLgoNc3BhcnNlX3RlbnNvchgWIAEoCzIXLm9ubnguU3BhcnNlVGVuc29yUHJvdG8SLwoOc3BhcnNlX3RlbnNvcnMYFyADKAsyFy5vbm54LlNwYXJzZVRlbnNvclByb3RvItkBCg1BdHRyaWJ1dGVUeXBlEg0KCVVOREVGSU5FRBAAEgkKBUZMT0FUEAESBwoDSU5UEAISCgoGU1RSSU5HEAMSCgoGVEVOU09SEAQSCQoFR1JBUEgQBRIKCgZGTE9BVFMQBhIICgRJTlRTEAcSCwoHU1RSSU5HUxAIEgsKB1RFTlNPUlMQCRIKCgZHUkFQSFMQChIRCg1TUEFSU0VfVEVOU09SEAsSEgoOU1BBUlNFX1RFTlNPUlMQDBIOCgpUWVBFX1BST1RPEA0SDwoLVFlQRV9QUk9UT1MQDiJRCg5WYWx1ZUluZm9Qcm90bxIMCgRuYW1lGAEgASgJEh0KBHR5cGUYAiABKAsyDy5vbm54LlR5cGVQcm90bxISCgpkb2Nfc3RyaW5nGAMgASgJIpYBCglOb2RlUHJvdG8SDQoFaW5wdXQYASADKAkSDgoGb3V0cHV0GAIgAygJEgwKBG5hbWUYAyABKAkSDwoHb3BfdHlwZRgEIAEoCRIOCgZkb21haW4YByABKAkSJwoJYXR0cmlidXRlGAUgAygLMhQub25ueC5BdHRyaWJ1dGVQcm90bxISCgpkb2Nfc3RyaW5nGAYgASgJIjQKFlN0cmluZ1N0cmluZ0VudHJ5UHJvdG8SCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIusCCgpNb2RlbFByb3RvEhIKCmlyX3ZlcnNpb24YASABKAMSLgoMb3BzZXRfaW1wb3J0GAggAygLMhgub25ueC5PcGVyYXRvclNldElkUHJvdG8SFQoNcHJvZHVjZXJfbmFtZRgCIAEoCRIYChBwcm9kdWNlcl92ZXJzaW9uGAMgASgJEg4KBmRvbWFpbhgEIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAUgASgDEhIKCmRvY19zdHJpbmcYBiABKAkSHwoFZ3JhcGgYByABKAsyEC5vbm54LkdyYXBoUHJvdG8SNAoObWV0YWRhdGFfcHJvcHMYDiADKAsyHC5vbm54LlN0cmluZ1N0cmluZ0VudHJ5UHJvdG8SLgoNdHJhaW5pbmdfaW5mbxgUIAMoCzIXLm9ubnguVHJhaW5pbmdJbmZvUHJvdG8SJgoJZnVuY3Rpb25zGBkgAygLMhMub25ueC5GdW5jdGlvblByb3RvIp8CCgpHcmFwaFByb3RvEh0KBG5vZGUYASADKAsyDy5vbm54Lk5vZGVQcm90bxIMCgRuYW1lGAIgASgJEiYKC2luaXRpYWxpemVyGAUgAygLMhEub25ueC5UZW5zb3JQcm90bxIzChJzcGFyc2VfaW5pdGlhbGl6ZXIYDyADKAsyFy5vbm54LlNwYXJzZVRlbnNvclByb3RvEhIKCmRvY19zdHJpbmcYCiABKAkSIwoFaW5wdXQYCyADKAsyFC5vbm54LlZhbHVlSW5mb1Byb3RvEiQKBm91dHB1dBgMIAMoCzIULm9ubnguVmFsdWVJbmZvUHJvdG8SKAoKdmFsdWVfaW5mbxgNIAMoCzIULm9ubnguVmFsdWVJbmZvUHJvdG8ihgQKC1RlbnNvclByb3RvEgwKBGRpbXMYASADKAMSEQoJZGF0YV90eXBlGAIgASgFEhIKCmZsb2F0X2RhdGEYBCADKAISEgoKaW50MzJfZGF0YRgFIAMoBRITCgtzdHJpbmdfZGF0YRgGIAMoDBISCgppbnQ2NF9kYXRhGAcgAygDEgwKBG5hbWUYCCABKAkSEgoKZG9jX3N0cmluZxgMIAEoCRIQCghyYXdfZGF0YRgJIAEoDBIzCg1leHRlcm5hbF9kYXRhGA0gAygLMhwub25ueC5TdHJpbmdTdHJpbmdFbnRyeVByb3RvEhUKDWRhdGFfbG9jYXRpb24YDiABKAUSEwoLZG91YmxlX2RhdGEYCiADKAESEwoLdWludDY0X2RhdGEYCyADKAQi2gEKCERhdGFUeXBlEg0KCVVOREVGSU5FRBAAEgkKBUZMT0FUEAESCQoFVUlOVDgQAhIICgRJTlQ4EAMSCgoGVUlOVDE2EAQSCQoFSU5UMTYQBRIJCgVJTlQzMhAGEgkKBUlOVDY0EAcSCgoGU1RSSU5HEAgSCAoEQk9PTBAJEgsKB0ZMT0FUMTYQChIKCgZET1VCTEUQCxIKCgZVSU5UMzIQDBIKCgZVSU5UNjQQDRINCglDT01QTEVYNjQQDhIOCgpDT01QTEVYMTI4EA8SDAoIQkZMT0FUMTYQECKVAQoQVGVuc29yU2hhcGVQcm90bxItCgNkaW0YASADKAsyIC5vbm54LlRlbnNvclNoYXBlUHJvdG8uRGltZW5zaW9uGlIKCURpbWVuc2lvbhITCglkaW1fdmFsdWUYASABKANIABITCglkaW1fcGFyYW0YAiABKAlIABISCgpkZW5vdGF0aW9uGAMgASgJQgcKBXZhbHVlIpsBCglUeXBlUHJvdG8SLQoLdGVuc29yX3R5cGUYASABKAsyFi5vbm54LlR5cGVQcm90by5UZW5zb3JIABISCgpkZW5vdGF0aW9uGAYgASgJGkIKBlRlbnNvchIRCgllbGVtX3R5cGUYASABKAUSJQoFc2hhcGUYAiABKAsyFi5vbm54LlRlbnNvclNoYXBlUHJvdG9CBwoFdmFsdWUiNQoST3BlcmF0b3JTZXRJZFByb3RvEg4KBmRvbWFpbhgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDImgKEVNwYXJzZVRlbnNvclByb3RvEiEKBnZhbHVlcxgBIAEoCzIRLm9ubnguVGVuc29yUHJvdG8SIgoHaW5kaWNlcxgCIAEoCzIRLm9ubnguVGVuc29yUHJvdG8SDAoEZGltcxgDIAMoAyLWAQoRVHJhaW5pbmdJbmZvUHJvdG8SKAoOaW5pdGlhbGl6YXRpb24YASABKAsyEC5vbm54LkdyYXBoUHJvdG8SIwoJYWxnb3JpdGhtGAIgASgLMhAub25ueC5HcmFwaFByb3RvEjwKFmluaXRpYWxpemF0aW9uX2JpbmRpbmcYAyADKAsyHC5vbm54LlN0cmluZ1N0cmluZ0VudHJ5UHJvdG8SNAoOdXBkYXRlX2JpbmRpbmcYBCADKAsyHC5vbm54LlN0cmluZ1N0cmluZ0VudHJ5UHJvdG8i4wIKDUZ1bmN0aW9uUHJvdG8SDAoEbmFtZRgBIAEoCRINCgVpbnB1dBgEIAMoCRIOCgZvdXRwdXQYBSADKAkSEQoJYXR0cmlidXRlGAYgAygJEi0KD2F0dHJpYnV0ZV9wcm90bxgLIAMoCzIULm9ubnguQXR0cmlidXRlUHJvdG8SHQoEbm9kZRgHIAMoCzIPLm9ubnguTm9kZVByb3RvEhIKCmRvY19zdHJpbmcYCCABKAkSLgoMb3BzZXRfaW1wb3J0GAkgAygLMhgub25ueC5PcGVyYXRvclNldElkUHJvdG8SDgoGZG9tYWluGAogASgJEhAKCG92ZXJsb2FkGA0gASgJEigKCnZhbHVlX2luZm8YDCADKAsyFC5vbm54LlZhbHVlSW5mb1Byb3RvEjQKDm1ldGFkYXRhX3Byb3BzGA4gAygLMhwub25ueC5TdHJpbmdTdHJpbmdFbnRyeVByb3RvYgZwcm90bzM");
 
 /**
  * @generated from message onnx.AttributeProto
@@ -89,6 +89,18 @@ export type AttributeProto = Message<"onnx.AttributeProto"> & {
    * @generated from field: repeated onnx.GraphProto graphs = 11;
    */
   graphs: GraphProto[];
+
+  /**
+   * Listed so that kd can find every tensor a model holds (external data may hide in any of them).
+   *
+   * @generated from field: onnx.SparseTensorProto sparse_tensor = 22;
+   */
+  sparseTensor?: SparseTensorProto | undefined;
+
+  /**
+   * @generated from field: repeated onnx.SparseTensorProto sparse_tensors = 23;
+   */
+  sparseTensors: SparseTensorProto[];
 };
 
 /**
@@ -328,6 +340,18 @@ export type ModelProto = Message<"onnx.ModelProto"> & {
    * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 14;
    */
   metadataProps: StringStringEntryProto[];
+
+  /**
+   * Tensor-carrying parts of a model that kd does not build but must inspect (external data).
+   *
+   * @generated from field: repeated onnx.TrainingInfoProto training_info = 20;
+   */
+  trainingInfo: TrainingInfoProto[];
+
+  /**
+   * @generated from field: repeated onnx.FunctionProto functions = 25;
+   */
+  functions: FunctionProto[];
 };
 
 /**
@@ -355,6 +379,11 @@ export type GraphProto = Message<"onnx.GraphProto"> & {
    * @generated from field: repeated onnx.TensorProto initializer = 5;
    */
   initializer: TensorProto[];
+
+  /**
+   * @generated from field: repeated onnx.SparseTensorProto sparse_initializer = 15;
+   */
+  sparseInitializer: SparseTensorProto[];
 
   /**
    * @generated from field: string doc_string = 10;
@@ -679,4 +708,141 @@ export type OperatorSetIdProto = Message<"onnx.OperatorSetIdProto"> & {
  */
 export const OperatorSetIdProtoSchema: GenMessage<OperatorSetIdProto> = /*@__PURE__*/
   messageDesc(file_onnx, 9);
+
+/**
+ * A sparse tensor: its values and indices are tensors, which may live in external files.
+ *
+ * @generated from message onnx.SparseTensorProto
+ */
+export type SparseTensorProto = Message<"onnx.SparseTensorProto"> & {
+  /**
+   * @generated from field: onnx.TensorProto values = 1;
+   */
+  values?: TensorProto | undefined;
+
+  /**
+   * @generated from field: onnx.TensorProto indices = 2;
+   */
+  indices?: TensorProto | undefined;
+
+  /**
+   * @generated from field: repeated int64 dims = 3;
+   */
+  dims: bigint[];
+};
+
+/**
+ * Describes the message onnx.SparseTensorProto.
+ * Use `create(SparseTensorProtoSchema)` to create a new message.
+ */
+export const SparseTensorProtoSchema: GenMessage<SparseTensorProto> = /*@__PURE__*/
+  messageDesc(file_onnx, 10);
+
+/**
+ * Training information (graphs whose initializers may live in external files).
+ *
+ * @generated from message onnx.TrainingInfoProto
+ */
+export type TrainingInfoProto = Message<"onnx.TrainingInfoProto"> & {
+  /**
+   * @generated from field: onnx.GraphProto initialization = 1;
+   */
+  initialization?: GraphProto | undefined;
+
+  /**
+   * @generated from field: onnx.GraphProto algorithm = 2;
+   */
+  algorithm?: GraphProto | undefined;
+
+  /**
+   * @generated from field: repeated onnx.StringStringEntryProto initialization_binding = 3;
+   */
+  initializationBinding: StringStringEntryProto[];
+
+  /**
+   * @generated from field: repeated onnx.StringStringEntryProto update_binding = 4;
+   */
+  updateBinding: StringStringEntryProto[];
+};
+
+/**
+ * Describes the message onnx.TrainingInfoProto.
+ * Use `create(TrainingInfoProtoSchema)` to create a new message.
+ */
+export const TrainingInfoProtoSchema: GenMessage<TrainingInfoProto> = /*@__PURE__*/
+  messageDesc(file_onnx, 11);
+
+/**
+ * A model-local function: its nodes' attributes may hold tensors.
+ *
+ * @generated from message onnx.FunctionProto
+ */
+export type FunctionProto = Message<"onnx.FunctionProto"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated string input = 4;
+   */
+  input: string[];
+
+  /**
+   * @generated from field: repeated string output = 5;
+   */
+  output: string[];
+
+  /**
+   * @generated from field: repeated string attribute = 6;
+   */
+  attribute: string[];
+
+  /**
+   * @generated from field: repeated onnx.AttributeProto attribute_proto = 11;
+   */
+  attributeProto: AttributeProto[];
+
+  /**
+   * @generated from field: repeated onnx.NodeProto node = 7;
+   */
+  node: NodeProto[];
+
+  /**
+   * @generated from field: string doc_string = 8;
+   */
+  docString: string;
+
+  /**
+   * @generated from field: repeated onnx.OperatorSetIdProto opset_import = 9;
+   */
+  opsetImport: OperatorSetIdProto[];
+
+  /**
+   * @generated from field: string domain = 10;
+   */
+  domain: string;
+
+  /**
+   * @generated from field: string overload = 13;
+   */
+  overload: string;
+
+  /**
+   * @generated from field: repeated onnx.ValueInfoProto value_info = 12;
+   */
+  valueInfo: ValueInfoProto[];
+
+  /**
+   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 14;
+   */
+  metadataProps: StringStringEntryProto[];
+};
+
+/**
+ * Describes the message onnx.FunctionProto.
+ * Use `create(FunctionProtoSchema)` to create a new message.
+ */
+export const FunctionProtoSchema: GenMessage<FunctionProto> = /*@__PURE__*/
+  messageDesc(file_onnx, 12);
 

@@ -1,0 +1,66 @@
+/**
+ * What a dataset must satisfy before kd trains or evaluates on it: examples and features, finite
+ * values, a bounded class count, and the same example shape on both sides of a train/test pair.
+ */
+import { KdError } from "../util/errors.js";
+import type { Dataset } from "./dataset.js";
+
+/**
+ * The most classes a dataset (or a class flag) may name. Labels size every per-class array (one-hot
+ * targets, logits, confusion matrices: n × classes floats), so one stray label of 1,000,000 would
+ * ask for gigabytes. 100,000 is above every common taxonomy (ImageNet-21k has 21,841 classes) and
+ * keeps a 10,000-example logits table at 4 GB at worst.
+ */
+export const MAX_CLASSES = 100_000;
+
+/**
+ * Refuses a dataset with no examples, no features, non-finite values (NaN, ±∞) or more than
+ * MAX_CLASSES classes. `scanValues: false` skips the pass over the pixels (for data that came from
+ * integers, which are finite by construction).
+ */
+export function checkDataset(ds: Dataset, opts: { scanValues?: boolean } = {}): void {
+  if (ds.n === 0) throw new KdError(`${ds.name}: no examples`);
+  if (ds.features === 0)
+    throw new KdError(`${ds.name}: examples have no features (shape [${ds.exampleShape.join(", ")}])`);
+  const bad = opts.scanValues === false ? -1 : firstNonFinite(ds.x);
+  if (bad >= 0) {
+    const f = ds.features;
+    throw new KdError(
+      `${ds.name}: example ${Math.floor(bad / f)} has a non-finite value (${ds.x[bad]}) at feature ${bad % f}`,
+    );
+  }
+  if (ds.numClasses > MAX_CLASSES)
+    throw new KdError(`${ds.name}: ${ds.numClasses} classes, more than the ${MAX_CLASSES} kd supports`);
+}
+
+/** Index of the first NaN or ±∞ in `x`, or -1. */
+export function firstNonFinite(x: ArrayLike<number>): number {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    // v - v is NaN exactly for NaN and ±∞: one subtraction instead of a call per value.
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** Refuses a train/test pair whose examples differ in shape (e.g. 28×28 against 32×32 images). */
+export function checkCompatible(train: Dataset, test: Dataset): void {
+  const a = train.exampleShape.join("×");
+  const b = test.exampleShape.join("×");
+  if (a !== b)
+    throw new KdError(
+      `${train.name} has examples of shape [${train.exampleShape.join(", ")}] but ${test.name} has [${test.exampleShape.join(", ")}]`,
+    );
+}
+
+/**
+ * Refuses class numbers outside 0..numClasses-1 (e.g. `--omit-classes 12` on 10-class data, which
+ * would otherwise omit nothing without a word). `flag` names the option in the message.
+ */
+export function checkClasses(classes: readonly number[], numClasses: number, flag: string): void {
+  for (const k of classes)
+    if (!Number.isInteger(k) || k < 0 || k >= numClasses)
+      throw new KdError(
+        `${flag} ${classes.join(",")}: class ${k} is outside 0..${numClasses - 1} (the data has ${numClasses} classes)`,
+      );
+}

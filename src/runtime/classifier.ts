@@ -1,8 +1,8 @@
 /** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
 import { readFileSync } from "node:fs";
-import * as ort from "onnxruntime-node";
 import { decodeModel, type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
 import { KdError } from "../util/errors.js";
+import type { BackendSession } from "./backend.js";
 import { createSession, type SessionOptions } from "./session.js";
 
 export interface ClassifierOptions extends SessionOptions {
@@ -53,7 +53,7 @@ export function parseModelFile(path: string): { model: ModelProto; bytes: Uint8A
 export class OnnxClassifier {
   private constructor(
     readonly path: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: BackendSession,
     readonly inputName: string,
     readonly outputName: string,
     /** Per-example input shape the model wants (batch dim dropped). */
@@ -106,7 +106,7 @@ export class OnnxClassifier {
       throw new KdError(
         `${path}: output "${output.name}" should be [batch, classes], is [${outDims.join(", ")}]`,
       );
-    let session: ort.InferenceSession;
+    let session: BackendSession;
     try {
       session = await createSession(bytes, opts);
     } catch (e) {
@@ -135,7 +135,11 @@ export class OnnxClassifier {
     const out = new Float32Array(n * c);
     for (let s = 0; s < n; s += batch) {
       const m = Math.min(batch, n - s);
-      const feed = new ort.Tensor("float32", x.subarray(s * f, (s + m) * f), [m, ...this.exampleShape]);
+      const feed = {
+        data: x.subarray(s * f, (s + m) * f),
+        dims: [m, ...this.exampleShape],
+        dtype: "float32" as const,
+      };
       const res = await this.session.run({ [this.inputName]: feed }, [this.outputName]);
       const y = res[this.outputName]!.data as Float32Array;
       if (y.length !== m * c)

@@ -51,6 +51,7 @@ async function describeModel(path: string, file: string): Promise<ManifestModel>
     bytes: bytes.length,
     params,
     input: clf.inputName,
+    inputShape: clf.exampleShape,
     output: clf.outputName,
   };
 }

@@ -12,6 +12,8 @@ export interface ManifestModel {
   /** Float parameters (initializer elements). */
   readonly params: number;
   readonly input: string;
+  /** Shape of one example as the model takes it: [784] or [1, 28, 28]. */
+  readonly inputShape: readonly number[];
   readonly output: string;
 }
 

@@ -49,16 +49,22 @@ export function accuracy(logits: Float32Array, y: Uint8Array, n: number): number
   return right / n;
 }
 
-/** A loaded ONNX classifier with one [N, 784] input and one [N, 10] logits output. */
+/** A loaded ONNX classifier: one input of MNIST images ([N, 784] or [N, 1, 28, 28]) and an [N, 10] logits output. */
 export class Classifier {
   private constructor(
     private readonly session: BackendSession,
     private readonly input: string,
     private readonly output: string,
+    private readonly exampleShape: readonly number[],
   ) {}
 
-  static async load(bytes: Uint8Array, input: string, output: string): Promise<Classifier> {
-    return new Classifier(await createSession(bytes), input, output);
+  static async load(
+    bytes: Uint8Array,
+    input: string,
+    output: string,
+    exampleShape: readonly number[] = [PIXELS],
+  ): Promise<Classifier> {
+    return new Classifier(await createSession(bytes), input, output, exampleShape);
   }
 
   async logits(x: Float32Array, n: number, batch = 1000): Promise<Float32Array> {

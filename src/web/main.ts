@@ -57,7 +57,8 @@ async function load(): Promise<Loaded> {
       ? Math.floor(asked)
       : Math.min(4, navigator.hardwareConcurrency || 1);
   setBackend(webBackend({ wasmPaths: new URL(manifest.ort, location.href).href, threads }));
-  const model = async (m: ManifestModel) => Classifier.load(await bytes(m.file), m.input, m.output);
+  const model = async (m: ManifestModel) =>
+    Classifier.load(await bytes(m.file), m.input, m.output, m.inputShape);
   const [teacher, student, train, test] = await Promise.all([
     model(manifest.teacher),
     model(manifest.student),

@@ -73,9 +73,15 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
     const imports = Object.values(meta.inputs).flatMap((i) => i.imports.map((m) => m.path));
     expect(imports.filter((p) => builtins.has(p) || p.startsWith("node:"))).toEqual([]);
-    const nodeOnly = /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
+    const nodeOnly =
+      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
     expect(inputs.filter((p) => nodeOnly.test(p))).toEqual([]);
-    for (const shared of ["src/train/step.ts", "src/losses/losses.ts", "src/autodiff/grad.ts", "src/onnx/model.ts"])
+    for (const shared of [
+      "src/train/step.ts",
+      "src/losses/losses.ts",
+      "src/autodiff/grad.ts",
+      "src/onnx/model.ts",
+    ])
       expect(inputs).toContain(shared);
     expect(inputs.some((p) => p.includes("node_modules/onnxruntime-web/"))).toBe(true);
   });
@@ -137,7 +143,8 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
   it("predicts a digit drawn on the canvas with the mouse", async () => {
     await page.click("#clear");
     const box = (await (await page.$("#pad"))!.boundingBox())!;
-    const at = (x: number, y: number) => [box.x + (x * box.width) / 28, box.y + (y * box.height) / 28] as const;
+    const at = (x: number, y: number) =>
+      [box.x + (x * box.width) / 28, box.y + (y * box.height) / 28] as const;
     // A "7": the top bar, then the diagonal down to the left.
     const stroke = [
       [7, 6],
@@ -177,7 +184,11 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     const rd = (f: string) => new Uint8Array(readFileSync(join(site.out, f)));
     const train = fromBytes(rd(manifest.train.images), rd(manifest.train.labels));
     const test = fromBytes(rd(manifest.test.images), rd(manifest.test.labels));
-    const teacher = await Classifier.load(rd(manifest.teacher.file), manifest.teacher.input, manifest.teacher.output);
+    const teacher = await Classifier.load(
+      rd(manifest.teacher.file),
+      manifest.teacher.input,
+      manifest.teacher.output,
+    );
     const inNode = (await distil(await teacher.logits(train.x, train.n), train, test, opts)).result;
     await teacher.release();
     expect(Math.abs(inPage.history[0]!.loss - inNode.history[0]!.loss)).toBeLessThan(1e-3);

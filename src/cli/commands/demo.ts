@@ -39,7 +39,8 @@ export function registerDemo(program: Command): void {
         testImages: f.testImages,
       });
       console.log(
-        `wrote ${site.out} (${(site.bytes / (1 << 20)).toFixed(1)} MiB): open it through any static server`,
+        `wrote ${site.out} (${(site.bytes / (1 << 20)).toFixed(1)} MiB); serve it over HTTP: kd demo --serve, ` +
+          "or any static server (with COOP/COEP headers onnxruntime-web uses wasm threads)",
       );
       if (!f.serve) return;
       const server = await serveSite(site.out, f.port);

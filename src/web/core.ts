@@ -73,7 +73,7 @@ export class Classifier {
       const m = Math.min(batch, n - s);
       const feed = {
         data: x.subarray(s * PIXELS, (s + m) * PIXELS),
-        dims: [m, PIXELS],
+        dims: [m, ...this.exampleShape],
         dtype: "float32" as const,
       };
       const res = await this.session.run({ [this.input]: feed }, [this.output]);

@@ -260,8 +260,8 @@ class Demo {
       const epochs: (EpochMetrics & { atStep: number })[] = [];
       let lastPaint = 0;
       const onProgress = async (p: DistilProgress) => {
-        losses.push({ step: p.step, loss: p.loss });
         if (p.epochMetrics) epochs.push({ ...p.epochMetrics, atStep: p.step });
+        else losses.push({ step: p.step, loss: p.loss });
         const now = performance.now();
         if (!p.epochMetrics && now - lastPaint < 100) return;
         lastPaint = now;

@@ -55,21 +55,23 @@ export function renderPlot(
   const maxLoss = Math.max(1e-6, ...losses.map((l) => l.loss));
   const x = (s: number) => PAD + ((W - 2 * PAD) * s) / Math.max(1, totalSteps);
   const yLoss = (v: number) => H - PAD + ((2 * PAD - H) * v) / maxLoss;
-  const yAcc = (a: number) => H - PAD + (2 * PAD - H) * a;
+  // Accuracy from `lo` (80%, or lower when needed) to 100%: the interesting part of the axis.
+  const lo = Math.min(0.8, Math.floor(10 * Math.min(1, ...epochs.map((e) => e.testAccuracy))) / 10);
+  const yAcc = (a: number) => H - PAD + ((2 * PAD - H) * (a - lo)) / (1 - lo);
   const lossPts = losses.map((l) => `${x(l.step).toFixed(1)},${yLoss(l.loss).toFixed(1)}`).join(" ");
   const accPts = epochs.map((e) => `${x(e.atStep).toFixed(1)},${yAcc(e.testAccuracy).toFixed(1)}`).join(" ");
   const dots = epochs
     .map(
       (e) =>
         `<circle cx="${x(e.atStep).toFixed(1)}" cy="${yAcc(e.testAccuracy).toFixed(1)}" r="3" class="acc"/>` +
-        `<text x="${x(e.atStep).toFixed(1)}" y="${(yAcc(e.testAccuracy) - 7).toFixed(1)}" class="acc" text-anchor="middle">${(100 * e.testAccuracy).toFixed(1)}</text>`,
+        `<text x="${x(e.atStep).toFixed(1)}" y="${(yAcc(e.testAccuracy) + 14).toFixed(1)}" class="acc" text-anchor="middle">${(100 * e.testAccuracy).toFixed(1)}</text>`,
     )
     .join("");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.innerHTML =
     `<rect x="${PAD}" y="${PAD}" width="${W - 2 * PAD}" height="${H - 2 * PAD}" class="frame"/>` +
     `<text x="4" y="${PAD - 8}" class="loss">loss (max ${maxLoss.toFixed(2)})</text>` +
-    `<text x="${W - 4}" y="${PAD - 8}" class="acc" text-anchor="end">test accuracy %</text>` +
+    `<text x="${W - 4}" y="${PAD - 8}" class="acc" text-anchor="end">test accuracy % (${100 * lo}–100)</text>` +
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">training steps (${totalSteps})</text>` +
     `<polyline points="${lossPts}" class="loss"/>` +
     `<polyline points="${accPts}" class="acc"/>${dots}`;

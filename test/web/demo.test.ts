@@ -57,7 +57,7 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     browser = await launchChromium();
     page = await browser.newPage();
     page.on("pageerror", (e) => pageErrors.push(String(e)));
-    await page.setViewport({ width: 1280, height: 760 });
+    await page.setViewport({ width: 1280, height: 600 });
     await page.goto(server.url);
     await page.evaluate(() => window.kdDemo.ready);
   });

@@ -1,6 +1,6 @@
 /** `kd demo` through the real entry point: the files it writes, its errors, and --serve's headers. */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,47 +23,6 @@ describe("kd demo", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("writes an offline site: page, onnxruntime-web's wasm, the models and an MNIST slice", () => {
-    const out = join(dir, "site");
-    const r = kd([
-      "demo",
-      "--teacher",
-      teacher,
-      "--student",
-      student,
-      "--out",
-      out,
-      "--train-images",
-      "500",
-      "--test-images",
-      "50",
-    ]);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^wrote .*site \(\d+\.\d MiB\); serve it over HTTP/);
-    const m = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as SiteManifest;
-    expect(m.train.n).toBe(500);
-    expect(m.test.n).toBe(50);
-    expect(m.teacher).toMatchObject({
-      name: "teacher.onnx",
-      input: "input",
-      output: "logits",
-      params: 784 * 20 + 20 + 210,
-    });
-    expect(readFileSync(join(out, m.train.images)).length).toBe(500 * 784);
-    expect(readFileSync(join(out, m.test.labels)).length).toBe(50);
-    for (const f of [
-      "index.html",
-      "kd-demo.js",
-      "style.css",
-      "ort/ort-wasm-simd-threaded.wasm",
-      "ort/ort-wasm-simd-threaded.mjs",
-    ])
-      expect(existsSync(join(out, f)), f).toBe(true);
-    // Offline: nothing is fetched from another origin.
-    expect(readFileSync(join(out, "index.html"), "utf8")).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
-  });
-
   it("names a missing model in one line", () => {
     const missing = kd([
       "demo",
@@ -78,7 +37,7 @@ describe("kd demo", () => {
     expect(missing.stderr).toBe(`kd: ${join(dir, "nope.onnx")}: no such file\n`);
   });
 
-  it("--serve serves the site on 127.0.0.1 with the COOP/COEP headers wasm threads need", async () => {
+  it("writes an offline site (page, onnxruntime-web's wasm, models, an MNIST slice) and --serve serves it with COOP/COEP", async () => {
     const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
     const out = join(dir, "served");
     const child = spawn(
@@ -95,9 +54,9 @@ describe("kd demo", () => {
         "--out",
         out,
         "--train-images",
-        "200",
+        "500",
         "--test-images",
-        "10",
+        "50",
         "--serve",
         "--port",
         "0",
@@ -105,8 +64,11 @@ describe("kd demo", () => {
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     try {
+      let text = "";
       const url = await new Promise<string>((ok, fail) => {
-        let text = "";
+        child.stderr.on("data", (d) => {
+          text += d;
+        });
         child.stdout.on("data", (d) => {
           text += d;
           const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(text);
@@ -114,7 +76,29 @@ describe("kd demo", () => {
         });
         child.once("exit", (code) => fail(new Error(`kd demo exited (${code}) before serving: ${text}`)));
       });
-      for (const path of ["", "kd-demo.js", "ort/ort-wasm-simd-threaded.wasm", "manifest.json"]) {
+      expect(text).toMatch(/^wrote .*served \(\d+\.\d MiB\); serve it over HTTP/);
+      const m = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as SiteManifest;
+      expect(m.train.n).toBe(500);
+      expect(m.test.n).toBe(50);
+      expect(m.teacher).toMatchObject({
+        name: "teacher.onnx",
+        input: "input",
+        output: "logits",
+        params: 784 * 20 + 20 + 210,
+      });
+      expect(readFileSync(join(out, m.train.images)).length).toBe(500 * 784);
+      expect(readFileSync(join(out, m.test.labels)).length).toBe(50);
+      // Offline: the page fetches nothing from another origin.
+      expect(readFileSync(join(out, "index.html"), "utf8")).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+      for (const path of [
+        "",
+        "kd-demo.js",
+        "style.css",
+        "ort/ort-wasm-simd-threaded.mjs",
+        "models/student.onnx",
+        "ort/ort-wasm-simd-threaded.wasm",
+        "manifest.json",
+      ]) {
         const res = await fetch(url + path);
         expect(res.status, path).toBe(200);
         expect(res.headers.get("cross-origin-opener-policy")).toBe("same-origin");

@@ -92,6 +92,11 @@ class Demo {
   private temperature = 1;
   private readonly pad: DrawingPad;
   private backendName = "";
+  /** The last single-image run, so the next one waits for it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private distilling = false;
+  /** Teacher logits on the transfer set, computed at the first distillation. */
+  private teacherLogits?: Float32Array;
   /** The last distilled student, for the download button. */
   private download?: { bytes: Uint8Array; name: string };
 
@@ -205,14 +210,17 @@ class Demo {
     await this.run(px, "canvas");
   }
 
-  private async run(x: Float32Array, source: string): Promise<Prediction> {
-    const [teacher, student, distilled] = await Promise.all([
-      this.app.teacher.logits(x, 1),
-      this.app.student.logits(x, 1),
-      this.distilled?.logits(x, 1),
-    ]);
-    this.shown = { source, logits: { teacher, student, distilled } };
-    return this.distributions(this.temperature);
+  /** Runs the models on one image. Runs queue up: a session must not run twice at once. */
+  private run(x: Float32Array, source: string): Promise<Prediction> {
+    const next = this.queue.then(async () => {
+      const teacher = await this.app.teacher.logits(x, 1);
+      const student = await this.app.student.logits(x, 1);
+      const distilled = await this.distilled?.logits(x, 1);
+      this.shown = { source, logits: { teacher, student, distilled } };
+      return this.distributions(this.temperature);
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   current(): Prediction | undefined {
@@ -249,13 +257,16 @@ class Demo {
   }
 
   async distil(opts: DistilOptions = {}): Promise<DistilResult> {
+    if (this.distilling) throw new Error("a distillation is already running");
+    this.distilling = true;
     const button = $<HTMLButtonElement>("distil");
     button.disabled = true;
     const progress = $("progress");
     try {
       progress.textContent = "teacher logits on the transfer set…";
       const { teacher, train, test } = this.app;
-      const teacherLogits = await teacher.logits(train.x, train.n);
+      this.teacherLogits ??= await teacher.logits(train.x, train.n);
+      const teacherLogits = this.teacherLogits;
       const losses: { step: number; loss: number }[] = [];
       const epochs: (EpochMetrics & { atStep: number })[] = [];
       let lastPaint = 0;
@@ -273,13 +284,20 @@ class Demo {
         await new Promise((r) => requestAnimationFrame(r)); // let the page repaint
       };
       const { result, onnx } = await distil(teacherLogits, train, test, opts, onProgress);
-      await this.distilled?.release();
-      this.distilled = await Classifier.load(onnx, "input", "logits");
+      const fresh = await Classifier.load(onnx, "input", "logits");
+      const latencyMs = await fresh.latency(test.x); // before anything else may run it
+      // Swap in the new student between single-image runs, never during one.
+      const swap = this.queue.then(async () => {
+        await this.distilled?.release();
+        this.distilled = fresh;
+      });
+      this.queue = swap;
+      await swap;
       this.distilledInfo = {
         name: `mlp ${result.arch}`,
         bytes: onnx.length,
         params: result.params,
-        latencyMs: await this.distilled.latency(test.x),
+        latencyMs,
       };
       this.renderInfo();
       this.download = { bytes: onnx, name: `student-${result.arch}.onnx` };
@@ -293,6 +311,7 @@ class Demo {
       }
       return result;
     } finally {
+      this.distilling = false;
       button.disabled = false;
     }
   }

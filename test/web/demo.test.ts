@@ -172,11 +172,11 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
   });
 
   it("distils a student in the tab to ≥ 90% test accuracy, as Node does with the same graphs", async () => {
-    const opts = { epochs: 4, seed: 3 };
+    const opts = { epochs: 3, seed: 3 };
     const inPage: DistilResult = await page.evaluate((o) => window.kdDemo.distil(o), opts);
-    expect(inPage.history).toHaveLength(4);
+    expect(inPage.history).toHaveLength(3);
     expect(inPage.testAccuracy).toBeGreaterThanOrEqual(0.9);
-    expect(inPage.history[3]!.loss).toBeLessThan(inPage.history[0]!.loss);
+    expect(inPage.history[2]!.loss).toBeLessThan(inPage.history[0]!.loss);
 
     // The same distillation in Node (onnxruntime-node): same data, seed and graphs.
     const { manifest } = site;
@@ -195,8 +195,8 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     expect(Math.abs(inPage.testAccuracy - inNode.testAccuracy)).toBeLessThanOrEqual(0.01);
     console.log(
       `distillation ${inPage.arch}, ${inPage.steps} steps of batch 100: page ${inPage.stepsPerSecond.toFixed(0)} steps/s ` +
-        `(last epoch ${(inPage.history[3]!.steps / inPage.history[3]!.stepSeconds).toFixed(0)}), ` +
-        `Node ${inNode.stepsPerSecond.toFixed(0)} steps/s (last epoch ${(inNode.history[3]!.steps / inNode.history[3]!.stepSeconds).toFixed(0)}); ` +
+        `(last epoch ${(inPage.history[2]!.steps / inPage.history[2]!.stepSeconds).toFixed(0)}), ` +
+        `Node ${inNode.stepsPerSecond.toFixed(0)} steps/s (last epoch ${(inNode.history[2]!.steps / inNode.history[2]!.stepSeconds).toFixed(0)}); ` +
         `test accuracy page ${inPage.testAccuracy}, Node ${inNode.testAccuracy}`,
     );
 

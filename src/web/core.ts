@@ -156,7 +156,8 @@ export async function distil(
   const step = await TrainStep.compile({
     model,
     optimizer: DEFAULT_OPTIMIZER,
-    objective: { kind: "distill", temperature: o.temperature, softWeight: o.softWeight, labeled: true },
+    objective: { kind: "kd", temperature: o.temperature, softWeight: o.softWeight },
+    labeled: true,
     stepsPerRun: K,
   });
   const forward = await Forward.compile(model);
@@ -186,9 +187,10 @@ export async function distil(
         seconds += (performance.now() - t0) / 1000;
         let runLoss = 0;
         for (const m of metrics) {
+          // The kd objective reports its parts as [soft, hard].
           runLoss += m.loss;
-          soft += m.soft;
-          hard += m.hard;
+          soft += m.parts[0]!;
+          hard += m.parts[1]!;
         }
         loss += runLoss;
         done += K;

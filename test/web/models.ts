@@ -20,7 +20,8 @@ export async function trainMlp(
   const step = await TrainStep.compile({
     model,
     optimizer: DEFAULT_OPTIMIZER,
-    objective: { kind: "labels" },
+    objective: { kind: "ce" },
+    labeled: true,
     stepsPerRun: K,
   });
   const state: TrainState = {

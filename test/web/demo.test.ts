@@ -78,6 +78,7 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     expect(inputs.filter((p) => nodeOnly.test(p))).toEqual([]);
     for (const shared of [
       "src/train/step.ts",
+      "src/objectives/index.ts",
       "src/losses/losses.ts",
       "src/autodiff/grad.ts",
       "src/onnx/model.ts",

@@ -1,5 +1,8 @@
 /** The public API of kd-toolkit: the same powers as the `kd` command line. */
 
+// The Node entry point: sessions run on onnxruntime-node (the page bundle registers onnxruntime-web).
+import "./runtime/node.js";
+
 // Experiments as data: registries, specs, the planner and runner, results and reports.
 export { ANALYSES, type AnalysisKind } from "./analyses/index.js";
 // Graphs, autodiff, lowering and the runtime.
@@ -37,7 +40,9 @@ export { type ExecuteOptions, executeSpec, type RunEvent } from "./runner/execut
 export { LocalRunner, type Runner, type RunTask } from "./runner/local.js";
 export { type PlannedRun, planSpec } from "./runner/plan.js";
 export { type Results, type RunRecord, readResults, resultsSchema } from "./runner/results.js";
+export { type BackendSession, getBackend, type InferenceBackend, setBackend } from "./runtime/backend.js";
 export { type ClassifierOptions, OnnxClassifier } from "./runtime/classifier.js";
+export { nodeBackend } from "./runtime/node.js";
 export { Compiled, type HostTensor, type SessionOptions } from "./runtime/session.js";
 export { type LoadedSpec, loadSpec, validateSpec } from "./spec/load.js";
 export { type RunSpec, type Spec, specSchema } from "./spec/schema.js";

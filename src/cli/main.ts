@@ -5,6 +5,7 @@ import { KdError } from "../util/errors.js";
 import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBench } from "./commands/bench.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
 import { registerReport } from "./commands/report.js";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerReport(program);
   registerReproduce(program);
+  registerDemo(program);
   return program;
 }
 

@@ -1,9 +1,9 @@
 /** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
-import * as ort from "onnxruntime-node";
 import { firstNonFinite, MAX_CLASSES } from "../data/checks.js";
 import { type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
+import type { BackendSession } from "./backend.js";
 import { loadModelFile } from "./model-file.js";
 import { cleanOrtMessage } from "./ort-errors.js";
 import { createSession, type SessionOptions } from "./session.js";
@@ -57,7 +57,7 @@ export function parseModelFile(path: string): { model: ModelProto; bytes: Uint8A
 export class OnnxClassifier {
   private constructor(
     readonly path: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: BackendSession,
     readonly inputName: string,
     readonly outputName: string,
     /** Per-example input shape the model wants (batch dim dropped). */
@@ -119,7 +119,7 @@ export class OnnxClassifier {
       );
     if (inDims.some((d) => (d as number) < 1))
       throw new KdError(`${path}: input "${input.name}" has an empty dimension [${inDims.join(", ")}]`);
-    let session: ort.InferenceSession;
+    let session: BackendSession;
     try {
       session = await createSession(bytes, opts);
     } catch (e) {
@@ -153,8 +153,12 @@ export class OnnxClassifier {
     const out = new Float32Array(n * c);
     for (let s = 0; s < n; s += batch) {
       const m = Math.min(batch, n - s);
-      const feed = new ort.Tensor("float32", x.subarray(s * f, (s + m) * f), [m, ...this.exampleShape]);
-      let res: ort.InferenceSession.OnnxValueMapType;
+      const feed = {
+        data: x.subarray(s * f, (s + m) * f),
+        dims: [m, ...this.exampleShape],
+        dtype: "float32" as const,
+      };
+      let res: Awaited<ReturnType<BackendSession["run"]>>;
       try {
         res = await this.session.run({ [this.inputName]: feed }, [this.outputName]);
       } catch (e) {

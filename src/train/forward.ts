@@ -1,89 +1,9 @@
-/** Inference graphs of a model: a compiled forward pass fed live parameters, and ONNX export. */
-import { Graph, type Tensor } from "../ir/tensor.js";
-import { ParamMap } from "../nn/layers.js";
+/** Inference graphs of a model (src/train/inference.ts, safe in a browser) and saving them to files. */
 import type { Model } from "../nn/model.js";
-import { EXPORT_OPSET } from "../onnx/lower.js";
-import { buildModelBytes } from "../onnx/model.js";
-import { Compiled, type SessionOptions } from "../runtime/session.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { paramInput } from "./step.js";
+import { exportModel } from "./inference.js";
 
-/** Names in exported files: one input, one output, as any ONNX Runtime user expects. */
-export const EXPORT_INPUT = "input";
-export const EXPORT_OUTPUT = "logits";
-/** Metadata keys kd writes into exported models. */
-export const META_ARCH = "kd.arch";
-export const META_OUTPUT_BIAS = "kd.output_bias";
-
-function trace(model: Model): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor } {
-  const g = new Graph();
-  const x = g.input(EXPORT_INPUT, ["N", ...model.inputShape]);
-  const params = model.params.map((p) => g.input(paramInput(p.name), p.shape));
-  const logits = model.forward(x, new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!]))), {
-    training: false,
-  });
-  return { g, x, params, logits };
-}
-
-/** The forward pass with parameters as inputs, so one session serves every epoch's weights. */
-export class Forward {
-  private constructor(
-    private readonly model: Model,
-    private readonly compiled: Compiled,
-  ) {}
-
-  static async compile(model: Model, opts: SessionOptions = {}): Promise<Forward> {
-    const { x, params, logits } = trace(model);
-    return new Forward(
-      model,
-      await Compiled.compile({ inputs: [x, ...params], outputs: { [EXPORT_OUTPUT]: logits } }, opts),
-    );
-  }
-
-  /** Logits of `n` flat examples, `batch` at a time. */
-  async logits(
-    params: ReadonlyMap<string, Float32Array>,
-    x: Float32Array,
-    n: number,
-    batch = 1000,
-  ): Promise<Float32Array> {
-    const { model } = this;
-    const f = model.inputShape.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(n * model.numClasses);
-    const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-    for (const p of model.params) feeds[paramInput(p.name)] = { data: params.get(p.name)!, dims: p.shape };
-    for (let s = 0; s < n; s += batch) {
-      const m = Math.min(batch, n - s);
-      feeds[EXPORT_INPUT] = { data: x.subarray(s * f, (s + m) * f), dims: [m, ...model.inputShape] };
-      const res = await this.compiled.run(feeds, [EXPORT_OUTPUT]);
-      out.set(res[EXPORT_OUTPUT]!.data as Float32Array, s * model.numClasses);
-    }
-    return out;
-  }
-
-  async release(): Promise<void> {
-    await this.compiled.release();
-  }
-}
-
-/** A standalone ONNX inference model: input [N, ...inputShape] → logits [N, classes], weights inside. */
-export function exportModel(
-  model: Model,
-  params: ReadonlyMap<string, Float32Array>,
-  extraMeta: Record<string, string> = {},
-): Uint8Array {
-  const { x, params: ps, logits } = trace(model);
-  const initializers = new Map(model.params.map((p, i) => [ps[i]!, params.get(p.name)!]));
-  return buildModelBytes({
-    inputs: [x, ...ps],
-    outputs: { [EXPORT_OUTPUT]: logits },
-    initializers,
-    graphName: model.arch,
-    opset: EXPORT_OPSET,
-    docString: `kd ${model.arch} classifier: ${EXPORT_INPUT} [N, ${model.inputShape.join(", ")}] -> ${EXPORT_OUTPUT} [N, ${model.numClasses}]`,
-    metadata: { [META_ARCH]: model.arch, [META_OUTPUT_BIAS]: paramInput(model.outputBias), ...extraMeta },
-  });
-}
+export * from "./inference.js";
 
 export function saveModel(
   path: string,

@@ -1,5 +1,4 @@
 /** Memory requests sized by untrusted input: refuse, with the amount, before allocating. */
-import os from "node:os";
 import { KdError } from "./errors.js";
 
 /** The most elements one typed array may hold in Node 20 (V8's limit). */
@@ -22,8 +21,18 @@ export function formatBytes(bytes: number): string {
  * (tests set it low). A request above it would fail in the middle of a run, or swap for hours.
  */
 export function memoryLimit(): number {
-  const env = Number(process.env.KD_MAX_MEMORY);
-  return Number.isFinite(env) && env > 0 ? env : os.totalmem();
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  const env = Number(proc?.env?.KD_MAX_MEMORY);
+  return Number.isFinite(env) && env > 0 ? env : totalMemory;
+}
+
+// No node:os here: this module is also bundled for the browser. The Node entry (runtime/node.ts)
+// sets the machine's memory; a page keeps no limit beyond the browser's own.
+let totalMemory = Number.POSITIVE_INFINITY;
+
+/** The machine's memory, set once by the Node entry point. */
+export function setTotalMemory(bytes: number): void {
+  totalMemory = bytes;
 }
 
 /**

@@ -1,0 +1,69 @@
+/**
+ * The ONNX Runtime behind compiled graphs, as an interface: onnxruntime-node in Node
+ * (src/runtime/node.ts, registered by the Node entry points), onnxruntime-web in a page
+ * (src/web/backend.ts). Graph building never imports a runtime, so it runs in both.
+ */
+import type { DType } from "../ir/tensor.js";
+
+export type HostArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint32Array | Uint8Array;
+
+/** A value fed to or returned by a compiled function: flat data plus its concrete shape. */
+export interface HostTensor {
+  readonly data: HostArray;
+  readonly dims: readonly number[];
+}
+
+/** A feed with the element type the model declares for it. */
+export interface TypedHostTensor extends HostTensor {
+  readonly dtype: DType;
+}
+
+export interface SessionOptions {
+  /**
+   * Intra-op threads. Node: defaults to every core (os.availableParallelism()). Web: ignored;
+   * the page sets onnxruntime-web's one global thread count when it creates the backend.
+   */
+  readonly threads?: number;
+  /** Let idle intra-op threads spin-wait (default false). Node only. */
+  readonly spin?: boolean;
+}
+
+/** One loaded model. */
+export interface BackendSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /**
+   * Runs the model and returns `outputs` by name. `into` names float32 outputs to write into
+   * caller-owned arrays of the right size; the returned tensors then hold those arrays.
+   */
+  run(
+    feeds: Readonly<Record<string, TypedHostTensor>>,
+    outputs: readonly string[],
+    into?: Readonly<Record<string, HostTensor>>,
+  ): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+/** Creates sessions from serialized ONNX models. */
+export interface InferenceBackend {
+  /** "onnxruntime-node", "onnxruntime-web (wasm)", ... */
+  readonly name: string;
+  /** Threads a session gets when SessionOptions.threads is unset. */
+  defaultThreads(): number;
+  createSession(bytes: Uint8Array, opts?: SessionOptions): Promise<BackendSession>;
+}
+
+let current: InferenceBackend | undefined;
+
+/** Makes `backend` the one every later session is created by. */
+export function setBackend(backend: InferenceBackend): void {
+  current = backend;
+}
+
+export function getBackend(): InferenceBackend {
+  if (!current)
+    throw new Error(
+      "no ONNX Runtime backend registered: import kd from its Node entry (src/index.ts) or call setBackend()",
+    );
+  return current;
+}

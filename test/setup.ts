@@ -1,0 +1,2 @@
+/** Vitest setup: tests import library modules directly, so register the Node backend as src/index.ts does. */
+import "../src/runtime/node.js";

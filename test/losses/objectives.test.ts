@@ -87,15 +87,16 @@ afterAll(async () => {
   for (const c of compiled) await c.release();
 });
 
-/** Compiles `build` once over a symbolic batch of `n` classes; returns a runner in float64. */
+/** Compiles `build` once over a symbolic batch of `n` classes; returns a runner (float64 by default). */
 async function compile(
   build: Build,
   n = N,
+  dtype: "float32" | "float64" = "float64",
 ): Promise<(z: Rows, v: Rows, labels?: number[]) => Promise<Result>> {
   const g = new Graph();
-  const z = g.input("z", ["batch", n], "float64");
-  const v = g.input("v", ["batch", n], "float64");
-  const y = g.input("y", ["batch", n], "float64");
+  const z = g.input("z", ["batch", n], dtype);
+  const v = g.input("v", ["batch", n], dtype);
+  const y = g.input("y", ["batch", n], dtype);
   const { total, terms } = build(z, v, y);
   const [dz] = grad(total, [z]);
   const outputs: Record<string, Tensor> = { total, dz: dz! };
@@ -104,12 +105,13 @@ async function compile(
   compiled.push(c);
   return async (zr, vr, labels = zr.map(() => 0)) => {
     const dims = [zr.length, n];
-    const flat = (m: Rows) => ({ data: Float64Array.from(m.flat()), dims });
+    const Arr = dtype === "float64" ? Float64Array : Float32Array;
+    const flat = (m: Rows) => ({ data: Arr.from(m.flat()), dims });
     const oneHot = labels.map((l) => Array.from({ length: n }, (_, j) => (j === l ? 1 : 0)));
     const r = await c.run({ z: flat(zr), v: flat(vr), y: flat(oneHot) });
     const terms: Record<string, number> = {};
     for (const k of Object.keys(r)) if (k.startsWith("term_")) terms[k.slice(5)] = r[k]!.data[0] as number;
-    return { total: r.total!.data[0] as number, terms, dz: r.dz!.data as Float64Array };
+    return { total: r.total!.data[0] as number, terms, dz: Float64Array.from(r.dz!.data as Float32Array) };
   };
 }
 
@@ -194,7 +196,7 @@ describe("DKD", () => {
     expect(r.total).toBeCloseTo(T * T * (1.5 * ref.tckd + 8 * ref.nckd), 10);
   });
 
-  it("gives finite values and gradients at extreme logits (±1e4), T = 1 and 20", async () => {
+  it("gives finite values and gradients at extreme logits (±1e4), T = 1 and 20, float64 and float32", async () => {
     const big = 1e4;
     // Confidently wrong, confidently right, all tied, mixed signs; targets at the ends and middle.
     const z = [
@@ -210,11 +212,12 @@ describe("DKD", () => {
       [big, -big, 0, big, -big],
     ];
     const labels = [0, 0, 2, 4];
-    for (const T of [1, 20]) {
-      const r = await (await compile(dkd(T), 5))(z, v, labels);
-      for (const x of [r.total, ...Object.values(r.terms), ...r.dz]) expect(Number.isFinite(x)).toBe(true);
-      expect(r.total).toBeGreaterThan(0);
-    }
+    for (const dtype of ["float64", "float32"] as const)
+      for (const T of [1, 20]) {
+        const r = await (await compile(dkd(T), 5, dtype))(z, v, labels);
+        for (const x of [r.total, ...Object.values(r.terms), ...r.dz]) expect(Number.isFinite(x)).toBe(true);
+        expect(r.total).toBeGreaterThan(0);
+      }
   });
 });
 

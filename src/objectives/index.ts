@@ -1,121 +1,42 @@
 /**
- * The objective registry: what a student learns from, one entry per kind. Each entry declares its
- * parameters (a zod schema, so specs are checked at parse time), what it needs (labels, a
- * teacher) and builds its loss terms on a traced graph; the training step dispatches here only.
+ * The objective registry: what a student learns from, one entry (one file) per kind. Each entry
+ * declares its parameters (a zod schema, so specs are checked at parse time), what it needs
+ * (labels, a teacher) and builds its loss terms on a traced graph; the training step dispatches
+ * here only. A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test.
  */
-import { z } from "zod";
-import * as o from "../ir/ops.js";
-import type { Tensor } from "../ir/tensor.js";
-import { crossEntropy, logitMatchingLoss, softTargetLoss } from "../losses/losses.js";
+import type { z } from "zod";
 import { KdError } from "../util/errors.js";
+import { ce } from "./ce.js";
+import { dist } from "./dist.js";
+import { dkd } from "./dkd.js";
+import { kd } from "./kd.js";
+import { lskd } from "./lskd.js";
+import { match } from "./match.js";
+import type { ObjectiveDef, ObjectiveInputs } from "./types.js";
+
+export type { ObjectiveDef, ObjectiveInputs, ObjectiveTerms } from "./types.js";
 
 /** Each objective's parameters. */
 export interface ObjectiveParams {
-  /** Cross-entropy with the labels alone. */
   ce: object;
-  /** Hinton et al. (2015): w·T²·KL(p‖q) + (1 − w)·CE(labels). */
   kd: { temperature: number; softWeight: number };
-  /** Squared error of zero-meaned logits (the high-temperature limit), mixed with CE like kd. */
   match: { softWeight: number };
+  dkd: { temperature: number; alpha: number; beta: number; warmup: number; ceWeight: number };
+  lskd: { temperature: number; kdWeight: number; ceWeight: number };
+  dist: { temperature: number; beta: number; gamma: number; ceWeight: number };
 }
 export type ObjectiveKind = keyof ObjectiveParams;
 export type ObjectiveSpec = {
   [K in ObjectiveKind]: { readonly kind: K } & ObjectiveParams[K];
 }[ObjectiveKind];
 
-/** What an objective's loss is built from, on the step graph. */
-export interface ObjectiveInputs {
-  readonly logits: Tensor;
-  /** One-hot labels, when the objective uses them and the data has them. */
-  readonly targets: Tensor | undefined;
-  /** Teacher logits, when the objective needs a teacher. */
-  readonly teacher: Tensor | undefined;
-  /** A per-step scalar multiplying the distillation part (see `warmup`); present when declared. */
-  readonly scale: Tensor | undefined;
-}
-
-export interface ObjectiveTerms {
-  /** The loss that is differentiated. */
-  readonly total: Tensor;
-  /** Named parts reported every epoch (declared in `terms`, same order). */
-  readonly parts: Readonly<Record<string, Tensor>>;
-}
-
-export interface ObjectiveDef<K extends ObjectiveKind> {
-  readonly params: z.ZodType<ObjectiveParams[K]> & z.ZodObject;
-  readonly summary: string;
-  /** Whether teacher logits are an input. */
-  readonly teacher: boolean;
-  /** Whether the loss uses labels when the data has them (and the data must have them if `needsLabels`). */
-  usesLabels(p: ObjectiveParams[K], labeled: boolean): boolean;
-  readonly needsLabels: boolean;
-  /** Names of the reported parts. */
-  readonly terms: readonly string[];
-  /** The temperature at which a "prob" ensemble of teachers averages its members (1 if none). */
-  temperature(p: ObjectiveParams[K]): number;
-  /** Per-epoch multiplier of the distillation part (a warm-up); absent: always 1, no extra input. */
-  readonly warmup?: (p: ObjectiveParams[K], epoch: number) => number;
-  build(p: ObjectiveParams[K], x: ObjectiveInputs): ObjectiveTerms;
-  describe(p: ObjectiveParams[K]): string;
-}
-
-const weight = z.number().min(0).max(1);
-const temperature = z.number().positive().max(1000);
-
-/** total = w·soft + (1 − w)·hard, or the soft term alone when there are no labels (or w = 1). */
-function mix(soft: Tensor, hard: Tensor | undefined, w: number): Tensor {
-  return !hard || w === 1 ? soft : o.add(o.mul(soft, w), o.mul(hard, 1 - w));
-}
-
-function zero(like: Tensor): Tensor {
-  return o.constant(like.graph, 0, [], like.dtype);
-}
-
 export const OBJECTIVES: { readonly [K in ObjectiveKind]: ObjectiveDef<K> } = {
-  ce: {
-    params: z.strictObject({}),
-    summary: "cross-entropy with the labels",
-    teacher: false,
-    usesLabels: () => true,
-    needsLabels: true,
-    terms: ["ce"],
-    temperature: () => 1,
-    build: (_, x) => {
-      const hard = crossEntropy(x.logits, x.targets!);
-      return { total: hard, parts: { ce: hard } };
-    },
-    describe: () => "labels",
-  },
-  kd: {
-    params: z.strictObject({ temperature: temperature.default(20), softWeight: weight.default(0.5) }),
-    summary: "soft targets at temperature T (Hinton et al. 2015): w·T²·KL(p‖q) + (1−w)·CE",
-    teacher: true,
-    usesLabels: (p, labeled) => labeled && p.softWeight < 1,
-    needsLabels: false,
-    terms: ["soft", "hard"],
-    temperature: (p) => p.temperature,
-    build: (p, x) => {
-      const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-      const soft = softTargetLoss(x.logits, x.teacher!, p.temperature);
-      return { total: mix(soft, hard, p.softWeight), parts: { soft, hard: hard ?? zero(soft) } };
-    },
-    describe: (p) => `soft targets T=${p.temperature} (w=${p.softWeight})`,
-  },
-  match: {
-    params: z.strictObject({ softWeight: weight.default(0.5) }),
-    summary: "squared error of zero-meaned logits (the high-T limit), mixed with CE",
-    teacher: true,
-    usesLabels: (p, labeled) => labeled && p.softWeight < 1,
-    needsLabels: false,
-    terms: ["soft", "hard"],
-    temperature: () => 1,
-    build: (p, x) => {
-      const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-      const soft = logitMatchingLoss(x.logits, x.teacher!);
-      return { total: mix(soft, hard, p.softWeight), parts: { soft, hard: hard ?? zero(soft) } };
-    },
-    describe: (p) => `logit matching (w=${p.softWeight})`,
-  },
+  ce,
+  kd,
+  match,
+  dkd,
+  lskd,
+  dist,
 };
 
 export const OBJECTIVE_KINDS = Object.keys(OBJECTIVES) as ObjectiveKind[];
@@ -128,13 +49,23 @@ export function objectiveDef<K extends ObjectiveKind>(spec: { kind: K }): Object
 /** Checks an objective's parameters against its schema (the library's own argument validation). */
 export function checkObjective(s: ObjectiveSpec): void {
   const def = OBJECTIVES[s.kind] as { params: z.ZodObject } | undefined;
-  if (!def) throw new KdError(`unknown objective "${s.kind}" (known: ${Object.keys(OBJECTIVES).join(", ")})`);
+  if (!def) throw new KdError(`unknown objective "${s.kind}" (known: ${OBJECTIVE_KINDS.join(", ")})`);
   const { kind: _k, ...params } = s;
   const r = def.params.safeParse(params);
   if (!r.success) {
     const i = r.error.issues[0]!;
     throw new KdError(`objective ${s.kind}: ${i.path.join(".") || "parameters"}: ${i.message}`);
   }
+}
+
+/** An objective with its schema's defaults filled in (`{ kind: "dkd" }` → every DKD parameter). */
+export function withDefaults(kind: ObjectiveKind, given: Record<string, unknown> = {}): ObjectiveSpec {
+  const r = (OBJECTIVES[kind].params as z.ZodObject).safeParse(given);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new KdError(`objective ${kind}: ${i.path.join(".") || "parameters"}: ${i.message}`);
+  }
+  return { kind, ...(r.data as object) } as ObjectiveSpec;
 }
 
 /** Calls a def's method with the spec as its parameters (the spec's kind picks the def). */

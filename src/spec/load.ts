@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { ANALYSES, type AnalysisKind, analysisDef } from "../analyses/index.js";
+import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { type Spec, specSchema } from "./schema.js";
@@ -148,6 +149,11 @@ function checkReferences(spec: Spec, where: string): void {
       if (typeof t === "string") need("run", t, `runs.${k}.teachers.${i}`);
     });
     ensure(r.evalEach !== "val" || r.val, `${where}: runs.${k}: evalEach val needs a val dataset`);
+    const wantsTeacher = objective.teacher(r.objective);
+    ensure(
+      wantsTeacher === (r.teachers !== undefined),
+      `${where}: runs.${k}: the ${r.objective.kind} objective ${wantsTeacher ? "needs teachers" : "takes no teachers"}`,
+    );
     ensure(r.earlyStop === undefined || r.val, `${where}: runs.${k}: earlyStop needs a val dataset to watch`);
   }
   for (const [k, a] of Object.entries(spec.analyses)) {

@@ -2,7 +2,13 @@
 import { type Command, Option } from "commander";
 import type { DatasetSpec } from "../../data/sources.js";
 import { valSplitMetadata } from "../../distill/transfer.js";
-import type { ObjectiveSpec } from "../../objectives/index.js";
+import {
+  OBJECTIVE_KINDS,
+  OBJECTIVES,
+  type ObjectiveKind,
+  type ObjectiveSpec,
+  withDefaults,
+} from "../../objectives/index.js";
 import { formatMetrics } from "../../report/text.js";
 import { KdError } from "../../util/errors.js";
 import {
@@ -22,9 +28,7 @@ interface DistillFlags extends TrainFlags, DataFlags {
   teacherOutput?: string;
   teacherProbs?: boolean;
   ensemble: "prob" | "logit";
-  temperature: number;
-  softWeight: number;
-  loss: "kd" | "match";
+  loss: ObjectiveKind;
   omitClasses?: number[];
   onlyClasses?: number[];
   unlabeled?: boolean;
@@ -32,18 +36,34 @@ interface DistillFlags extends TrainFlags, DataFlags {
   transferLabels?: string;
   cache: boolean;
   cacheDir: string;
+  [param: string]: unknown;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** The objective the flags ask for. */
+/** Objective parameters settable from the command line: flag, help. Defaults come from the registry. */
+const PARAM_FLAGS: Readonly<Record<string, readonly [string, string]>> = {
+  temperature: ["--temperature <T>", "softmax temperature (kd: 20, dkd: 4, lskd: 2, dist: 1)"],
+  softWeight: ["--soft-weight <w>", "kd/match: weight w of the soft term; labels get 1 − w (default 0.5)"],
+  alpha: ["--alpha <a>", "dkd: weight of the target-class term TCKD (default 1)"],
+  beta: ["--beta <b>", "dkd: weight of the non-target term NCKD (default 8); dist: inter-class weight (1)"],
+  gamma: ["--gamma <g>", "dist: intra-class weight (default 1)"],
+  warmup: ["--warmup <epochs>", "dkd: epochs over which its weight rises to 1 (default 20)"],
+  kdWeight: ["--kd-weight <k>", "lskd: weight of the distillation term (default 9)"],
+  ceWeight: ["--ce-weight <c>", "dkd/lskd/dist: weight of the labels' cross-entropy (1, 0.1, 1)"],
+};
+
+/** The objective the flags ask for: its registry defaults, overridden by the flags given. */
 function objectiveOf(f: DistillFlags): ObjectiveSpec {
-  switch (f.loss) {
-    case "kd":
-      return { kind: "kd", temperature: f.temperature, softWeight: f.softWeight };
-    case "match":
-      return { kind: "match", softWeight: f.softWeight };
+  const shape = (OBJECTIVES[f.loss].params as { shape: Record<string, unknown> }).shape;
+  const given: Record<string, unknown> = {};
+  for (const key of Object.keys(PARAM_FLAGS)) {
+    if (f[key] === undefined) continue;
+    if (!(key in shape))
+      throw new KdError(`${PARAM_FLAGS[key]![0].split(" ")[0]} does not apply to --loss ${f.loss}`);
+    given[key] = f[key];
   }
+  return withDefaults(f.loss, given);
 }
 
 export function registerDistill(program: Command): void {
@@ -62,21 +82,9 @@ export function registerDistill(program: Command): void {
         .choices(["prob", "logit"])
         .default("prob"),
     )
-    .option(
-      "--temperature <T>",
-      "softmax temperature of the soft targets",
-      num({ min: 0, minExclusive: true, max: 1000 }),
-      20,
-    )
-    .option(
-      "--soft-weight <w>",
-      "weight of the T²-scaled soft term; the labels get 1 − w (unlabeled data: soft term only)",
-      num({ min: 0, max: 1 }),
-      0.5,
-    )
     .addOption(
-      new Option("--loss <kind>", "soft targets (kd) or matching zero-meaned logits (match)")
-        .choices(["kd", "match"])
+      new Option("--loss <kind>", "the distillation objective (README: Objectives)")
+        .choices(OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].teacher))
         .default("kd"),
     )
     .option("--omit-classes <list>", "transfer set without these classes, e.g. 3", classList)
@@ -86,6 +94,8 @@ export function registerDistill(program: Command): void {
     .option("--transfer-labels <path>", "IDX labels for --transfer-images")
     .option("--cache-dir <dir>", "where cached teacher logits live", ".kd-cache")
     .option("--no-cache", "run the teacher on every batch instead of caching its logits");
+  for (const [key, [flag, help]] of Object.entries(PARAM_FLAGS))
+    cmd.option(flag, help, num({ min: 0, minExclusive: key === "temperature", max: 100_000 }));
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
   addDataOptions(cmd);
   cmd.action(async (f: DistillFlags) => {

@@ -1,0 +1,20 @@
+/** Logit matching (Caruana et al.): squared error of zero-meaned logits, the high-temperature limit of kd. */
+import { z } from "zod";
+import { crossEntropy, logitMatchingLoss } from "../losses/losses.js";
+import { mix, type ObjectiveDef, weight, zero } from "./types.js";
+
+export const match: ObjectiveDef<"match"> = {
+  params: z.strictObject({ softWeight: weight().default(0.5) }),
+  summary: "squared error of zero-meaned logits (the high-T limit), mixed with CE",
+  teacher: true,
+  usesLabels: (p, labeled) => labeled && p.softWeight < 1,
+  needsLabels: false,
+  terms: ["soft", "hard"],
+  temperature: () => 1,
+  build: (p, x) => {
+    const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
+    const soft = logitMatchingLoss(x.logits, x.teacher!);
+    return { total: mix(soft, hard, p.softWeight), parts: { soft, hard: hard ?? zero(soft) } };
+  },
+  describe: (p) => `logit matching (w=${p.softWeight})`,
+};

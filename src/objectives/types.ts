@@ -1,0 +1,64 @@
+/** The shape of an objective's registry entry, and the small pieces the entries share. */
+import { z } from "zod";
+import * as o from "../ir/ops.js";
+import type { Tensor } from "../ir/tensor.js";
+import type { ObjectiveKind, ObjectiveParams } from "./index.js";
+
+/** What an objective's loss is built from, on the step graph. */
+export interface ObjectiveInputs {
+  readonly logits: Tensor;
+  /** One-hot labels, when the objective uses them and the data has them. */
+  readonly targets: Tensor | undefined;
+  /** Teacher logits, when the objective needs a teacher. */
+  readonly teacher: Tensor | undefined;
+  /** A per-step scalar multiplying the distillation part (see `warmup`); present when declared. */
+  readonly scale: Tensor | undefined;
+}
+
+export interface ObjectiveTerms {
+  /** The loss that is differentiated. */
+  readonly total: Tensor;
+  /** Named parts reported every epoch (declared in `terms`, same order). */
+  readonly parts: Readonly<Record<string, Tensor>>;
+}
+
+export interface ObjectiveDef<K extends ObjectiveKind> {
+  readonly params: z.ZodType<ObjectiveParams[K]> & z.ZodObject;
+  readonly summary: string;
+  /** Whether teacher logits are an input. */
+  readonly teacher: boolean;
+  /** Whether the loss uses labels when the data has them (and the data must have them if `needsLabels`). */
+  usesLabels(p: ObjectiveParams[K], labeled: boolean): boolean;
+  readonly needsLabels: boolean;
+  /** Names of the reported parts. */
+  readonly terms: readonly string[];
+  /** The temperature at which a "prob" ensemble of teachers averages its members (1 if none). */
+  temperature(p: ObjectiveParams[K]): number;
+  /** Per-epoch (0-based) multiplier of the distillation part, a warm-up; absent: always 1, no extra input. */
+  readonly warmup?: (p: ObjectiveParams[K], epoch: number) => number;
+  build(p: ObjectiveParams[K], x: ObjectiveInputs): ObjectiveTerms;
+  describe(p: ObjectiveParams[K]): string;
+}
+
+/** total = w·soft + (1 − w)·hard, or the soft term alone when there are no labels (or w = 1). */
+export function mix(soft: Tensor, hard: Tensor | undefined, w: number): Tensor {
+  return !hard || w === 1 ? soft : o.add(o.mul(soft, w), o.mul(hard, 1 - w));
+}
+
+/**
+ * ceWeight·CE + scale·distillation: the additive form DKD, LSKD and DIST are published with.
+ * Without labels (or a zero CE weight) the distillation part alone.
+ */
+export function addCe(dist: Tensor, hard: Tensor | undefined, ceWeight: number, scale?: Tensor): Tensor {
+  const d = scale ? o.mul(dist, scale) : dist;
+  return hard && ceWeight > 0 ? o.add(o.mul(hard, ceWeight), d) : d;
+}
+
+export function zero(like: Tensor): Tensor {
+  return o.constant(like.graph, 0, [], like.dtype);
+}
+
+export const weight = () => z.number().min(0).max(1);
+export const temperature = () => z.number().positive().max(1000);
+/** A non-negative loss weight. */
+export const lossWeight = () => z.number().min(0).max(1000);

@@ -133,20 +133,13 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
     );
   const total = plan.length;
   try {
-    for (const [i, p] of plan.entries()) {
-      const index = i + 1;
+    // Runs start in plan order as soon as their teachers are done, up to the runner's concurrency
+    // (1 in process; a queue of workers runs several at once).
+    const limit = Math.max(1, runner.concurrency ?? 1);
+    const settled = new Set<string>();
+    const inFlight = new Map<string, Promise<void>>();
+    const startRun = async (p: PlannedRun, index: number): Promise<void> => {
       const paths = runPaths(outDir, p);
-      if (reused.includes(p.id)) {
-        results.runs[p.id] = previous!.runs[p.id]!;
-        o.onEvent?.({ kind: "reuse", index, total, run: p });
-        continue;
-      }
-      const failedDep = p.deps.find((d) => results.failed[d] !== undefined);
-      if (failedDep) {
-        results.failed[p.id] = `its teacher ${failedDep} failed`;
-        o.onEvent?.({ kind: "failed", index, total, run: p, message: results.failed[p.id]! });
-        continue;
-      }
       o.onEvent?.({ kind: "start", index, total, run: p });
       const teacherFiles = p.teachers.flatMap((t) =>
         t.kind === "file"
@@ -171,6 +164,39 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         o.onEvent?.({ kind: "failed", index, total, run: p, message: e.message });
       }
       save();
+    };
+    const pending = plan.map((p, i) => ({ p, index: i + 1 }));
+    while (pending.length > 0 || inFlight.size > 0) {
+      for (let k = 0; k < pending.length && inFlight.size < limit; ) {
+        const { p, index } = pending[k]!;
+        if (!p.deps.every((d) => settled.has(d))) {
+          k++;
+          continue;
+        }
+        pending.splice(k, 1);
+        if (reused.includes(p.id)) {
+          results.runs[p.id] = previous!.runs[p.id]!;
+          o.onEvent?.({ kind: "reuse", index, total, run: p });
+          settled.add(p.id);
+          continue;
+        }
+        const failedDep = p.deps.find((d) => results.failed[d] !== undefined);
+        if (failedDep) {
+          results.failed[p.id] = `its teacher ${failedDep} failed`;
+          o.onEvent?.({ kind: "failed", index, total, run: p, message: results.failed[p.id]! });
+          settled.add(p.id);
+          continue;
+        }
+        inFlight.set(
+          p.id,
+          startRun(p, index).finally(() => {
+            inFlight.delete(p.id);
+            settled.add(p.id);
+          }),
+        );
+      }
+      if (inFlight.size > 0) await Promise.race(inFlight.values());
+      else if (pending.length > 0) throw new Error("planner: runs wait on runs that never ran");
     }
     await runAnalyses(loaded, results, catalog, outDir, o.threads);
   } finally {

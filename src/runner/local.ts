@@ -35,6 +35,8 @@ export interface RunListener {
  * of workers) implements the same interface, so the planner and executor do not change.
  */
 export interface Runner {
+  /** How many runs may be in flight at once (default 1). */
+  readonly concurrency?: number;
   run(task: RunTask, listener: RunListener): Promise<RunRecord>;
   close?(): Promise<void>;
 }

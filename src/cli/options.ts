@@ -282,7 +282,7 @@ export function oneRunSpec(
         seed: f.seed,
         ...(f.earlyStop !== undefined ? { earlyStop: f.earlyStop } : {}),
         out: f.out,
-        ...(checkpoint ? { checkpoint } : {}),
+        checkpoint: checkpoint ?? false,
         log: f.log ?? `${f.out}.log.jsonl`,
         ...(extra.metadata ? { metadata: extra.metadata } : {}),
         ...runExtra,
@@ -301,7 +301,7 @@ export async function runOneRunSpec(
   const { spec } = validateSpec(raw, "command line");
   const r = Object.values(spec.runs)[0]!;
   // Every output is checked before any training: not a folder, not an input file, not each other.
-  checkOutputPaths({ "--out": r.out, "--checkpoint": r.checkpoint, "--log": r.log }, [
+  checkOutputPaths({ "--out": r.out, "--checkpoint": r.checkpoint || undefined, "--log": r.log }, [
     f.trainImages,
     f.trainLabels,
     f.testImages,
@@ -314,7 +314,7 @@ export async function runOneRunSpec(
   }
   const run = Object.values(spec.runs)[0]!;
   // Without a checkpoint to resume there is nothing to reuse; without --resume a stale one is discarded.
-  if (!f.resume && run.checkpoint) {
+  if (!f.resume && typeof run.checkpoint === "string") {
     const { rmSync } = await import("node:fs");
     rmSync(run.checkpoint, { force: true });
   }

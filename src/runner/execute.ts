@@ -64,9 +64,12 @@ export function runPaths(outDir: string, p: PlannedRun) {
   const model = p.spec.out ? resolve(p.spec.out) : join(outDir, "models", `${name}.onnx`);
   return {
     model,
-    checkpoint: p.spec.checkpoint
-      ? resolve(p.spec.checkpoint)
-      : join(outDir, "ckpt", `${name}-${p.fingerprint}.ckpt`),
+    checkpoint:
+      p.spec.checkpoint === false
+        ? undefined
+        : p.spec.checkpoint
+          ? resolve(p.spec.checkpoint)
+          : join(outDir, "ckpt", `${name}-${p.fingerprint}.ckpt`),
     log: p.spec.log ? resolve(p.spec.log) : join(outDir, "logs", `${name}.jsonl`),
     recordedModel:
       isAbsolute(relative(outDir, model)) || relative(outDir, model).startsWith("..")
@@ -156,7 +159,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
           },
         );
         results.runs[p.id] = rec;
-        if (!o.keepCheckpoints) rmSync(paths.checkpoint, { force: true });
+        if (!o.keepCheckpoints && paths.checkpoint) rmSync(paths.checkpoint, { force: true });
         o.onEvent?.({ kind: "done", index, total, run: p, seconds: rec.seconds });
       } catch (e) {
         if (!(e instanceof KdError)) throw e;

@@ -16,7 +16,8 @@ export interface RunTask {
   readonly planned: PlannedRun;
   /** Output files (absolute paths). */
   readonly model: string;
-  readonly checkpoint: string;
+  /** Absent: no checkpoint (the run cannot resume). */
+  readonly checkpoint?: string | undefined;
   readonly log: string;
   /** Model files of the run's teachers, in order (run teachers expand to their instances' files). */
   readonly teacherFiles: readonly string[];
@@ -92,8 +93,7 @@ export class LocalRunner implements Runner {
       ...(r.earlyStop !== undefined ? { earlyStop: r.earlyStop } : {}),
       ...(this.o.threads ? { threads: this.o.threads } : {}),
       ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
-      checkpoint: task.checkpoint,
-      resume: true,
+      ...(task.checkpoint ? { checkpoint: task.checkpoint, resume: true } : {}),
       logFile: task.log,
       out: task.model,
       ...(r.metadata ? { metadata: r.metadata } : {}),

@@ -59,7 +59,8 @@ export const runSchema = z.strictObject({
   cache: z.boolean().default(true),
   /** Where files go (for one-run specs from `kd train`/`kd distill`); default: inside the output folder. */
   out: z.string().min(1).optional(),
-  checkpoint: z.string().min(1).optional(),
+  /** A checkpoint path, or false for none. */
+  checkpoint: z.union([z.string().min(1), z.literal(false)]).optional(),
   log: z.string().min(1).optional(),
   /** Extra metadata written into the exported model. */
   metadata: z.record(z.string(), z.string()).optional(),

@@ -38,6 +38,9 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const each = evalEach ?? (valSet ? "val" : "test");
   if (each === "val" && !valSet) throw new KdError("evaluating a validation set each epoch needs one");
   const evalSet = each === "val" ? valSet : each === "none" ? undefined : testSet;
+  // Choosing the epoch on the test set would leak it into the result.
+  if (o.earlyStop !== undefined && (each !== "val" || !valSet))
+    throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   const teacher = makeTeacher ? await makeTeacher(o.train) : undefined;
   const res = await train({ ...config, ...(evalSet ? { evalSet } : {}), ...(teacher ? { teacher } : {}) });
   if (out) saveModel(out, o.model, res.params, metadata);

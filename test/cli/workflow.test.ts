@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +26,18 @@ function writeIdx(ds: Dataset, images: string, labels: string): void {
   lh.writeUInt32BE(ds.n, 4);
   writeFileSync(labels, Buffer.concat([lh, Buffer.from(Array.from(ds.y!))]));
 }
+
+/** The data flags every command of these tests gets (user-supplied IDX files). */
+const dataArgs = [
+  "--train-images",
+  p("train-images"),
+  "--train-labels",
+  p("train-labels"),
+  "--test-images",
+  p("test-images"),
+  "--test-labels",
+  p("test-labels"),
+];
 
 beforeAll(async () => {
   writeIdx(mnistTrain(2000), p("train-images"), p("train-labels"));
@@ -155,5 +167,80 @@ describe("distil, shift, evaluate: the CLI on user-supplied IDX files", () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/belongs to a run with other settings/);
+  });
+});
+
+describe("kd train as a one-run spec", () => {
+  it("--print-spec prints the spec the flags stand for, and trains nothing", () => {
+    const r = kd([
+      "train",
+      "--arch",
+      "mlp:16",
+      "--count",
+      "600",
+      "--val",
+      "100",
+      "--early-stop",
+      "3",
+      "--out",
+      p("x.onnx"),
+      "--print-spec",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/take:\n\s+count: 600/);
+    expect(r.stdout).toMatch(/earlyStop: 3/);
+    expect(r.stdout).toMatch(/holdout:\n\s+count: 100/);
+    expect(existsSync(p("x.onnx"))).toBe(false);
+  });
+
+  it("--count trains on that many examples; --no-checkpoint writes none; a finished run removes its checkpoint", () => {
+    const a = kd([
+      "train",
+      "--arch",
+      "mlp:16",
+      "--epochs",
+      "1",
+      "--count",
+      "600",
+      "--out",
+      p("c.onnx"),
+      "--json",
+      ...dataArgs,
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(existsSync(p("c.onnx"))).toBe(true);
+    expect(existsSync(p("c.onnx.ckpt"))).toBe(false);
+    const b = kd([
+      "train",
+      "--arch",
+      "mlp:16",
+      "--epochs",
+      "1",
+      "--count",
+      "600",
+      "--no-checkpoint",
+      "--keep-checkpoints",
+      "--out",
+      p("d.onnx"),
+      ...dataArgs,
+    ]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(existsSync(p("d.onnx.ckpt"))).toBe(false);
+    const c = kd([
+      "train",
+      "--arch",
+      "mlp:16",
+      "--epochs",
+      "1",
+      "--count",
+      "600",
+      "--keep-checkpoints",
+      "--out",
+      p("e.onnx"),
+      ...dataArgs,
+    ]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(existsSync(p("e.onnx.ckpt"))).toBe(true);
+    expect(c.stderr).toMatch(/epoch 1\/1 - loss \d\.\d{4} - acc \d+\.\d\d% - test errors \d+ - /);
   });
 });

@@ -40,6 +40,10 @@ export interface AnalysisParams {
     metric: string;
     where?: Record<string, unknown> | undefined;
     reference?: string | undefined;
+    /** Another metric reported at the chosen value (e.g. choose on val.errors, report test.errors). */
+    report?: string | undefined;
+    /** With `reference` and `report`: the share of the reference→target gap the chosen value closes. */
+    target?: string | undefined;
   };
 }
 export type AnalysisKind = keyof AnalysisParams;
@@ -167,28 +171,46 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       metric: name.default("test.errors"),
       where: z.record(z.string(), z.unknown()).optional(),
       reference: name.optional(),
+      report: name.optional(),
+      target: name.optional(),
     }),
-    runs: (p) => [p.run, ...(p.reference ? [p.reference] : [])],
+    runs: (p) => [p.run, ...(p.reference ? [p.reference] : []), ...(p.target ? [p.target] : [])],
     async compute(p, ctx) {
-      const groups = new Map<string, { x: unknown; ys: number[] }>();
+      const groups = new Map<string, { x: unknown; ys: number[]; zs: number[] }>();
       for (const r of ctx.records(p.run, p.where)) {
         const x = r.point[p.axis];
         ensure(x !== undefined, `best: run ${p.run} has no grid axis ${p.axis}`);
+        const y = pick(r, p.metric);
+        ensure(typeof y === "number", `best: run ${r.id} has no ${p.metric}`);
         const key = JSON.stringify(x);
-        const g = groups.get(key) ?? { x, ys: [] };
-        g.ys.push(pick(r, p.metric) as number);
+        const g = groups.get(key) ?? { x, ys: [], zs: [] };
+        g.ys.push(y);
+        if (p.report) g.zs.push(pick(r, p.report) as number);
         groups.set(key, g);
       }
-      const points = [...groups.values()].map((g) => ({ x: g.x, y: stat(g.ys) }));
+      const points = [...groups.values()].map((g) => ({
+        x: g.x,
+        y: stat(g.ys),
+        ...(p.report ? { reported: stat(g.zs) } : {}),
+      }));
       ensure(
         points.length > 0,
         `best: run ${p.run} has no results${p.where ? " at the given grid values" : ""}`,
       );
       const best = points.reduce((a, b) => (b.y.mean < a.y.mean ? b : a));
       const ref = p.reference ? ctx.records(p.reference, p.where) : [];
+      const gap = (() => {
+        if (!p.target || !p.report || ref.length === 0 || !best.reported) return {};
+        const b = stat(ref.map((r) => pick(r, p.report!) as number)).mean;
+        const t = meanOf(ctx, p.target, p.report);
+        return { gapClosed: b - t > 0 ? (b - best.reported.mean) / (b - t) : 0 };
+      })();
       return {
+        ...gap,
         best: best.x,
         value: best.y.mean,
+        // The chosen value's other metric, over its seeds (e.g. test errors of the setting chosen on validation).
+        ...(best.reported ? { reported: best.reported.values.length > 1 ? best.reported : best.reported.mean } : {}),
         points,
         ...(ref.length
           ? {

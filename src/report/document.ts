@@ -221,7 +221,7 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
       },
       {
         kind: "text",
-        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
+        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${valueText(v.gapClosed, "percent")} of the gap closed` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
       },
       ...(numeric
         ? [

@@ -210,7 +210,9 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
         best: best.x,
         value: best.y.mean,
         // The chosen value's other metric, over its seeds (e.g. test errors of the setting chosen on validation).
-        ...(best.reported ? { reported: best.reported.values.length > 1 ? best.reported : best.reported.mean } : {}),
+        ...(best.reported
+          ? { reported: best.reported.values.length > 1 ? best.reported : best.reported.mean }
+          : {}),
         points,
         ...(ref.length
           ? {

@@ -12,7 +12,11 @@ export interface ParamSpec {
   readonly init: Init;
   /** Fan-in and fan-out for the initialiser. */
   readonly fan: readonly [number, number];
-  /** Axes over which one unit's incoming weights lie (for the max-norm constraint); none for biases. */
+  /**
+   * Axes over which one hidden unit's incoming weights lie, for the max-norm constraint. Only
+   * hidden layers' weights have them: as in the dropout paper, the output layer and biases are
+   * never constrained.
+   */
   readonly unitAxes?: readonly number[];
   /** Whether weight decay applies (weights yes, biases no). */
   readonly decay: boolean;
@@ -33,14 +37,21 @@ export function initParam(spec: ParamSpec, rng: Rng): Float32Array {
   return out;
 }
 
-export function denseParams(name: string, fanIn: number, fanOut: number, init: Init): ParamSpec[] {
+/** A dense layer's weight [in, out] and bias; `hidden` layers' weights take the max-norm constraint. */
+export function denseParams(
+  name: string,
+  fanIn: number,
+  fanOut: number,
+  init: Init,
+  hidden: boolean,
+): ParamSpec[] {
   return [
     {
       name: `${name}.weight`,
       shape: [fanIn, fanOut],
       init,
       fan: [fanIn, fanOut],
-      unitAxes: [0],
+      ...(hidden ? { unitAxes: [0] } : {}),
       decay: true,
     },
     { name: `${name}.bias`, shape: [fanOut], init: "zeros", fan: [fanIn, fanOut], decay: false },

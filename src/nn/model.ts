@@ -53,7 +53,9 @@ export function mlp(
   const sizes = [features, ...hidden, numClasses];
   const names = sizes.slice(1).map((_, i) => (i === hidden.length ? "out" : `fc${i + 1}`));
   const params = names.flatMap((name, i) =>
-    denseParams(name, sizes[i]!, sizes[i + 1]!, i === hidden.length ? "glorot" : "he"),
+    i === hidden.length
+      ? denseParams(name, sizes[i]!, sizes[i + 1]!, "glorot", false)
+      : denseParams(name, sizes[i]!, sizes[i + 1]!, "he", true),
   );
   return {
     arch: `mlp:${hidden.join(",")}`,
@@ -109,7 +111,7 @@ export function cnn(
     s /= 2;
   });
   const flat = c * s * s;
-  params.push(...denseParams("out", flat, numClasses, "glorot"));
+  params.push(...denseParams("out", flat, numClasses, "glorot", false));
   return {
     arch: `cnn:${channels.join(",")}`,
     inputShape: [1, side, side],

@@ -1,5 +1,6 @@
 /** Optimizers written as graph updates: new parameters and state are outputs of the training step. */
 import * as o from "../ir/ops.js";
+import { normAxes } from "../ir/primitives.js";
 import type { Tensor } from "../ir/tensor.js";
 import type { ParamSpec } from "../nn/layers.js";
 
@@ -46,8 +47,34 @@ export function stateSlots(cfg: OptimizerConfig): readonly string[] {
  * (Srivastava et al. 2014), applied after the update.
  */
 export function maxNorm(w: Tensor, axes: readonly number[], c: number): Tensor {
-  const norm = o.sqrt(o.sum(o.square(w), axes, true));
+  const norm = o.sqrt(sumOfSquares(w, axes));
   return o.mul(w, o.where(o.greater(norm, c), o.div(c, norm), 1));
+}
+
+/**
+ * Σ w² over `axes`, reduced dims kept as 1. When the axes lead (a dense weight [in, out]) or
+ * trail (a conv weight [out, in, kh, kw]), the sum is a product with a ones vector, which reads w
+ * in memory order: ONNX Runtime's axis-0 ReduceSumSquare strides across the rows and measured
+ * 3.5x slower on a [1200, 1200] weight (1.0 ms against 0.29 ms, one thread).
+ */
+function sumOfSquares(w: Tensor, axes: readonly number[]): Tensor {
+  const ax = normAxes(axes, w.rank);
+  const dims = w.shape;
+  const kept = dims.map((d, i) => (ax.includes(i) ? 1 : d));
+  if (dims.some((d) => typeof d !== "number")) return o.sum(o.square(w), ax, true);
+  const size = (which: (i: number) => boolean) =>
+    (dims as number[]).reduce((n, d, i) => (which(i) ? n * d : n), 1);
+  const k = size((i) => ax.includes(i));
+  const rest = size((i) => !ax.includes(i));
+  const ones = (shape: number[]) => o.constant(w.graph, new Float32Array(k).fill(1), shape, w.dtype);
+  const flat = (x: Tensor, shape: number[]) =>
+    x.rank === 2 && x.shape[0] === shape[0] && x.shape[1] === shape[1] ? x : o.reshape(x, shape);
+  const unflat = (x: Tensor) => (x.rank === kept.length ? x : o.reshape(x, kept));
+  const sq = o.square(w);
+  if (ax.every((a, i) => a === i)) return unflat(o.matmul(ones([1, k]), flat(sq, [k, rest])));
+  if (ax.every((a, i) => a === w.rank - ax.length + i))
+    return unflat(o.matmul(flat(sq, [rest, k]), ones([k, 1])));
+  return o.sum(sq, ax, true);
 }
 
 /**

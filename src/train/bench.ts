@@ -13,8 +13,10 @@ export interface BenchResult {
   readonly threads: number;
   readonly batch: number;
   readonly stepsPerRun: number;
+  /** Over blocks of about 10 steps. */
   readonly msPerStepMedian: number;
   readonly msPerStepMean: number;
+  readonly msPerStepMin: number;
   readonly examplesPerSec: number;
   readonly peakRssMiB: number;
 }
@@ -84,6 +86,7 @@ export async function benchStep(
     stepsPerRun: k,
     msPerStepMedian: median,
     msPerStepMean: perStep.reduce((a, b) => a + b, 0) / perStep.length,
+    msPerStepMin: sorted[0]!,
     examplesPerSec: (B * 1000) / median,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };

@@ -56,7 +56,7 @@ export function shiftOutputBias(
     throw new KdError(
       outputName
         ? `no output named "${outputName}"`
-        : "cannot tell which output holds the logits; name it with --output",
+        : "cannot tell which output holds the logits (several float outputs); name the one to shift",
     );
   // The producer now writes to a new name; an Add restores the original one with the shift applied.
   const inner = `${out.name}__before_bias_shift`;

@@ -26,7 +26,7 @@ export interface TransferOptions {
 
 export function transferSet(base: Dataset, o: TransferOptions): Dataset {
   if (o.fraction !== undefined && o.count !== undefined)
-    throw new KdError("give --fraction or --count, not both");
+    throw new KdError("give a fraction or a count of the transfer set, not both");
   let ds = base;
   if (o.omitClasses?.length || o.onlyClasses?.length)
     ds = filterClasses(ds, {
@@ -36,7 +36,7 @@ export function transferSet(base: Dataset, o: TransferOptions): Dataset {
   const rng = new Rng(o.seed).fork(7);
   if (o.fraction !== undefined) ds = takeFraction(ds, o.fraction, rng);
   if (o.count !== undefined) {
-    if (o.count > ds.n) throw new KdError(`--count ${o.count}: the transfer set has only ${ds.n} examples`);
+    if (o.count > ds.n) throw new KdError(`a count of ${o.count}: the transfer set has only ${ds.n} examples`);
     ds = takeCount(ds, o.count, rng);
   }
   return o.unlabeled ? withoutLabels(ds) : ds;
@@ -49,7 +49,7 @@ export function transferSet(base: Dataset, o: TransferOptions): Dataset {
 export function holdOut(train: Dataset, valCount: number, seed: number): { train: Dataset; val?: Dataset } {
   if (valCount <= 0) return { train };
   if (valCount >= train.n)
-    throw new KdError(`--val ${valCount} leaves no training examples (${train.n} in all)`);
+    throw new KdError(`holding out ${valCount} examples leaves none to train on (${train.n} in all)`);
   return splitValidation(train, valCount, new Rng(seed).fork(99));
 }
 

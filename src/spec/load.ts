@@ -82,8 +82,8 @@ const MAX_SPEC_BYTES = 16 << 20;
 /** A `path=value` override; the value is read as YAML, so numbers, lists and objects work. */
 export function parseSet(text: string): [string, unknown] {
   const eq = text.indexOf("=");
-  ensure(eq > 0, `--set "${text}": expected field.path=value`);
-  return [text.slice(0, eq).trim(), parseText(text.slice(eq + 1), `--set ${text.slice(0, eq)}`)];
+  ensure(eq > 0, `override "${text}": expected field.path=value`);
+  return [text.slice(0, eq).trim(), parseText(text.slice(eq + 1), `override ${text.slice(0, eq)}`)];
 }
 
 export interface LoadOptions {

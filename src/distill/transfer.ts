@@ -36,7 +36,8 @@ export function transferSet(base: Dataset, o: TransferOptions): Dataset {
   const rng = new Rng(o.seed).fork(7);
   if (o.fraction !== undefined) ds = takeFraction(ds, o.fraction, rng);
   if (o.count !== undefined) {
-    if (o.count > ds.n) throw new KdError(`a count of ${o.count}: the transfer set has only ${ds.n} examples`);
+    if (o.count > ds.n)
+      throw new KdError(`a count of ${o.count}: the transfer set has only ${ds.n} examples`);
     ds = takeCount(ds, o.count, rng);
   }
   return o.unlabeled ? withoutLabels(ds) : ds;

@@ -12,11 +12,21 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 export const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
 
-export function formatMetrics(m: ClassMetrics, title = "test"): string {
+/** Metrics as the trainer measures them, or as results.json records them (per-class accuracy derived). */
+type MetricsLike = Omit<ClassMetrics, "perClass" | "ties"> & {
+  readonly perClass: readonly { readonly total: number; readonly correct: number }[];
+};
+
+export function formatMetrics(m: MetricsLike, title = "test"): string {
   const head = `${title}: ${m.errors} errors in ${m.n} (accuracy ${pct(m.accuracy)})`;
   const per = table(
     ["class", "examples", "correct", "accuracy"],
-    m.perClass.map((c, k) => [String(k), String(c.total), String(c.correct), pct(c.accuracy)]),
+    m.perClass.map((c, k) => [
+      String(k),
+      String(c.total),
+      String(c.correct),
+      pct(c.total ? c.correct / c.total : 0),
+    ]),
   );
   const conf = table(
     ["true\\pred", ...m.confusion.map((_, k) => String(k))],

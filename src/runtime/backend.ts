@@ -56,6 +56,16 @@ export interface InferenceBackend {
 let current: InferenceBackend | undefined;
 
 /** Makes `backend` the one every later session is created by. */
+/** ONNX Runtime's tensor type names for kd's dtypes (the same in onnxruntime-node and -web). */
+export const ORT_TYPE = {
+  float32: "float32",
+  float64: "float64",
+  int64: "int64",
+  int32: "int32",
+  uint32: "uint32",
+  bool: "bool",
+} as const satisfies { readonly [D in DType]: string };
+
 export function setBackend(backend: InferenceBackend): void {
   current = backend;
 }

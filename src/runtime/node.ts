@@ -1,26 +1,17 @@
 /** The onnxruntime-node backend; importing this module registers it (the Node entry points do). */
 import os from "node:os";
 import * as ort from "onnxruntime-node";
-import type { DType } from "../ir/tensor.js";
 import { setTotalMemory } from "../util/memory.js";
 import {
   type BackendSession,
   type HostArray,
   type HostTensor,
   type InferenceBackend,
+  ORT_TYPE,
   type SessionOptions,
   setBackend,
   type TypedHostTensor,
 } from "./backend.js";
-
-const ortType: { readonly [D in DType]: ort.Tensor.Type } = {
-  float32: "float32",
-  float64: "float64",
-  int64: "int64",
-  int32: "int32",
-  uint32: "uint32",
-  bool: "bool",
-};
 
 class NodeSession implements BackendSession {
   constructor(private readonly session: ort.InferenceSession) {}
@@ -39,7 +30,7 @@ class NodeSession implements BackendSession {
   ): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds))
-      ortFeeds[name] = new ort.Tensor(ortType[f.dtype], f.data as never, f.dims as number[]);
+      ortFeeds[name] = new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.dims as number[]);
     const fetches: Record<string, ort.Tensor | null> = {};
     for (const name of outputs) {
       const t = into?.[name];

@@ -1,22 +1,13 @@
 /** The onnxruntime-web (wasm) backend: kd's compiled graphs run in the page by ONNX Runtime's WebAssembly build. */
 import * as ort from "onnxruntime-web/wasm";
-import type { DType } from "../ir/tensor.js";
-import type {
-  BackendSession,
-  HostArray,
-  HostTensor,
-  InferenceBackend,
-  TypedHostTensor,
+import {
+  type BackendSession,
+  type HostArray,
+  type HostTensor,
+  type InferenceBackend,
+  ORT_TYPE,
+  type TypedHostTensor,
 } from "../runtime/backend.js";
-
-const ortType: { readonly [D in DType]: ort.Tensor.Type } = {
-  float32: "float32",
-  float64: "float64",
-  int64: "int64",
-  int32: "int32",
-  uint32: "uint32",
-  bool: "bool",
-};
 
 class WebSession implements BackendSession {
   constructor(private readonly session: ort.InferenceSession) {}
@@ -35,7 +26,7 @@ class WebSession implements BackendSession {
   ): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds))
-      ortFeeds[name] = new ort.Tensor(ortType[f.dtype], f.data as never, f.dims as number[]);
+      ortFeeds[name] = new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.dims as number[]);
     const res = await this.session.run(ortFeeds, outputs as string[]);
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(res)) {

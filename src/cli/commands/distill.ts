@@ -165,16 +165,7 @@ export function registerDistill(program: Command): void {
             .map(([k, v]) => `, ${k} ${v.toFixed(4)}`)
             .join("")}`,
         );
-      if (rec.test)
-        console.log(
-          formatMetrics(
-            {
-              ...rec.test,
-              perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })),
-            },
-            "test",
-          ),
-        );
+      if (rec.test) console.log(formatMetrics(rec.test, "test"));
     }
   });
 }

@@ -34,16 +34,7 @@ export function registerTrain(program: Command): void {
       const best = rec.bestEpoch !== undefined ? `, weights of epoch ${rec.bestEpoch}` : "";
       console.log(`wrote ${f.out} (${rec.arch}, ${rec.epochs} epochs${best}, ${rec.seconds.toFixed(1)} s)`);
       if (rec.val) console.log(`validation: ${rec.val.errors} errors in ${rec.val.n}`);
-      if (rec.test)
-        console.log(
-          formatMetrics(
-            {
-              ...rec.test,
-              perClass: rec.test.perClass.map((c) => ({ ...c, accuracy: c.total ? c.correct / c.total : 0 })),
-            },
-            "test",
-          ),
-        );
+      if (rec.test) console.log(formatMetrics(rec.test, "test"));
     }
   });
 }

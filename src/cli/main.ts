@@ -8,6 +8,7 @@ import { registerBench } from "./commands/bench.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
+import { registerPredict } from "./commands/predict.js";
 import { registerReport } from "./commands/report.js";
 import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerDistill(program);
   registerEval(program);
+  registerPredict(program);
   registerAdjustBias(program);
   registerBench(program);
   registerRun(program);

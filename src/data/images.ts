@@ -189,17 +189,12 @@ export function imageFilesIn(dir: string): string[] {
     .filter((p) => statSync(p).isFile());
 }
 
-/**
- * An image folder: each subfolder is a class, numbered in sorted name order; `classNames` on the
- * result lists them. Examples come class by class, files in name order.
- */
-export function loadImageFolder(dir: string, opts: ImageOptions = {}): Dataset {
+/** The files of an image folder: class subfolders in sorted order, each one's images by name. */
+export function listImageFolder(dir: string): { classes: string[]; paths: string[]; labels: number[] } {
   const classes = listDir(dir).filter((f) => !f.startsWith(".") && statSync(join(dir, f)).isDirectory());
+  // Folders named by numbers sort as numbers (2 before 10).
+  if (classes.every((c) => /^\d+$/.test(c))) classes.sort((a, b) => Number(a) - Number(b));
   ensure(classes.length > 0, () => `${dir}: no class subfolders (expected ${dir}/<class>/<image>.png)`);
-  ensure(
-    opts.numClasses === undefined || classes.length <= opts.numClasses,
-    () => `${dir}: ${classes.length} class folders, but only ${opts.numClasses} classes`,
-  );
   const paths: string[] = [];
   const labels: number[] = [];
   classes.forEach((cls, k) => {
@@ -210,6 +205,19 @@ export function loadImageFolder(dir: string, opts: ImageOptions = {}): Dataset {
       labels.push(k);
     }
   });
+  return { classes, paths, labels };
+}
+
+/**
+ * An image folder: each subfolder is a class, numbered in sorted name order (numeric order when
+ * every name is a number); `classNames` on the result lists them. Examples come class by class, files in name order.
+ */
+export function loadImageFolder(dir: string, opts: ImageOptions = {}): Dataset {
+  const { classes, paths, labels } = listImageFolder(dir);
+  ensure(
+    opts.numClasses === undefined || classes.length <= opts.numClasses,
+    () => `${dir}: ${classes.length} class folders, but only ${opts.numClasses} classes`,
+  );
   const ds = loadImageFiles(paths, labels, basename(dir), {
     ...opts,
     numClasses: Math.max(opts.numClasses ?? 0, classes.length),

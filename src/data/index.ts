@@ -26,6 +26,7 @@ export {
   type ImageOptions,
   imageFilesIn,
   isImageFile,
+  listImageFolder,
   loadImageFiles,
   loadImageFolder,
   resizeBilinear,

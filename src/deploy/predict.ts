@@ -5,7 +5,6 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import { parseCsvDataset } from "../data/csv.js";
 import type { Dataset } from "../data/dataset.js";
 import {
   type ImageOptions,
@@ -106,8 +105,9 @@ function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Blo
     if (subdirs.length > 0) {
       const { classes, paths, labels } = listImageFolder(path);
       // Folders named by class numbers (0, 1, ..., maybe with gaps) label their images by that number.
-      if (classes.every((c) => /^\d+$/.test(c))) labels.forEach((k, i) => (labels[i] = Number(classes[k])));
-      return { ds: loadImageFiles(paths, labels, basename(path), imageOpts), sources: paths };
+      const numbered = classes.every((c) => /^\d+$/.test(c));
+      const y = numbered ? labels.map((k) => Number(classes[k])) : labels;
+      return { ds: loadImageFiles(paths, y, basename(path), imageOpts), sources: paths };
     }
     const paths = imageFilesIn(path);
     ensure(paths.length > 0, () => `${path}: no PNG or JPEG images and no class subfolders`);

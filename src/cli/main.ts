@@ -12,6 +12,7 @@ import { registerPredict } from "./commands/predict.js";
 import { registerReport } from "./commands/report.js";
 import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
+import { registerSummary } from "./commands/summary.js";
 import { registerTrain } from "./commands/train.js";
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDistill(program);
   registerEval(program);
   registerPredict(program);
+  registerSummary(program);
   registerAdjustBias(program);
   registerBench(program);
   registerRun(program);

@@ -9,6 +9,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
 import { registerPredict } from "./commands/predict.js";
+import { registerQuantize } from "./commands/quantize.js";
 import { registerReport } from "./commands/report.js";
 import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerSummary(program);
+  registerQuantize(program);
   registerAdjustBias(program);
   registerBench(program);
   registerRun(program);

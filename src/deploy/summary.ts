@@ -6,8 +6,7 @@
 import { statSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import type { Dataset } from "../data/dataset.js";
-import type { ModelProto } from "../onnx/gen/onnx_pb.js";
-import { OnnxDataType } from "../onnx/proto.js";
+import { type ModelProto, OnnxDataType } from "../onnx/proto.js";
 import { type ClassifierOptions, OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
 import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
@@ -35,7 +34,10 @@ const QDQ_OPS = new Set(["QuantizeLinear", "DequantizeLinear", "DynamicQuantizeL
 export function countParameters(model: ModelProto): number {
   const g = model.graph!;
   const overhead = new Set<string>();
+  // Dynamic quantisation rescales by Mul(activation scale, weight scales): those scales are overhead.
+  const runtimeScales = new Set(g.node.filter((nd) => nd.opType === "DynamicQuantizeLinear").map((nd) => nd.output[1]));
   for (const nd of g.node) {
+    if (nd.opType === "Mul" && nd.input.some((i) => runtimeScales.has(i))) for (const i of nd.input) overhead.add(i);
     if (QDQ_OPS.has(nd.opType)) for (const i of nd.input.slice(1)) overhead.add(i);
     if (nd.opType === "MatMulInteger" || nd.opType === "ConvInteger")
       for (const i of nd.input.slice(2)) overhead.add(i);

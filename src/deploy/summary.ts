@@ -35,9 +35,12 @@ export function countParameters(model: ModelProto): number {
   const g = model.graph!;
   const overhead = new Set<string>();
   // Dynamic quantisation rescales by Mul(activation scale, weight scales): those scales are overhead.
-  const runtimeScales = new Set(g.node.filter((nd) => nd.opType === "DynamicQuantizeLinear").map((nd) => nd.output[1]));
+  const runtimeScales = new Set(
+    g.node.filter((nd) => nd.opType === "DynamicQuantizeLinear").map((nd) => nd.output[1]),
+  );
   for (const nd of g.node) {
-    if (nd.opType === "Mul" && nd.input.some((i) => runtimeScales.has(i))) for (const i of nd.input) overhead.add(i);
+    if (nd.opType === "Mul" && nd.input.some((i) => runtimeScales.has(i)))
+      for (const i of nd.input) overhead.add(i);
     if (QDQ_OPS.has(nd.opType)) for (const i of nd.input.slice(1)) overhead.add(i);
     if (nd.opType === "MatMulInteger" || nd.opType === "ConvInteger")
       for (const i of nd.input.slice(2)) overhead.add(i);

@@ -21,6 +21,7 @@ interface QuantizeFlags extends LoadFlags, TestFlags {
   input?: string;
   output?: string;
   threads?: number;
+  timing: number;
   json?: boolean;
 }
 
@@ -49,6 +50,12 @@ export function registerQuantize(program: Command): void {
     .option("--input <name>", "input to feed (default: the only one)")
     .option("--output <name>", "output holding the class scores (default: the only float one)")
     .option("--threads <n>", "ONNX Runtime threads", num({ int: true, min: 1, max: 256 }))
+    .option(
+      "--timing <ms>",
+      "time spent measuring latency at each batch size",
+      num({ int: true, min: 1 }),
+      500,
+    )
     .option("--json", "print the two summaries as JSON");
   addLoadOptions(cmd);
   cmd.action(async (path: string, f: QuantizeFlags) => {
@@ -93,7 +100,7 @@ export function registerQuantize(program: Command): void {
     const problems = checkModel(res.model);
     if (problems.length > 0) throw new Error(`quantised model is malformed: ${problems[0]}`);
     writeFileAtomic(f.out, encodeModel(res.model));
-    const sOpts = { ...opts, ...(test ? { test } : {}) };
+    const sOpts = { ...opts, timingMs: f.timing, ...(test ? { test } : {}) };
     const before = await summarize(path, sOpts);
     const after = await summarize(f.out, sOpts);
     if (f.json)

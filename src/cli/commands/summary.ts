@@ -9,6 +9,7 @@ import { type TestFlags, testData } from "./test-data.js";
 interface SummaryFlags extends LoadFlags, TestFlags {
   compare?: string;
   threads?: number;
+  timing: number;
   json?: boolean;
 }
 
@@ -26,6 +27,12 @@ export function registerSummary(program: Command): void {
     )
     .option("--test-labels <path>", "labels for --test (NPY, IDX)")
     .option("--threads <n>", "ONNX Runtime threads", num({ int: true, min: 1, max: 256 }))
+    .option(
+      "--timing <ms>",
+      "time spent measuring latency at each batch size",
+      num({ int: true, min: 1 }),
+      500,
+    )
     .option("--json", "print the summaries as JSON");
   addLoadOptions(cmd);
   cmd.action(async (path: string, f: SummaryFlags) => {
@@ -34,8 +41,10 @@ export function registerSummary(program: Command): void {
     const features = probe.features;
     await probe.release();
     const test = testData(f, features, loadFlags(f));
-    const base = await summarize(path, { ...opts, ...(test ? { test } : {}) });
-    const other = f.compare ? await summarize(f.compare, { ...opts, ...(test ? { test } : {}) }) : undefined;
+    const base = await summarize(path, { ...opts, timingMs: f.timing, ...(test ? { test } : {}) });
+    const other = f.compare
+      ? await summarize(f.compare, { ...opts, timingMs: f.timing, ...(test ? { test } : {}) })
+      : undefined;
     console.log(
       f.json ? JSON.stringify(other ? { model: base, compare: other } : base) : formatSummary(base, other),
     );

@@ -54,6 +54,26 @@ async function trainAndSave(model: Model, path: string): Promise<void> {
   saveModel(path, model, res.params);
 }
 
+/** Quantises the model at `path` and writes it beside it as `<name>.<mode>.onnx`. */
+async function quantizeTo(
+  path: string,
+  name: string,
+  mode: "static" | "dynamic",
+  opts: { output?: string } = {},
+) {
+  const clf = await OnnxClassifier.load(path, opts);
+  const input = { name: clf.inputName, shape: clf.exampleShape };
+  await clf.release();
+  const res = await quantizeModel(decodeModel(readFileSync(path)), {
+    mode,
+    input,
+    calibration: { x: calib.x, n: calib.n },
+  });
+  const out = join(dir, `${name}.${mode}.onnx`);
+  writeFileSync(out, encodeModel(res.model));
+  return { out, res };
+}
+
 beforeAll(async () => {
   await trainAndSave(mlp(784, [128, 64], 10), mlpPath);
   await trainAndSave(cnn(28, [4, 8], 10), cnnPath);
@@ -123,18 +143,9 @@ describe("quantize", () => {
     for (const [name, path, opts, maxRatio] of cases) {
       if (mode === "dynamic" && name === "cnn") continue; // convolutions stay float in dynamic mode
       it(`${mode}: ${name} checks, runs, is smaller and agrees with the float model`, async () => {
-        const clf = await OnnxClassifier.load(path, opts);
-        const input = { name: clf.inputName, shape: clf.exampleShape };
-        await clf.release();
-        const res = await quantizeModel(decodeModel(readFileSync(path)), {
-          mode,
-          input,
-          calibration: { x: calib.x, n: calib.n },
-        });
+        const { out, res } = await quantizeTo(path, name, mode, opts);
         expect(res.quantized.length).toBeGreaterThan(0);
         expect(checkModel(res.model)).toEqual([]);
-        const out = join(dir, `${name}.${mode}.onnx`);
-        writeFileSync(out, encodeModel(res.model));
         const official = officialCheck(out);
         if (official !== undefined) expect(official).toBe("ok");
         expect(statSync(out).size / statSync(path).size).toBeLessThan(maxRatio);
@@ -152,6 +163,40 @@ describe("quantize", () => {
       });
     }
   }
+
+  it("the int8 models run in onnxruntime-web's wasm backend too, with the same logits as in onnxruntime-node", async () => {
+    let web: typeof import("onnxruntime-web");
+    try {
+      web = await import("onnxruntime-web");
+    } catch {
+      return; // onnxruntime-web is a dev dependency; without it there is nothing to compare
+    }
+    web.env.wasm.numThreads = 1;
+    for (const mode of ["static", "dynamic"] as const) {
+      const { out: path } = await quantizeTo(mlpPath, "mlp", mode);
+      const session = await web.InferenceSession.create(readFileSync(path), { executionProviders: ["wasm"] });
+      const n = 50;
+      const res = await session.run({ input: new web.Tensor("float32", test.x.slice(0, n * 784), [n, 784]) });
+      const wasm = res.logits!.data as Float32Array;
+      const native = (await accuracy(path)).logits.subarray(0, n * 10);
+      // Integer kernels differ a little between builds (rounding of requantised activations).
+      let worst = 0;
+      let scale = 0;
+      wasm.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - native[i]!));
+        scale = Math.max(scale, Math.abs(native[i]!));
+      });
+      expect(worst / scale).toBeLessThan(0.02);
+      const argmax = (z: Float32Array, r: number) => {
+        const row = Array.from(z.subarray(r * 10, r * 10 + 10));
+        return row.indexOf(Math.max(...row));
+      };
+      let same = 0;
+      for (let r = 0; r < n; r++) if (argmax(wasm, r) === argmax(native, r)) same++;
+      expect(same).toBeGreaterThanOrEqual(n - 1);
+      await session.release();
+    }
+  });
 
   it("refuses models with nothing to quantise and static runs without calibration data", async () => {
     const m = decodeModel(readFileSync(mlpPath));

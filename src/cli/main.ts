@@ -4,6 +4,7 @@ import { cleanOrtMessage } from "../runtime/ort-errors.js";
 import { KdError } from "../util/errors.js";
 import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
+import { registerBake } from "./commands/bake.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDistill } from "./commands/distill.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerSummary(program);
   registerQuantize(program);
+  registerBake(program);
   registerAdjustBias(program);
   registerBench(program);
   registerRun(program);

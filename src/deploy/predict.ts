@@ -1,7 +1,8 @@
 /**
  * Predictions of any ONNX classifier on files: images (one by one, a folder of them, or a folder
  * of class subfolders), NPY/NPZ arrays, CSV rows or IDX files. Each example gets its class and
- * the top-k probabilities softmax(z / T).
+ * the top-k probabilities softmax(z / T). Images go through the preprocessing the model records
+ * (kd.preprocessing), else they are fed as pixel / 255 like kd's training data.
  */
 import { readdirSync, statSync } from "node:fs";
 import { basename } from "node:path";
@@ -14,8 +15,9 @@ import {
   loadImageFiles,
 } from "../data/images.js";
 import { type LoadOptions, loadDataset } from "../data/load.js";
-import { type ClassifierOptions, OnnxClassifier } from "../runtime/classifier.js";
+import { type ClassifierOptions, OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
 import { ensure, KdError } from "../util/errors.js";
+import { type Preprocessing, readPreprocessing } from "./preprocess.js";
 
 export interface PredictOptions extends ClassifierOptions {
   /** Softmax temperature T > 0 (default 1): probabilities are softmax(z / T). */
@@ -83,6 +85,35 @@ export function imageOptionsFor(shape: readonly number[]): ImageOptions {
 interface Block {
   readonly ds: Dataset;
   readonly sources: readonly string[];
+  /** Decoded from 8-bit images (values are pixel / 255). */
+  readonly images?: boolean;
+}
+
+/**
+ * Image values (pixel / 255, as the loaders give them) turned into what a model that records its
+ * preprocessing wants: (pixel · scale − mean_c) / std_c, or raw pixels when that is baked in.
+ */
+export function applyPreprocessing(ds: Dataset, pre: Preprocessing): Dataset {
+  const x = new Float32Array(ds.x.length);
+  const shape = ds.exampleShape;
+  const c = shape.length === 3 ? shape[0]! : 1;
+  const plane = ds.features / c;
+  const at = (v: readonly number[] | undefined, ch: number, dflt: number) =>
+    v === undefined ? dflt : v.length === 1 ? v[0]! : (v[ch] ?? Number.NaN);
+  for (const v of [pre.mean, pre.std])
+    if (!pre.baked && v !== undefined && v.length !== 1 && v.length !== c)
+      throw new KdError(
+        `the model's preprocessing has ${v.length} per-channel values; ${ds.name} has ${c} channels`,
+      );
+  for (let i = 0; i < x.length; i++) {
+    const pixel = ds.x[i]! * 255;
+    if (pre.baked) x[i] = pixel;
+    else {
+      const ch = Math.floor(i / plane) % c;
+      x[i] = (pixel * pre.scale - at(pre.mean, ch, 0)) / at(pre.std, ch, 1);
+    }
+  }
+  return { ...ds, x };
 }
 
 function isDir(path: string): boolean {
@@ -107,7 +138,7 @@ function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Blo
       // Folders named by class numbers (0, 1, ..., maybe with gaps) label their images by that number.
       const numbered = classes.every((c) => /^\d+$/.test(c));
       const y = numbered ? labels.map((k) => Number(classes[k])) : labels;
-      return { ds: loadImageFiles(paths, y, basename(path), imageOpts), sources: paths };
+      return { ds: loadImageFiles(paths, y, basename(path), imageOpts), sources: paths, images: true };
     }
     const paths = imageFilesIn(path);
     ensure(paths.length > 0, () => `${path}: no PNG or JPEG images and no class subfolders`);
@@ -138,7 +169,11 @@ export async function predict(
     const k = Math.min(opts.topK ?? 3, c);
     ensure(Number.isInteger(k) && k >= 1, () => `top-k must be a whole number ≥ 1, got ${opts.topK}`);
     // Everything loads and is checked before anything runs.
-    const blocks = inputs.map((p) => loadInput(p, clf, opts));
+    const pre = readPreprocessing(parseModelFile(modelPath).model, modelPath);
+    const blocks = inputs.map((p) => {
+      const b = loadInput(p, clf, opts);
+      return pre !== undefined && b.images ? { ...b, ds: applyPreprocessing(b.ds, pre) } : b;
+    });
     for (const b of blocks) clf.checkFits(b.ds);
     const predictions: Prediction[] = [];
     let right = 0;

@@ -1,12 +1,14 @@
 /** Tests for kd predict: the same examples as PNG, NPY, CSV and IDX give the same classes and probabilities. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPredictions, imageOptionsFor, predict, softmaxRows } from "../../src/deploy/predict.js";
+import { bakePreprocessing, recordPreprocessing } from "../../src/deploy/preprocess.js";
 import { initParam } from "../../src/nn/layers.js";
 import { cnn, mlp } from "../../src/nn/model.js";
+import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { saveModel } from "../../src/train/forward.js";
 import { Rng } from "../../src/util/rng.js";
@@ -92,6 +94,24 @@ describe("predict", () => {
     expect(imageOptionsFor([784])).toEqual({ resize: [28, 28], channels: 1 });
     expect(imageOptionsFor([3, 32, 32])).toEqual({ resize: [32, 32], channels: 3 });
     expect(imageOptionsFor([3 * 32 * 32])).toEqual({ resize: [32, 32], channels: 3 });
+  });
+
+  it("applies the preprocessing a model records to images: baked and record-only copies agree", async () => {
+    const pre = { scale: 1 / 255, mean: [0.5], std: [2] };
+    const baked = join(dir, "baked.onnx");
+    const recorded = join(dir, "recorded.onnx");
+    writeFileSync(baked, encodeModel(bakePreprocessing(decodeModel(readFileSync(mlpPath)), pre)));
+    const m = decodeModel(readFileSync(mlpPath));
+    recordPreprocessing(m, pre);
+    writeFileSync(recorded, encodeModel(m));
+    const a = await predict(baked, [join(dir, "digits")], { topK: 10 });
+    const b = await predict(recorded, [join(dir, "digits")], { topK: 10 });
+    const plain = await predict(mlpPath, [join(dir, "digits")], { topK: 10 });
+    a.predictions.forEach((p, i) =>
+      p.top.forEach((t, j) => expect(t.prob).toBeCloseTo(b.predictions[i]!.top[j]!.prob, 5)),
+    );
+    // The preprocessing changed what the network saw.
+    expect(a.predictions[0]!.top[0]!.prob).not.toBeCloseTo(plain.predictions[0]!.top[0]!.prob, 3);
   });
 
   it("refuses data that does not fit the model, in one line, on the command line too", async () => {

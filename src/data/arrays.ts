@@ -1,5 +1,6 @@
 /** Decoded arrays (features plus optional labels) checked and turned into a Dataset: one place for every loader. */
 import { ensure } from "../util/errors.js";
+import { MAX_CLASSES } from "./checks.js";
 import { type Dataset, fromIdx } from "./dataset.js";
 import type { IdxArray } from "./idx.js";
 
@@ -23,6 +24,7 @@ export function toLabels(values: ArrayLike<number | bigint>, what: string, numCl
     const v = Number(values[i]!);
     ensure(Number.isInteger(v), () => `${what}: label ${i} is ${v}, not a whole number`);
     ensure(v >= 0, () => `${what}: label ${i} is negative (${v})`);
+    ensure(v < MAX_CLASSES, () => `${what}: label ${i} is ${v}; kd supports classes 0..${MAX_CLASSES - 1}`);
     ensure(
       numClasses === undefined || v < numClasses,
       () => `${what}: label ${i} is ${v}, outside the ${numClasses} classes [0, ${numClasses! - 1}]`,
@@ -32,18 +34,9 @@ export function toLabels(values: ArrayLike<number | bigint>, what: string, numCl
   return y;
 }
 
-/** Throws on the first NaN or ±∞ feature, naming the example and position (the loss would go NaN). */
-export function checkFinite(x: Float32Array, features: number, what: string): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (!Number.isFinite(v))
-      ensure(false, () => `${what}: example ${Math.floor(i / features)}, value ${i % features} is ${v}`);
-  }
-}
-
 /**
  * A dataset from decoded features [N, ...shape] and labels (N values, or [N, 1]): uint8 features
- * scaled to [0, 1] as for IDX, float features checked finite, labels checked whole and in range.
+ * scaled to [0, 1] as for IDX, features checked finite, labels checked whole and in range.
  */
 export function datasetFromArrays(
   features: IdxArray,
@@ -69,8 +62,8 @@ export function datasetFromArrays(
     dims.slice(1).every((d) => d > 0),
     () => `${name}: empty example shape [${dims.slice(1).join(", ")}]`,
   );
+  // fromIdx scales uint8 and refuses NaN and ±∞ (checkDataset).
   const ds = fromIdx({ ...features, dims }, undefined, name, opts.numClasses ?? 0);
-  if (features.dtype === "float32" || features.dtype === "float64") checkFinite(ds.x, ds.features, name);
   if (labels === undefined) return ds;
   ensure(labels.length === n, () => `${name}: ${n} examples but ${labels.length} labels`);
   const y = toLabels(labels, name, opts.numClasses);

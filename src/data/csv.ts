@@ -1,8 +1,8 @@
 /** Tabular data from CSV: a header row, numeric feature columns and one integer label column (csv-parse). */
-import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parse } from "csv-parse/sync";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import type { Dataset } from "./dataset.js";
 
@@ -66,7 +66,7 @@ export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {
     for (let c = 0; c < row.length; c++) {
       const cell = row[c]!;
       const v = cell === "" ? Number.NaN : Number(cell);
-      // Number("NaN") and Number("Infinity") parse: let checkFinite name those; refuse the rest here.
+      // Number("NaN") and Number("Infinity") parse: let checkDataset name those; refuse the rest here.
       ensure(
         !Number.isNaN(v) || cell === "NaN" || cell === "nan",
         () => `${what}: line ${r + 1}, column "${header[c]}": "${cell}" is not a number`,
@@ -80,13 +80,7 @@ export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {
 
 /** Loads a CSV file (see parseCsvDataset); a .tsv file is tab-separated. */
 export function loadCsvDataset(path: string, opts: CsvOptions = {}): Dataset {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new KdError(code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code ?? e})`);
-  }
+  const text = readInputFile(path, "CSV file").toString("utf8");
   const delimiter = opts.delimiter ?? (path.toLowerCase().endsWith(".tsv") ? "\t" : ",");
   return parseCsvDataset(text, basename(path), { ...opts, delimiter });
 }

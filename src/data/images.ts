@@ -3,11 +3,12 @@
  * files decoded by pngjs and jpeg-js (pure JS), grayscale or RGB, optionally resized (bilinear).
  * Examples are [C, H, W] with values scaled to [0, 1], as IDX images are.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import type { Dataset } from "./dataset.js";
 
@@ -115,14 +116,7 @@ export function resizeBilinear(img: DecodedImage, height: number, width: number)
 }
 
 function readImage(path: string): DecodedImage {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new KdError(code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code ?? e})`);
-  }
-  return decodeImage(bytes, path);
+  return decodeImage(readInputFile(path, "image"), path);
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Public API of the data layer: loaders (IDX, NPY/NPZ, CSV, image folders), datasets, augmentation and batching. */
 
-export { type ArrayDatasetOptions, checkFinite, datasetFromArrays, toLabels } from "./arrays.js";
+export { type ArrayDatasetOptions, datasetFromArrays, toLabels } from "./arrays.js";
 export { jitter, jitterImages } from "./augment.js";
 export { epochOrder, gatherBatch } from "./batches.js";
 export { checkClasses, checkCompatible, checkDataset, MAX_CLASSES } from "./checks.js";

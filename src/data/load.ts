@@ -2,14 +2,14 @@
  * One entry point for datasets on disk: the format is told from the path (a folder of class
  * subfolders, .csv/.tsv) or from the file's first bytes (NPY, NPZ, IDX, plain or gzipped).
  */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { basename, extname } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { ensure, KdError } from "../util/errors.js";
+import { fsErrorMessage } from "../util/fs-errors.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import { type CsvOptions, loadCsvDataset } from "./csv.js";
 import type { Dataset } from "./dataset.js";
-import { parseIdx } from "./idx.js";
+import { readIdxFile } from "./idx.js";
 import { type ImageOptions, isImageFile, loadImageFiles, loadImageFolder } from "./images.js";
 import { isNpy, isZip, loadNpyDataset, loadNpzDataset, type NpzOptions } from "./npy.js";
 
@@ -21,10 +21,18 @@ export interface LoadOptions extends ArrayDatasetOptions, CsvOptions, NpzOptions
   readonly format?: DataFormat;
 }
 
+/** The first `n` bytes of a file (fewer when it is shorter). */
 function firstBytes(path: string, n: number): Uint8Array {
-  const bytes = readFileSync(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes).subarray(0, n);
-  return bytes.subarray(0, n);
+  const buf = new Uint8Array(n);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } catch (e) {
+    throw new KdError(fsErrorMessage(e, path));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** The format of `path`: folders are image folders, then by extension, then by magic bytes. */
@@ -42,21 +50,18 @@ export function detectFormat(path: string): DataFormat {
   const head = firstBytes(path, 8);
   if (isNpy(head)) return "npy";
   if (isZip(head)) return "npz";
-  if (head[0] === 0 && head[1] === 0) return "idx";
+  // IDX starts with two zero bytes; gzipped files are taken for gzipped IDX (MNIST's .gz files).
+  if ((head[0] === 0 && head[1] === 0) || (head[0] === 0x1f && head[1] === 0x8b)) return "idx";
   throw new KdError(
     `${path}: unknown data format (expected an image folder, .csv, .npy, .npz or an IDX file, plain or .gz)`,
   );
 }
 
 function loadIdx(path: string, labelsPath: string | undefined, opts: ArrayDatasetOptions): Dataset {
-  const read = (p: string) => {
-    const raw = readFileSync(p);
-    return parseIdx(raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw, p);
-  };
-  const images = read(path);
+  const images = readIdxFile(path);
   let labels: ArrayLike<number> | undefined;
   if (labelsPath !== undefined) {
-    const l = read(labelsPath);
+    const l = readIdxFile(labelsPath);
     ensure(l.dims.length === 1, () => `${labelsPath}: labels must be 1-D, got dims [${l.dims.join(", ")}]`);
     labels = l.data;
   }

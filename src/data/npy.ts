@@ -3,10 +3,10 @@
  * NPY is a magic string, a Python-dict header and the raw C-order bytes; NPZ entries are
  * unzipped with fflate.
  */
-import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { unzipSync } from "fflate";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import type { Dataset } from "./dataset.js";
 import type { IdxArray } from "./idx.js";
@@ -177,18 +177,13 @@ export function npyLabels(a: NpyArray, what: string): ArrayLike<number | bigint>
   return a.data;
 }
 
-function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new KdError(code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code ?? e})`);
-  }
+function readBytes(path: string, what: string): Uint8Array {
+  return readInputFile(path, what);
 }
 
 /** Reads the one array of an .npy file. */
 export function readNpyArray(path: string): NpyArray {
-  return parseNpy(readBytes(path), path);
+  return parseNpy(readBytes(path, "NPY file"), path);
 }
 
 /** Loads features from an .npy file and labels from another .npy file (when given). */
@@ -213,7 +208,7 @@ const Y_KEYS = ["y", "labels", "targets", "label", "y_train"];
  * that array is the features. `labelsPath` (an .npy file) overrides the archive's labels.
  */
 export function loadNpzDataset(path: string, labelsPath?: string, opts: NpzOptions = {}): Dataset {
-  const arrays = parseNpz(readBytes(path), path);
+  const arrays = parseNpz(readBytes(path, "NPZ file"), path);
   const names = [...arrays.keys()];
   const pick = (key: string | undefined, defaults: readonly string[], role: string): string | undefined => {
     if (key !== undefined) {

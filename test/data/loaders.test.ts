@@ -280,13 +280,15 @@ describe("loadDataset: bad input gets one line naming the problem", () => {
 
   it("NaN or infinity in features (CSV and NPY)", () => {
     expect(kdMessage(() => loadDataset(csv("a,b,label\n1,2,0\n3,NaN,1\n")))).toMatch(
-      /example 1, value 1 is NaN/,
+      /example 1 has a non-finite value \(NaN\) at feature 1/,
     );
     expect(kdMessage(() => loadDataset(csv("a,b,label\n1,-Infinity,0\n")))).toMatch(
-      /example 0, value 1 is -Infinity/,
+      /example 0 has a non-finite value \(-Infinity\) at feature 1/,
     );
     const x = put("inf.npy", npyBytes("float32", [2, 2], [0, 1, Number.POSITIVE_INFINITY, 2]));
-    expect(kdMessage(() => loadDataset(x))).toMatch(/inf\.npy: example 1, value 0 is Infinity/);
+    expect(kdMessage(() => loadDataset(x))).toMatch(
+      /inf\.npy: example 1 has a non-finite value \(Infinity\) at feature 0/,
+    );
   });
 
   it("labels out of range or not whole numbers", () => {

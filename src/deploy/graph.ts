@@ -2,10 +2,9 @@
  * Looking inside any ONNX model: its initializers, the shapes of every tensor (found by running a
  * copy whose intermediate tensors are extra graph outputs), and the tensors' value ranges on data.
  */
-import * as ort from "onnxruntime-node";
 import { untypedOutput } from "../onnx/edit.js";
 import { decodeModel, encodeModel, type ModelProto, type TensorProto } from "../onnx/proto.js";
-import { createSession, type SessionOptions } from "../runtime/session.js";
+import { createSession, type HostTensor, type SessionOptions } from "../runtime/session.js";
 
 /** A copy of `model` that also outputs the tensors `names` (their types are left to ONNX Runtime). */
 export function withExtraOutputs(model: ModelProto, names: readonly string[]): ModelProto {
@@ -36,11 +35,14 @@ export async function runAll(
   x: Float32Array,
   n: number,
   opts: SessionOptions = {},
-): Promise<Map<string, ort.Tensor>> {
+): Promise<Map<string, HostTensor>> {
   const names = model.graph!.node.flatMap((nd) => nd.output).filter((o) => o !== "");
   const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
   try {
-    const res = await session.run({ [inputName]: new ort.Tensor("float32", x, [n, ...exampleShape]) });
+    const res = await session.run(
+      { [inputName]: { data: x, dims: [n, ...exampleShape], dtype: "float32" } },
+      names,
+    );
     return new Map(Object.entries(res));
   } finally {
     await session.release();

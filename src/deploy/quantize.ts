@@ -14,7 +14,6 @@
  * no calibration needed. Convolutions stay float in this mode.
  */
 
-import * as ort from "onnxruntime-node";
 import { DataType, rawTensor, setMetadata } from "../onnx/edit.js";
 import type { NodeProto } from "../onnx/gen/onnx_pb.js";
 import {
@@ -133,7 +132,11 @@ export async function calibrate(
   try {
     for (let s = 0; s < data.n; s += batch) {
       const m = Math.min(batch, data.n - s);
-      const feed = new ort.Tensor("float32", data.x.subarray(s * f, (s + m) * f), [m, ...input.shape]);
+      const feed = {
+        data: data.x.subarray(s * f, (s + m) * f),
+        dims: [m, ...input.shape],
+        dtype: "float32" as const,
+      };
       const res = await session.run({ [input.name]: feed }, [...names]);
       for (const name of names) {
         const v = res[name]!.data as Float32Array;

@@ -4,9 +4,9 @@
  * ONNX Runtime latency at batch 1 and 128; optionally its accuracy on test data.
  */
 import { statSync } from "node:fs";
-import * as ort from "onnxruntime-node";
 import type { Dataset } from "../data/dataset.js";
 import { type ModelProto, OnnxDataType } from "../onnx/proto.js";
+import type { BackendSession } from "../runtime/backend.js";
 import { type ClassifierOptions, OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
 import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
@@ -77,7 +77,7 @@ export function countFlops(model: ModelProto, shapes: ReadonlyMap<string, readon
 
 /** Median time of runs of `session` on random inputs of `batch` examples (after a warm-up). */
 async function latency(
-  session: ort.InferenceSession,
+  session: BackendSession,
   input: string,
   shape: readonly number[],
   batch: number,
@@ -85,13 +85,14 @@ async function latency(
 ): Promise<number> {
   const x = new Float32Array(batch * count(shape));
   for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000;
-  const feed = { [input]: new ort.Tensor("float32", x, [batch, ...shape]) };
-  for (let i = 0; i < 3; i++) await session.run(feed);
+  const feed = { [input]: { data: x, dims: [batch, ...shape], dtype: "float32" as const } };
+  const outputs = session.outputNames;
+  for (let i = 0; i < 3; i++) await session.run(feed, outputs);
   const times: number[] = [];
   const start = performance.now();
   while (times.length < 5 || (performance.now() - start < budgetMs && times.length < 2000)) {
     const t = performance.now();
-    await session.run(feed);
+    await session.run(feed, outputs);
     times.push(performance.now() - t);
   }
   times.sort((p, q) => p - q);

@@ -10,6 +10,31 @@ export { grad, unbroadcast } from "./autodiff/grad.js";
 // Data.
 export * from "./data/index.js";
 export { DataCatalog, type DatasetSpec, SOURCES, type SourceKind, type SourceSpec } from "./data/sources.js";
+// Deployment: predictions, summaries, int8 quantisation, baked preprocessing.
+export {
+  type ClassProb,
+  formatPredictions,
+  type Prediction,
+  type PredictOptions,
+  type PredictResult,
+  predict,
+  softmaxRows,
+} from "./deploy/predict.js";
+export {
+  bakePreprocessing,
+  META_PREPROCESSING,
+  type Preprocessing,
+  readPreprocessing,
+  recordPreprocessing,
+} from "./deploy/preprocess.js";
+export { calibrate, type QuantizeOptions, type QuantizeResult, quantizeModel } from "./deploy/quantize.js";
+export {
+  compare as compareSummaries,
+  formatSummary,
+  type ModelSummary,
+  type SummaryOptions,
+  summarize,
+} from "./deploy/summary.js";
 // Distillation.
 export { searchShift, shiftModelBytes, shiftVector } from "./distill/bias.js";
 export { cachedLogits } from "./distill/cache.js";

@@ -4,13 +4,17 @@ import { cleanOrtMessage } from "../runtime/ort-errors.js";
 import { KdError } from "../util/errors.js";
 import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
+import { registerBake } from "./commands/bake.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDistill } from "./commands/distill.js";
 import { registerEval } from "./commands/eval.js";
+import { registerPredict } from "./commands/predict.js";
+import { registerQuantize } from "./commands/quantize.js";
 import { registerReport } from "./commands/report.js";
 import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
+import { registerSummary } from "./commands/summary.js";
 import { registerTrain } from "./commands/train.js";
 
 export function buildProgram(): Command {
@@ -22,6 +26,10 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerDistill(program);
   registerEval(program);
+  registerPredict(program);
+  registerSummary(program);
+  registerQuantize(program);
+  registerBake(program);
   registerAdjustBias(program);
   registerBench(program);
   registerRun(program);

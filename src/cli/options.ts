@@ -96,29 +96,70 @@ export function intList(opts: { min?: number; max?: number } = {}): Parser<numbe
 }
 
 export interface DataFlags {
+  train?: string;
   trainImages?: string;
   trainLabels?: string;
+  test?: string;
   testImages?: string;
   testLabels?: string;
+  labelColumn?: string;
+  resize?: [number, number];
+  channels?: 1 | 3;
 }
+
+const size: Parser<[number, number]> = (v) => {
+  const m = /^(\d+)x(\d+)$/.exec(v.trim());
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new InvalidArgumentError("expected HxW, e.g. 28x28");
+  return [Number(m[1]), Number(m[2])];
+};
 
 export function addDataOptions(cmd: Command): Command {
   return cmd
-    .option("--train-images <path>", "IDX images (plain or .gz) to train on instead of the embedded MNIST")
-    .option("--train-labels <path>", "IDX labels for --train-images")
-    .option("--test-images <path>", "IDX images (plain or .gz) to evaluate on instead of MNIST's test set")
-    .option("--test-labels <path>", "IDX labels for --test-images");
+    .option(
+      "--train <path>",
+      "training data: a class-folder of images, CSV, NPY, NPZ or IDX (default: MNIST)",
+    )
+    .option("--train-labels <path>", "labels for --train (NPY or IDX)")
+    .option("--test <path>", "test data, in any of those formats (default: MNIST's test set)")
+    .option("--test-labels <path>", "labels for --test")
+    .option("--train-images <path>", "the same as --train (kept for IDX users)")
+    .option("--test-images <path>", "the same as --test")
+    .option(
+      "--label-column <name>",
+      "CSV: the label column's name or 0-based index (default: label, else the last)",
+    )
+    .option("--resize <HxW>", "image folders: resize every image", size)
+    .addOption(
+      new Option("--channels <n>", "image folders: 1 (grayscale) or 3 (RGB)")
+        .choices(["1", "3"])
+        .argParser(Number),
+    );
 }
 
-/** A dataset spec for `--<split>-images/labels`, or MNIST's split. */
+/** The data file a split names (`--train` or its alias `--train-images`). */
+export function dataPath(flags: DataFlags, split: "train" | "test"): string | undefined {
+  return split === "train" ? (flags.train ?? flags.trainImages) : (flags.test ?? flags.testImages);
+}
+
+/** A dataset spec for `--<split>` (any format, told from the path), or MNIST's split. */
 export function dataSource(flags: DataFlags, split: "train" | "test"): DatasetSpec {
-  const images = split === "train" ? flags.trainImages : flags.testImages;
+  const path = dataPath(flags, split);
   const labels = split === "train" ? flags.trainLabels : flags.testLabels;
-  if (!images) {
-    if (labels) throw new KdError(`--${split}-labels given without --${split}-images`);
+  if (!path) {
+    if (labels) throw new KdError(`--${split}-labels given without --${split}`);
     return { source: { kind: "mnist", split } };
   }
-  return { source: { kind: "idx", images, ...(labels ? { labels } : {}) } };
+  const column = flags.labelColumn;
+  return {
+    source: {
+      kind: "file",
+      path,
+      ...(labels ? { labels } : {}),
+      ...(column !== undefined ? { labelColumn: /^\d+$/.test(column) ? Number(column) : column } : {}),
+      ...(flags.resize ? { resize: flags.resize } : {}),
+      ...(flags.channels ? { channels: flags.channels } : {}),
+    },
+  };
 }
 
 export interface TrainFlags {
@@ -302,9 +343,9 @@ export async function runOneRunSpec(
   const r = Object.values(spec.runs)[0]!;
   // Every output is checked before any training: not a folder, not an input file, not each other.
   checkOutputPaths({ "--out": r.out, "--checkpoint": r.checkpoint || undefined, "--log": r.log }, [
-    f.trainImages,
+    dataPath(f, "train"),
     f.trainLabels,
-    f.testImages,
+    dataPath(f, "test"),
     f.testLabels,
     ...inputs,
   ]);

@@ -25,6 +25,8 @@ export interface Dataset {
   /** Max label + 1 (at least as given); kept by subsets so class indices stay meaningful. */
   readonly numClasses: number;
   readonly name: string;
+  /** Names of classes 0, 1, ... when the source has them (an image folder's subfolders). */
+  readonly classNames?: readonly string[];
 }
 
 const INT_DTYPES = new Set(["uint8", "int8", "int16", "int32"]);

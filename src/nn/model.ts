@@ -79,19 +79,33 @@ export function mlp(
   };
 }
 
+/** [C, H, W] from a side (square, one channel), [H, W] (one channel) or [C, H, W]. */
+function imageShape(input: number | readonly number[]): [number, number, number] {
+  if (typeof input === "number") return [1, input, input];
+  if (input.length === 2) return [1, input[0]!, input[1]!];
+  if (input.length === 3) return [input[0]!, input[1]!, input[2]!];
+  throw new KdError(`a cnn needs image-shaped examples [C, H, W] or [H, W], got [${input.join(", ")}]`);
+}
+
 /**
  * A small convnet: for each entry, a 3x3 convolution (padding 1), ReLU and 2x2 max pooling;
- * then one dense layer to the classes. Input [1, side, side].
+ * then one dense layer to the classes. `input` is the example shape [C, H, W] (any number of
+ * channels), [H, W] (one channel), or a side for square single-channel images.
  */
 export function cnn(
-  side: number,
+  input: number | readonly number[],
   channels: readonly number[],
   numClasses: number,
   reg: Regularisation = NO_REG,
 ): Model {
+  const [c0, h0, w0] = imageShape(input);
+  const pools = 2 ** channels.length;
+  if (h0 % pools !== 0 || w0 % pools !== 0)
+    throw new KdError(
+      `cnn:${channels.join(",")} pools ${channels.length} times, so the image height and width must be multiples of ${pools}; the data is ${h0}x${w0} (resize it, e.g. to ${Math.ceil(h0 / pools) * pools}x${Math.ceil(w0 / pools) * pools})`,
+    );
   const params: ParamSpec[] = [];
-  let c = 1;
-  let s = side;
+  let c = c0;
   channels.forEach((co, i) => {
     const fanIn = c * 9;
     params.push(
@@ -105,16 +119,13 @@ export function cnn(
       },
       { name: `conv${i + 1}.bias`, shape: [co, 1, 1], init: "zeros", fan: [fanIn, co * 9], decay: false },
     );
-    if (s % 2 !== 0)
-      throw new KdError(`cnn: ${channels.length} poolings do not divide the ${side}-pixel input`);
     c = co;
-    s /= 2;
   });
-  const flat = c * s * s;
+  const flat = c * (h0 / pools) * (w0 / pools);
   params.push(...denseParams("out", flat, numClasses, "glorot", false));
   return {
     arch: `cnn:${channels.join(",")}`,
-    inputShape: [1, side, side],
+    inputShape: [c0, h0, w0],
     numClasses,
     params,
     outputBias: "out.bias",
@@ -133,7 +144,10 @@ export function cnn(
   };
 }
 
-/** Parses "mlp:1200,1200", "mlp:" (softmax regression) or "cnn:32,64". */
+/**
+ * Parses "mlp:1200,1200", "mlp:" (softmax regression) or "cnn:32,64". An MLP takes any example
+ * flattened; a cnn takes image-shaped examples, [H, W] or [C, H, W] with any number of channels.
+ */
 export function parseArch(
   arch: string,
   features: number,
@@ -154,11 +168,12 @@ export function parseArch(
     checkModelSize(arch, mlpParamCount(features, sizes, numClasses));
     return mlp(features, sizes, numClasses, reg);
   }
-  const side = exampleShape[exampleShape.length - 1]!;
   if (sizes.length === 0) throw new KdError(`architecture "${arch}": a cnn needs at least one conv layer`);
-  if (side * side !== features)
-    throw new KdError(`architecture "${arch}" needs square single-channel images`);
-  const model = cnn(side, sizes, numClasses, reg);
+  if (exampleShape.length < 2 || exampleShape.length > 3)
+    throw new KdError(
+      `architecture "${arch}" needs image-shaped examples [C, H, W] or [H, W]; the data's are [${exampleShape.join(", ")}]`,
+    );
+  const model = cnn(exampleShape, sizes, numClasses, reg);
   checkModelSize(
     arch,
     model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),

@@ -42,12 +42,8 @@ export const MODELS: { readonly [K in ModelKind]: ModelDef<K> } = {
   },
   cnn: {
     params: z.strictObject({ channels: sizes.min(1), dropout: dropout.optional() }),
-    build: (p, shape, c) => {
-      const side = shape[shape.length - 1]!;
-      const features = shape.reduce((a, b) => a * b, 1);
-      ensure(side * side === features, `a cnn needs square single-channel images, got [${shape.join(", ")}]`);
-      return cnn(side, p.channels, c, reg(p.dropout));
-    },
+    // [H, W] or [C, H, W] with any number of channels; cnn() refuses other shapes in one line.
+    build: (p, shape, c) => cnn(shape, p.channels, c, reg(p.dropout)),
     arch: (p) => `cnn:${p.channels.join(",")}`,
   },
 };

@@ -292,13 +292,23 @@ export function buildReport(
   if (spec.report.rows.length > 0)
     sections.push({
       title: "Summary",
-      blocks: [
-        { kind: "table", header: ["", "paper", "ours", "gap"], rows: summaryRows(spec, results, paper) },
-        {
-          kind: "text",
-          text: "Gap: ours − paper (errors, or percentage points). Several seeds: mean ± sample std.",
-        },
-      ],
+      // A spec without the paper's numbers gets no paper and gap columns.
+      blocks: spec.report.rows.some((r) => r.paper)
+        ? [
+            { kind: "table", header: ["", "paper", "ours", "gap"], rows: summaryRows(spec, results, paper) },
+            {
+              kind: "text",
+              text: "Gap: ours − paper (errors, or percentage points). Several seeds: mean ± sample std.",
+            },
+          ]
+        : [
+            {
+              kind: "table",
+              header: ["", "ours"],
+              rows: summaryRows(spec, results, paper).map((r) => [r[0]!, r[2]!]),
+            },
+            { kind: "text", text: "Several seeds: mean ± sample std." },
+          ],
     });
   sections.push({ title: "Runs", blocks: [runsTable(results)] });
   const failed = Object.entries(results.failed);

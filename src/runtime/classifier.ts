@@ -142,6 +142,25 @@ export class OnnxClassifier {
   }
 
   /**
+   * Throws a KdError unless examples of `ds` fit the model's input: the same number of values per
+   * example (each model gets its own view, so [28, 28] data feeds a [1, 28, 28] or [784] model),
+   * and no more classes in the labels than the model outputs.
+   */
+  checkFits(ds: {
+    readonly name: string;
+    readonly features: number;
+    readonly exampleShape: readonly number[];
+    readonly numClasses: number;
+  }): void {
+    if (ds.features !== this.features)
+      throw new KdError(
+        `${this.path} takes [${this.exampleShape.join(", ")}] (${this.features} values) per example; ${ds.name} has [${ds.exampleShape.join(", ")}] (${ds.features} values)`,
+      );
+    if (ds.numClasses > this.numClasses)
+      throw new KdError(`${this.path} outputs ${this.numClasses} classes; ${ds.name} has ${ds.numClasses}`);
+  }
+
+  /**
    * Scores of `n` examples laid out flat in `x`; `batch` rows per run. A model whose outputs are
    * not finite (NaN, ±∞) on these inputs, or that fails to run on them, is refused with one line.
    */

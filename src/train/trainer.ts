@@ -1,7 +1,7 @@
 /** The training loop: shuffled batches, jitter, schedules, K-step graph runs, evaluation, logs, checkpoints. */
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
-import { jitter } from "../data/augment.js";
+import { jitterImages } from "../data/augment.js";
 import { gatherBatch } from "../data/batches.js";
 import { checkCompatible, checkDataset } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
@@ -233,7 +233,6 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const rawBuf = cfg.jitter > 0 ? new Float32Array(B * f) : undefined;
   const tBuf = new Float32Array(K * B * c);
   const teachBuf = new Float32Array(K * B * c);
-  const [rows, cols] = ds.exampleShape.slice(-2) as [number, number];
   let lastEval: ClassMetrics | undefined;
   const stopped = () =>
     best !== undefined && cfg.earlyStop !== undefined && history.length - best.epoch >= cfg.earlyStop;
@@ -259,7 +258,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
           const x = xBuf.subarray(j * B * f, (j * B + size) * f);
           if (rawBuf) {
             gatherBatch(ds, order, start, size, rawBuf);
-            jitter(rawBuf, x, size, rows, cols, cfg.jitter, rng);
+            jitterImages(rawBuf, x, size, ds.exampleShape, cfg.jitter, rng);
           } else gatherBatch(ds, order, start, size, x);
           const targets = ds.y && uses.labels ? tBuf.subarray(j * B * c, (j * B + size) * c) : undefined;
           if (targets) oneHot(ds.y!, order, start, size, c, targets);

@@ -1,7 +1,8 @@
 /** Tests for jitter: identity at shift 0, exact single-pixel moves, zero fill, and speed. */
 
 import { describe, expect, it } from "vitest";
-import { jitter } from "../../src/data/augment.js";
+import { jitter, jitterImages } from "../../src/data/augment.js";
+import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
 
 /** Replays the shifts jitter draws for `count` images (dx then dy per image). */
@@ -85,5 +86,38 @@ describe("jitter", () => {
     for (let i = 0; i < 200; i++) jitter(src, dst, 128, 28, 28, 2, rng);
     const perBatch = (performance.now() - t0) / 200;
     expect(perBatch).toBeLessThan(5);
+  });
+
+  it("shifts every channel of a [C, H, W] image together, drawing as the single-channel jitter does", () => {
+    const [c, rows, cols] = [3, 6, 7];
+    const count = 20;
+    const rng = new Rng(4);
+    const src = Float32Array.from({ length: count * c * rows * cols }, () => rng.uniform());
+    const dst = new Float32Array(src.length);
+    jitterImages(src, dst, count, [c, rows, cols], 2, new Rng(5));
+    // Each channel plane equals the one-channel jitter of that plane with the image's shift.
+    const shifts = expectedShifts(5, count, 2);
+    for (let i = 0; i < count; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const off = (i * c + ch) * rows * cols;
+        const plane = src.subarray(off, off + rows * cols);
+        const want = new Float32Array(rows * cols);
+        const [dx, dy] = shifts[i]!;
+        for (let y = 0; y < rows; y++)
+          for (let x = 0; x < cols; x++) {
+            const sy = y - dy;
+            const sx = x - dx;
+            if (sy >= 0 && sy < rows && sx >= 0 && sx < cols) want[y * cols + x] = plane[sy * cols + sx]!;
+          }
+        expect(dst.subarray(off, off + rows * cols)).toEqual(want);
+      }
+    }
+    // [H, W] examples jitter exactly as before.
+    const a = new Float32Array(count * rows * cols);
+    const b = new Float32Array(count * rows * cols);
+    jitter(src, a, count, rows, cols, 2, new Rng(8));
+    jitterImages(src, b, count, [rows, cols], 2, new Rng(8));
+    expect(b).toEqual(a);
+    expect(() => jitterImages(src, dst, 1, [rows * cols], 2, new Rng(0))).toThrow(KdError);
   });
 });

@@ -8,7 +8,8 @@ import { cachedLogits } from "../../src/distill/cache.js";
 import { distill } from "../../src/distill/distill.js";
 import { combine, Teachers } from "../../src/distill/teacher.js";
 import { transferSet } from "../../src/distill/transfer.js";
-import { mlp } from "../../src/nn/model.js";
+import { initParam } from "../../src/nn/layers.js";
+import { cnn, mlp } from "../../src/nn/model.js";
 import { checkModel } from "../../src/onnx/check.js";
 import { decodeModel } from "../../src/onnx/proto.js";
 import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
@@ -16,6 +17,7 @@ import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { saveModel } from "../../src/train/forward.js";
 import { runJob } from "../../src/train/run.js";
 import { train } from "../../src/train/trainer.js";
+import { Rng } from "../../src/util/rng.js";
 import { labelsConfig } from "../helpers/config.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 import { writeForeignClassifier, writeIntOnlyModel } from "../helpers/onnx-files.js";
@@ -144,7 +146,28 @@ describe("bad teachers and settings", () => {
       new Map(m12.params.map((p) => [p.name, new Float32Array(p.shape.reduce((a, b) => a * b, 1))])),
     );
     await expect(distill({ ...base, teachers: { paths: [teacherPath, twelve] } })).rejects.toThrow(
-      /teachers disagree in shape/,
+      /teachers disagree in classes: .*teacher\.onnx has 10, .*twelve\.onnx has 12/,
+    );
+  });
+  it("teachers in their own layouts: an MLP [N, 784] beside a convnet [N, 1, 28, 28]; other sizes refused", async () => {
+    const conv = cnn(28, [2], 10);
+    const rng = new Rng(3);
+    const convParams = new Map(conv.params.map((p) => [p.name, initParam(p, rng)]));
+    const convPath = join(tmp, "conv.onnx");
+    saveModel(convPath, conv, convParams);
+    const both = await Teachers.load({ paths: [linearPath, convPath], ensemble: "logit" });
+    both.checkFits(test, 10);
+    const x = test.x.subarray(0, 20 * 784);
+    const mean = await both.logits(x, 20, 1);
+    const [a, b] = [await OnnxClassifier.load(linearPath), await OnnxClassifier.load(convPath)];
+    const [la, lb] = [await a.logits(x, 20), await b.logits(x, 20)];
+    mean.forEach((v, i) => expect(v).toBeCloseTo((la[i]! + lb[i]!) / 2, 4));
+    await Promise.all([both.release(), a.release(), b.release()]);
+    const small = cnn(14, [2], 10);
+    const smallPath = join(tmp, "small.onnx");
+    saveModel(smallPath, small, new Map(small.params.map((p) => [p.name, initParam(p, rng)])));
+    await expect(Teachers.load({ paths: [linearPath, smallPath] })).rejects.toThrow(
+      /teachers take different inputs: .*linear\.onnx takes \[784\] \(784 values\), .*small\.onnx takes \[1, 14, 14\] \(196 values\)/,
     );
   });
   it("T ≤ 0 and weights outside [0, 1]", async () => {

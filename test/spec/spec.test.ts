@@ -16,7 +16,7 @@ const bad = (change: (s: SpecDoc) => void) => {
 describe("spec validation: one line naming the field, before any training", () => {
   it("an unknown objective kind names the field and the known kinds", () => {
     expect(bad((s) => (s.runs.distilled.objective.kind = "kdd"))).toThrow(
-      "spec.yaml: runs.distilled.objective.kind: unknown kind (known: ce, kd, match)",
+      "spec.yaml: runs.distilled.objective.kind: unknown kind (known: ce, kd, match, dkd, lskd, dist)",
     );
   });
   it("an unknown model kind, data source kind, optimizer, schedule and analysis", () => {
@@ -24,7 +24,7 @@ describe("spec validation: one line naming the field, before any training", () =
       /runs\.student\.model\.kind: unknown kind \(known: mlp, cnn\)/,
     );
     expect(bad((s) => (s.data.all.source.kind = "cifar"))).toThrow(
-      /data\.all\.source\.kind: unknown kind \(known: mnist, idx\)/,
+      /data\.all\.source\.kind: unknown kind \(known: mnist, idx, file\)/,
     );
     expect(bad((s) => (s.runs.student.optimizer = { kind: "lion" }))).toThrow(
       /optimizer\.kind: unknown kind \(known: sgd, nesterov, adam, adamw\)/,

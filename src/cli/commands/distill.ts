@@ -16,6 +16,7 @@ import {
   addTrainOptions,
   classList,
   type DataFlags,
+  dataPath,
   num,
   oneRunSpec,
   runOneRunSpec,
@@ -90,8 +91,11 @@ export function registerDistill(program: Command): void {
     .option("--omit-classes <list>", "transfer set without these classes, e.g. 3", classList)
     .option("--only-classes <list>", "transfer set of only these classes, e.g. 7,8", classList)
     .option("--unlabeled", "ignore labels: soft targets only")
-    .option("--transfer-images <path>", "IDX images to use as the transfer set (default: the training set)")
-    .option("--transfer-labels <path>", "IDX labels for --transfer-images")
+    .option(
+      "--transfer-images <path>",
+      "data to use as the transfer set, any format (default: the training set)",
+    )
+    .option("--transfer-labels <path>", "labels for --transfer-images")
     .option("--cache-dir <dir>", "where cached teacher logits live", ".kd-cache")
     .option("--no-cache", "run the teacher on every batch instead of caching its logits");
   for (const [key, [flag, help]] of Object.entries(PARAM_FLAGS))
@@ -104,8 +108,8 @@ export function registerDistill(program: Command): void {
     const train: DatasetSpec | undefined = f.transferImages
       ? {
           source: {
-            kind: "idx",
-            images: f.transferImages,
+            kind: "file",
+            path: f.transferImages,
             ...(f.transferLabels ? { labels: f.transferLabels } : {}),
           },
         }
@@ -136,7 +140,7 @@ export function registerDistill(program: Command): void {
         ...valSplitMetadata(
           f.val,
           f.seed,
-          f.transferImages ?? f.trainImages,
+          f.transferImages ?? dataPath(f, "train"),
           f.transferImages ? f.transferLabels : f.trainLabels,
         ),
       },

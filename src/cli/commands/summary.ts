@@ -1,0 +1,52 @@
+/** `kd summary`: input, output, parameters, bytes, FLOPs and latency of a classifier; --compare for ratios. */
+import type { Command } from "commander";
+import { formatSummary, summarize } from "../../deploy/summary.js";
+import { OnnxClassifier } from "../../runtime/classifier.js";
+import { num } from "../options.js";
+import { addLoadOptions, type LoadFlags, loadFlags } from "./load-options.js";
+import { type TestFlags, testData } from "./test-data.js";
+
+interface SummaryFlags extends LoadFlags, TestFlags {
+  compare?: string;
+  threads?: number;
+  timing: number;
+  json?: boolean;
+}
+
+export function registerSummary(program: Command): void {
+  const cmd = program
+    .command("summary")
+    .description(
+      "parameters, size, FLOPs per example and latency of an ONNX classifier (and ratios to another)",
+    )
+    .argument("<model.onnx>", "any ONNX classifier")
+    .option("--compare <other.onnx>", "a second model: show both and the ratios other / model")
+    .option(
+      "--test <path>",
+      "test data in any format kd loads (default: MNIST's test set for 784-value models)",
+    )
+    .option("--test-labels <path>", "labels for --test (NPY, IDX)")
+    .option("--threads <n>", "ONNX Runtime threads", num({ int: true, min: 1, max: 256 }))
+    .option(
+      "--timing <ms>",
+      "time spent measuring latency at each batch size",
+      num({ int: true, min: 1 }),
+      500,
+    )
+    .option("--json", "print the summaries as JSON");
+  addLoadOptions(cmd);
+  cmd.action(async (path: string, f: SummaryFlags) => {
+    const opts = { ...(f.threads ? { threads: f.threads } : {}) };
+    const probe = await OnnxClassifier.load(path, opts);
+    const features = probe.features;
+    await probe.release();
+    const test = testData(f, features, loadFlags(f));
+    const base = await summarize(path, { ...opts, timingMs: f.timing, ...(test ? { test } : {}) });
+    const other = f.compare
+      ? await summarize(f.compare, { ...opts, timingMs: f.timing, ...(test ? { test } : {}) })
+      : undefined;
+    console.log(
+      f.json ? JSON.stringify(other ? { model: base, compare: other } : base) : formatSummary(base, other),
+    );
+  });
+}

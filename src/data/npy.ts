@@ -1,0 +1,238 @@
+/**
+ * NumPy's .npy (one array) and .npz (a zip of .npy files, plain or deflated) formats.
+ * NPY is a magic string, a Python-dict header and the raw C-order bytes; NPZ entries are
+ * unzipped with fflate.
+ */
+import { basename } from "node:path";
+import { unzipSync } from "fflate";
+import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
+import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
+import type { Dataset } from "./dataset.js";
+import type { IdxArray } from "./idx.js";
+
+export type NpyDtype =
+  | "uint8"
+  | "int8"
+  | "uint16"
+  | "int16"
+  | "uint32"
+  | "int32"
+  | "int64"
+  | "float32"
+  | "float64";
+
+type NpyData =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array;
+
+/** A decoded NPY array: row-major, native byte order. */
+export interface NpyArray {
+  readonly dtype: NpyDtype;
+  readonly dims: number[];
+  readonly data: NpyData;
+}
+
+interface DtypeInfo {
+  readonly dtype: NpyDtype;
+  readonly size: number;
+  readonly make: (buf: ArrayBuffer) => NpyData;
+  readonly get: (v: DataView, off: number, little: boolean) => number | bigint;
+}
+
+// NumPy's type characters (after the byte-order character) and how to decode them.
+const DTYPES: Readonly<Record<string, DtypeInfo>> = {
+  u1: { dtype: "uint8", size: 1, make: (b) => new Uint8Array(b), get: (v, o) => v.getUint8(o) },
+  i1: { dtype: "int8", size: 1, make: (b) => new Int8Array(b), get: (v, o) => v.getInt8(o) },
+  u2: { dtype: "uint16", size: 2, make: (b) => new Uint16Array(b), get: (v, o, l) => v.getUint16(o, l) },
+  i2: { dtype: "int16", size: 2, make: (b) => new Int16Array(b), get: (v, o, l) => v.getInt16(o, l) },
+  u4: { dtype: "uint32", size: 4, make: (b) => new Uint32Array(b), get: (v, o, l) => v.getUint32(o, l) },
+  i4: { dtype: "int32", size: 4, make: (b) => new Int32Array(b), get: (v, o, l) => v.getInt32(o, l) },
+  i8: { dtype: "int64", size: 8, make: (b) => new BigInt64Array(b), get: (v, o, l) => v.getBigInt64(o, l) },
+  f4: { dtype: "float32", size: 4, make: (b) => new Float32Array(b), get: (v, o, l) => v.getFloat32(o, l) },
+  f8: { dtype: "float64", size: 8, make: (b) => new Float64Array(b), get: (v, o, l) => v.getFloat64(o, l) },
+};
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
+
+/** Whether `bytes` start like an NPY file. */
+export function isNpy(bytes: Uint8Array): boolean {
+  return MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/** Whether `bytes` start like a zip archive (an NPZ file). */
+export function isZip(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+}
+
+/** Parses one .npy file. `what` names it in error messages. */
+export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
+  ensure(isNpy(bytes), () => `${what}: not an NPY file (it does not start with \\x93NUMPY)`);
+  ensure(bytes.length >= 10, () => `${what}: truncated NPY header`);
+  const major = bytes[6]!;
+  ensure(major >= 1 && major <= 3, () => `${what}: unknown NPY format version ${major}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lenBytes = major === 1 ? 2 : 4;
+  ensure(bytes.length >= 8 + lenBytes, () => `${what}: truncated NPY header`);
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = 8 + lenBytes + headerLen;
+  ensure(
+    bytes.length >= start,
+    () => `${what}: truncated NPY header (needs ${start} bytes, file has ${bytes.length})`,
+  );
+  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
+    bytes.subarray(8 + lenBytes, start),
+  );
+
+  const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(header)?.[1];
+  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header)?.[1];
+  const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  ensure(
+    descr !== undefined && fortran !== undefined && shapeText !== undefined,
+    () => `${what}: malformed NPY header ${JSON.stringify(header.trim())}`,
+  );
+  ensure(
+    fortran === "False",
+    () => `${what}: Fortran-order arrays are not supported (save np.ascontiguousarray(a))`,
+  );
+  const dims = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((s) => Number(s.replace(/L$/, "")));
+  ensure(
+    dims.every((d) => Number.isInteger(d) && d >= 0),
+    () => `${what}: malformed shape (${shapeText}) in the NPY header`,
+  );
+  const order = descr[0]!;
+  const info = /^[<>|=]/.test(descr) ? DTYPES[descr.slice(1)] : undefined;
+  ensure(
+    info !== undefined && (info.size === 1 || order !== "|"),
+    () =>
+      `${what}: unsupported NPY dtype '${descr}' (expected uint8, int8, uint16, int16, uint32, int32, int64, float32 or float64)`,
+  );
+  const count = dims.reduce((a, b) => a * b, 1);
+  const need = count * info.size;
+  const body = bytes.length - start;
+  ensure(
+    body >= need,
+    () =>
+      `${what}: truncated NPY data: shape [${dims.join(", ")}] of ${info.dtype} needs ${need} bytes, file has ${body}`,
+  );
+  ensure(body === need, () => `${what}: ${body - need} bytes after the NPY data (expected ${need})`);
+  const little = order !== ">";
+  if (little) {
+    // A copy into a fresh buffer, so the typed array is aligned whatever the header length was
+    // (and never a view of Node's shared Buffer pool, as Buffer#slice would give).
+    const copy = new Uint8Array(need);
+    copy.set(bytes.subarray(start, start + need));
+    return { dtype: info.dtype, dims, data: info.make(copy.buffer) };
+  }
+  const out = info.make(new ArrayBuffer(need));
+  for (let i = 0; i < count; i++)
+    (out as unknown as (number | bigint)[])[i] = info.get(view, start + i * info.size, false);
+  return { dtype: info.dtype, dims, data: out };
+}
+
+/** The arrays of an .npz file, by name without the ".npy" suffix, in the archive's order. */
+export function parseNpz(bytes: Uint8Array, what: string): Map<string, NpyArray> {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes);
+  } catch (e) {
+    throw new KdError(`${what}: not a readable NPZ (zip) archive (${(e as Error).message})`);
+  }
+  const out = new Map<string, NpyArray>();
+  for (const [name, data] of Object.entries(files)) {
+    if (!name.endsWith(".npy")) continue;
+    const key = name.slice(0, -4);
+    out.set(key, parseNpy(data, `${what}[${key}]`));
+  }
+  ensure(out.size > 0, () => `${what}: the archive holds no .npy arrays`);
+  return out;
+}
+
+/** Features as the loaders want them: uint8 kept (scaled later), other types widened to float64. */
+export function npyFeatures(a: NpyArray): IdxArray {
+  if (a.dtype === "uint8" || a.dtype === "float32" || a.dtype === "float64")
+    return { dtype: a.dtype, dims: a.dims, data: a.data as Uint8Array | Float32Array | Float64Array };
+  const data = new Float64Array(a.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = Number(a.data[i]!);
+  return { dtype: "float64", dims: a.dims, data };
+}
+
+/** Labels of an NPY array: N values, or [N, 1] (a column vector, as pandas often leaves them). */
+export function npyLabels(a: NpyArray, what: string): ArrayLike<number | bigint> {
+  ensure(
+    a.dims.length === 1 || (a.dims.length === 2 && a.dims[1] === 1),
+    () => `${what}: labels must be 1-D, got shape [${a.dims.join(", ")}]`,
+  );
+  return a.data;
+}
+
+function readBytes(path: string, what: string): Uint8Array {
+  return readInputFile(path, what);
+}
+
+/** Reads the one array of an .npy file. */
+export function readNpyArray(path: string): NpyArray {
+  return parseNpy(readBytes(path, "NPY file"), path);
+}
+
+/** Loads features from an .npy file and labels from another .npy file (when given). */
+export function loadNpyDataset(path: string, labelsPath?: string, opts: ArrayDatasetOptions = {}): Dataset {
+  const x = readNpyArray(path);
+  const y = labelsPath === undefined ? undefined : npyLabels(readNpyArray(labelsPath), labelsPath);
+  return datasetFromArrays(npyFeatures(x), y, basename(path), opts);
+}
+
+export interface NpzOptions extends ArrayDatasetOptions {
+  /** Name of the features array (default: x, X, images, data or features). */
+  readonly xKey?: string;
+  /** Name of the labels array (default: y, labels, targets or label), or none for unlabeled data. */
+  readonly yKey?: string;
+}
+
+const X_KEYS = ["x", "X", "images", "data", "features", "x_train"];
+const Y_KEYS = ["y", "labels", "targets", "label", "y_train"];
+
+/**
+ * Loads an .npz archive: features and labels by name (see NpzOptions). With a single array
+ * that array is the features. `labelsPath` (an .npy file) overrides the archive's labels.
+ */
+export function loadNpzDataset(path: string, labelsPath?: string, opts: NpzOptions = {}): Dataset {
+  const arrays = parseNpz(readBytes(path, "NPZ file"), path);
+  const names = [...arrays.keys()];
+  const pick = (key: string | undefined, defaults: readonly string[], role: string): string | undefined => {
+    if (key !== undefined) {
+      ensure(
+        arrays.has(key),
+        () => `${path}: no array named "${key}" for ${role} (arrays: ${names.join(", ")})`,
+      );
+      return key;
+    }
+    return defaults.find((k) => arrays.has(k));
+  };
+  let xKey = pick(opts.xKey, X_KEYS, "the features");
+  if (xKey === undefined && names.length === 1) xKey = names[0];
+  ensure(
+    xKey !== undefined,
+    () =>
+      `${path}: which array holds the features? (arrays: ${names.join(", ")}; name one as x or pass its name)`,
+  );
+  let y: ArrayLike<number | bigint> | undefined;
+  if (labelsPath !== undefined) {
+    y = npyLabels(readNpyArray(labelsPath), labelsPath);
+  } else {
+    const yKey = pick(opts.yKey, Y_KEYS, "the labels");
+    if (yKey !== undefined) y = npyLabels(arrays.get(yKey)!, `${path}[${yKey}]`);
+  }
+  return datasetFromArrays(npyFeatures(arrays.get(xKey)!), y, basename(path), opts);
+}

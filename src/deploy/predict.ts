@@ -1,0 +1,224 @@
+/**
+ * Predictions of any ONNX classifier on files: images (one by one, a folder of them, or a folder
+ * of class subfolders), NPY/NPZ arrays, CSV rows or IDX files. Each example gets its class and
+ * the top-k probabilities softmax(z / T). Images go through the preprocessing the model records
+ * (kd.preprocessing), else they are fed as pixel / 255 like kd's training data.
+ */
+import { readdirSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import type { Dataset } from "../data/dataset.js";
+import {
+  type ImageOptions,
+  imageFilesIn,
+  isImageFile,
+  listImageFolder,
+  loadImageFiles,
+} from "../data/images.js";
+import { type LoadOptions, loadDataset } from "../data/load.js";
+import { type ClassifierOptions, OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
+import { ensure, KdError } from "../util/errors.js";
+import { type Preprocessing, readPreprocessing } from "./preprocess.js";
+
+export interface PredictOptions extends ClassifierOptions {
+  /** Softmax temperature T > 0 (default 1): probabilities are softmax(z / T). */
+  readonly temperature?: number;
+  /** How many of the most probable classes to list (default 3, at most the class count). */
+  readonly topK?: number;
+  /** Labels for an NPY or IDX input (its true classes, to report accuracy). */
+  readonly labels?: string;
+  /** Loader options (CSV label column, NPZ array names, image resize and channels). */
+  readonly load?: LoadOptions;
+}
+
+export interface ClassProb {
+  readonly class: number;
+  readonly prob: number;
+}
+
+export interface Prediction {
+  /** The image file, or `file[i]` for row i (from 0) of an array or table. */
+  readonly source: string;
+  readonly class: number;
+  /** The true class, when the input has labels. */
+  readonly label?: number;
+  readonly top: readonly ClassProb[];
+}
+
+export interface PredictResult {
+  readonly model: string;
+  readonly temperature: number;
+  readonly numClasses: number;
+  readonly predictions: readonly Prediction[];
+  /** Over the examples with labels. */
+  readonly accuracy?: { readonly right: number; readonly total: number };
+}
+
+/** Row-wise softmax(z / T) with the row max subtracted, in double precision. */
+export function softmaxRows(z: Float32Array, n: number, c: number, T = 1): Float64Array {
+  ensure(T > 0 && Number.isFinite(T), () => `temperature must be > 0, got ${T}`);
+  const p = new Float64Array(n * c);
+  for (let r = 0; r < n; r++) {
+    let mx = -Infinity;
+    for (let j = 0; j < c; j++) mx = Math.max(mx, z[r * c + j]!);
+    let s = 0;
+    for (let j = 0; j < c; j++) s += p[r * c + j] = Math.exp((z[r * c + j]! - mx) / T);
+    for (let j = 0; j < c; j++) p[r * c + j]! /= s;
+  }
+  return p;
+}
+
+/** Images sized and coloured as the model wants them, read from its input shape. */
+export function imageOptionsFor(shape: readonly number[]): ImageOptions {
+  if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3))
+    return { resize: [shape[1]!, shape[2]!], channels: shape[0] };
+  if (shape.length === 2) return { resize: [shape[0]!, shape[1]!], channels: 1 };
+  if (shape.length === 1) {
+    // A flat input: square grayscale (784 = 28·28), else square RGB.
+    for (const c of [1, 3] as const) {
+      const side = Math.round(Math.sqrt(shape[0]! / c));
+      if (side * side * c === shape[0]) return { resize: [side, side], channels: c };
+    }
+  }
+  return {};
+}
+
+interface Block {
+  readonly ds: Dataset;
+  readonly sources: readonly string[];
+  /** Decoded from 8-bit images (values are pixel / 255). */
+  readonly images?: boolean;
+}
+
+/**
+ * Image values (pixel / 255, as the loaders give them) turned into what a model that records its
+ * preprocessing wants: (pixel · scale − mean_c) / std_c, or raw pixels when that is baked in.
+ */
+export function applyPreprocessing(ds: Dataset, pre: Preprocessing): Dataset {
+  const x = new Float32Array(ds.x.length);
+  const shape = ds.exampleShape;
+  const c = shape.length === 3 ? shape[0]! : 1;
+  const plane = ds.features / c;
+  const at = (v: readonly number[] | undefined, ch: number, dflt: number) =>
+    v === undefined ? dflt : v.length === 1 ? v[0]! : (v[ch] ?? Number.NaN);
+  for (const v of [pre.mean, pre.std])
+    if (!pre.baked && v !== undefined && v.length !== 1 && v.length !== c)
+      throw new KdError(
+        `the model's preprocessing has ${v.length} per-channel values; ${ds.name} has ${c} channels`,
+      );
+  for (let i = 0; i < x.length; i++) {
+    const pixel = ds.x[i]! * 255;
+    if (pre.baked) x[i] = pixel;
+    else {
+      const ch = Math.floor(i / plane) % c;
+      x[i] = (pixel * pre.scale - at(pre.mean, ch, 0)) / at(pre.std, ch, 1);
+    }
+  }
+  return { ...ds, x };
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    throw new KdError(`${path}: no such file or folder`);
+  }
+}
+
+/** Loads one input as a block of examples with their source names. */
+function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Block {
+  const load = opts.load ?? {};
+  const imageOpts: ImageOptions = { ...imageOptionsFor(clf.exampleShape), ...load };
+  const rows = (ds: Dataset) => ({ ds, sources: Array.from({ length: ds.n }, (_, i) => `${path}[${i}]`) });
+  if (isDir(path)) {
+    const subdirs = readdirSync(path).filter(
+      (f) => !f.startsWith(".") && statSync(`${path}/${f}`).isDirectory(),
+    );
+    if (subdirs.length > 0) {
+      const { classes, paths, labels } = listImageFolder(path);
+      // Folders named by class numbers (0, 1, ..., maybe with gaps) label their images by that number.
+      const numbered = classes.every((c) => /^\d+$/.test(c));
+      const y = numbered ? labels.map((k) => Number(classes[k])) : labels;
+      return { ds: loadImageFiles(paths, y, basename(path), imageOpts), sources: paths, images: true };
+    }
+    const paths = imageFilesIn(path);
+    ensure(paths.length > 0, () => `${path}: no PNG or JPEG images and no class subfolders`);
+    return { ds: loadImageFiles(paths, undefined, basename(path), imageOpts), sources: paths };
+  }
+  if (isImageFile(path))
+    return { ds: loadImageFiles([path], undefined, basename(path), imageOpts), sources: [path] };
+  if (/\.(csv|tsv)$/i.test(path) && load.labelColumn === undefined) {
+    // Rows of exactly the model's features have no label column; otherwise one column is the label.
+    const unlabeled = loadDataset(path, undefined, { ...load, labelColumn: null });
+    if (unlabeled.features === clf.features) return rows(unlabeled);
+  }
+  return rows(loadDataset(path, opts.labels, load));
+}
+
+/** Runs the model at `modelPath` on every input and returns each example's top-k classes. */
+export async function predict(
+  modelPath: string,
+  inputs: readonly string[],
+  opts: PredictOptions = {},
+): Promise<PredictResult> {
+  ensure(inputs.length > 0, "no inputs to predict on");
+  const T = opts.temperature ?? 1;
+  ensure(T > 0 && Number.isFinite(T), () => `temperature must be > 0, got ${T}`);
+  const clf = await OnnxClassifier.load(modelPath, opts);
+  try {
+    const c = clf.numClasses;
+    const k = Math.min(opts.topK ?? 3, c);
+    ensure(Number.isInteger(k) && k >= 1, () => `top-k must be a whole number ≥ 1, got ${opts.topK}`);
+    // Everything loads and is checked before anything runs.
+    const pre = readPreprocessing(parseModelFile(modelPath).model, modelPath);
+    const blocks = inputs.map((p) => {
+      const b = loadInput(p, clf, opts);
+      return pre !== undefined && b.images ? { ...b, ds: applyPreprocessing(b.ds, pre) } : b;
+    });
+    for (const b of blocks) clf.checkFits(b.ds);
+    const predictions: Prediction[] = [];
+    let right = 0;
+    let total = 0;
+    for (const { ds, sources } of blocks) {
+      const p = softmaxRows(await clf.logits(ds.x, ds.n), ds.n, c, T);
+      for (let i = 0; i < ds.n; i++) {
+        const row = Array.from(p.subarray(i * c, (i + 1) * c), (prob, cls) => ({ class: cls, prob }));
+        row.sort((a, b) => b.prob - a.prob || a.class - b.class);
+        const best = row[0]!.class;
+        const label = ds.y?.[i];
+        if (label !== undefined) {
+          total++;
+          if (label === best) right++;
+        }
+        predictions.push({
+          source: sources[i]!,
+          class: best,
+          ...(label !== undefined ? { label } : {}),
+          top: row.slice(0, k),
+        });
+      }
+    }
+    return {
+      model: modelPath,
+      temperature: T,
+      numClasses: c,
+      predictions,
+      ...(total > 0 ? { accuracy: { right, total } } : {}),
+    };
+  } finally {
+    await clf.release();
+  }
+}
+
+/** One line per example: source, class (and true label), then the top-k probabilities. */
+export function formatPredictions(res: PredictResult): string {
+  const lines = res.predictions.map((p) => {
+    const truth = p.label === undefined ? "" : p.label === p.class ? " (right)" : ` (label ${p.label})`;
+    const top = p.top.map((t) => `${t.class}: ${t.prob.toFixed(4)}`).join("  ");
+    return `${p.source}\t${p.class}${truth}\t${top}`;
+  });
+  if (res.accuracy)
+    lines.push(
+      `accuracy ${((100 * res.accuracy.right) / res.accuracy.total).toFixed(2)}% (${res.accuracy.right}/${res.accuracy.total})${res.temperature !== 1 ? `, T = ${res.temperature}` : ""}`,
+    );
+  return lines.join("\n");
+}

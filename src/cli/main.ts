@@ -12,6 +12,7 @@ import { registerReport } from "./commands/report.js";
 import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
 import { registerTrain } from "./commands/train.js";
+import { registerWorker } from "./commands/worker.js";
 
 export function buildProgram(): Command {
   const program = new Command("kd")
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerReproduce(program);
   registerDemo(program);
+  registerWorker(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 /** The `kd` command line: a thin layer over the library; every failure is one line and a non-zero exit. */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { cleanOrtMessage } from "../runtime/ort-errors.js";
-import { KdError } from "../util/errors.js";
+import { KdAbort, KdError } from "../util/errors.js";
 import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBench } from "./commands/bench.js";
@@ -46,7 +46,8 @@ export function printable(s: string): string {
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv as string[], { from: "user" });
-    return 0;
+    // A command may set a non-zero exit status without failing (e.g. `kd run` with failed runs).
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     // A flag parser called from an action (not by commander) throws this unprinted.
     if (e instanceof InvalidArgumentError) {
@@ -58,6 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof KdError) {
       // Names taken from files (tensor, output, metadata) may hold newlines or terminal escapes.
       process.stderr.write(`kd: ${printable(e.message)}\n`);
+      // A dead Redis leaves the queue client's reconnect timers behind: do not wait on them.
+      if (e instanceof KdAbort) setTimeout(() => process.exit(1), 1000).unref();
       return 1;
     }
     // The filesystem refused a path the user gave (read-only, a folder for a file, ...): their

@@ -111,17 +111,20 @@ export class QueueRunner implements Runner {
   async run(task: RunTask, listener: RunListener): Promise<RunRecord> {
     const p = task.planned;
     if (this.lostMessage) throw new KdAbort(this.lostMessage);
+    const blobs = task.teacherFiles.map((f) => this.store.ingest(f));
     const data: RunJobData = {
       planned: p,
       datasets: this.o.datasets,
       baseDir: this.o.baseDir,
-      teacherFiles: task.teacherFiles.map((f) => this.store.ingest(f)),
+      teacherFiles: blobs,
       ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
     };
     const jobId = `run-${p.fingerprint}`;
     this.listeners.set(jobId, listener);
     try {
-      const rec = await Promise.race([this.submit(jobId, data), this.lost]);
+      // Messages name the user's teacher files, not their copies in the store.
+      const named = (m: string) => blobs.reduce((s, b, i) => s.split(b).join(task.teacherFiles[i]!), m);
+      const rec = await Promise.race([this.submit(jobId, data, named), this.lost]);
       const files = this.store.run(p.fingerprint);
       copyAtomic(files.model, task.model, "model");
       copyAtomic(files.log, task.log, "log");
@@ -131,7 +134,7 @@ export class QueueRunner implements Runner {
     }
   }
 
-  private async submit(jobId: string, data: RunJobData): Promise<RunRecord> {
+  private async submit(jobId: string, data: RunJobData, named: (m: string) => string): Promise<RunRecord> {
     if (this.o.force) {
       await this.queue.remove(jobId);
       this.store.forget(data.planned.fingerprint);
@@ -149,9 +152,9 @@ export class QueueRunner implements Runner {
     } catch (e) {
       if (this.lostMessage) throw new KdAbort(this.lostMessage);
       const msg = String((e as Error).message ?? e);
-      if (msg.startsWith(BAD_INPUT)) throw new KdError(msg.slice(BAD_INPUT.length));
+      if (msg.startsWith(BAD_INPUT)) throw new KdError(named(msg.slice(BAD_INPUT.length)));
       throw new KdError(
-        `run ${data.planned.id} failed on the workers after ${CRASH_ATTEMPTS} attempts: ${msg.split("\n")[0]}`,
+        `run ${data.planned.id} failed on the workers after ${CRASH_ATTEMPTS} attempts: ${named(msg.split("\n")[0] ?? "")}`,
       );
     }
   }
@@ -164,7 +167,11 @@ export class QueueRunner implements Runner {
     closeWatch(this.watch);
     const force = this.lostMessage !== undefined;
     if (force) {
-      await Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]);
+      // Bounded: clients of a dead server may never finish disconnecting.
+      await Promise.race([
+        Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
       return;
     }
     await Promise.allSettled([this.events.close(), this.queue.close()]);

@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { DataCatalog } from "../data/sources.js";
-import { KdError } from "../util/errors.js";
+import { KdAbort, KdError } from "../util/errors.js";
 import { LocalRunner } from "./local.js";
 import { BAD_INPUT, type JobProgress, QUEUE_NAME, type RunJobData } from "./queue.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
@@ -49,10 +49,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   let watch: Redis | undefined;
   const stop = async (force: boolean) => {
     closeWatch(watch);
-    await worker?.close(force).catch(() => {});
+    // Bounded: a worker whose Redis is gone may never finish closing.
+    await Promise.race([
+      worker?.close(force).catch(() => {}),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
   };
   watch = await connectRedis(o.redis, (msg) => {
-    void stop(true).then(() => rejectDone(new KdError(msg)));
+    void stop(true).then(() => rejectDone(new KdAbort(msg)));
   });
   let store: Store;
   try {

@@ -4,12 +4,19 @@
  * done, so plain jobs (no flows) awaited through QueueEvents keep teacher → student order; the
  * job id is the run's fingerprint, so the same run is never queued twice.
  */
-import { Queue, QueueEvents } from "bullmq";
+import { existsSync } from "node:fs";
+import { type Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
+import { DataCatalog } from "../data/sources.js";
+import { cacheKey, cachePath } from "../distill/cache.js";
+import { cacheSettings } from "../distill/distill.js";
+import { assembleShards, type RowRange, shardRanges } from "../distill/shards.js";
+import { Teachers } from "../distill/teacher.js";
+import { objective as obj } from "../objectives/index.js";
 import type { Spec } from "../spec/schema.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { KdAbort, KdError } from "../util/errors.js";
-import type { RunListener, Runner, RunTask } from "./local.js";
+import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
 import type { PlannedRun } from "./plan.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
 import type { RunRecord } from "./results.js";
@@ -33,6 +40,11 @@ export interface RunJobData {
   readonly stepsPerRun?: number;
 }
 
+/** One shard (row range) of a run's teacher logits over its transfer set. */
+export interface ShardJobData extends RunJobData {
+  readonly range: RowRange;
+}
+
 /** Sent by the worker through job progress. */
 export type JobProgress = { readonly progress: Progress } | { readonly epoch: EpochLog };
 
@@ -42,6 +54,11 @@ export interface QueueRunnerOptions {
   readonly datasets: Spec["data"];
   readonly baseDir: string;
   readonly stepsPerRun?: number;
+  /**
+   * Transfer sets with more rows than this have their teacher logits computed by several shard
+   * jobs (about this many rows each) before the run; undefined: never sharded.
+   */
+  readonly shardRows?: number;
   /** Forget finished jobs and store records of the spec's runs first (kd run --force). */
   readonly force?: boolean;
 }
@@ -50,6 +67,7 @@ export class QueueRunner implements Runner {
   /** Runs in flight at once: as many as the workers take; the executor still orders teachers first. */
   readonly concurrency = 10_000;
   private readonly listeners = new Map<string, RunListener>();
+  private catalog: DataCatalog | undefined;
   private lostMessage: string | undefined;
   private rejectLost: ((e: Error) => void) | undefined;
   private readonly lost: Promise<never>;
@@ -124,6 +142,7 @@ export class QueueRunner implements Runner {
     try {
       // Messages name the user's teacher files, not their copies in the store.
       const named = (m: string) => blobs.reduce((s, b, i) => s.split(b).join(task.teacherFiles[i]!), m);
+      await Promise.race([this.shardTeacher(data, named), this.lost]);
       const rec = await Promise.race([this.submit(jobId, data, named), this.lost]);
       const files = this.store.run(p.fingerprint);
       copyAtomic(files.model, task.model, "model");
@@ -131,6 +150,62 @@ export class QueueRunner implements Runner {
       return { ...rec, model: task.recordedModel };
     } finally {
       this.listeners.delete(jobId);
+    }
+  }
+
+  /**
+   * Computes a distilled run's teacher-logit cache in shards on the workers, then assembles it in
+   * the store, where the run's worker finds it. Skipped when the cache exists, when the teachers run
+   * live (jitter, cache off) and for small transfer sets.
+   */
+  private async shardTeacher(data: RunJobData, named: (m: string) => string): Promise<void> {
+    const r = data.planned.spec;
+    if (!this.o.shardRows || !obj.teacher(r.objective) || !r.cache || r.jitter > 0) return;
+    this.catalog ??= new DataCatalog(this.o.datasets, this.o.baseDir);
+    const train = this.catalog.get(r.train);
+    const ranges = shardRanges(train.n, Math.ceil(train.n / this.o.shardRows));
+    if (ranges.length < 2) return;
+    const T = obj.temperature(r.objective);
+    const spec = teacherSpecFor(data.planned, data.teacherFiles, undefined);
+    let teachers: Teachers;
+    try {
+      teachers = await Teachers.load(spec);
+    } catch (e) {
+      throw e instanceof KdError ? new KdError(named(e.message)) : e;
+    }
+    try {
+      const parts = { teachers, data: train, settings: cacheSettings(teachers, spec, T) };
+      const key = cacheKey(parts);
+      if (existsSync(cachePath(this.store.cacheDir, key))) return;
+      const jobs = await Promise.all(
+        ranges.map((range) =>
+          this.queue.add("shard", { ...data, range } satisfies ShardJobData, {
+            jobId: `shard-${key.slice(0, 24)}-${range.start}-${range.end}`,
+            attempts: CRASH_ATTEMPTS,
+            backoff: { type: "fixed", delay: 1000 },
+          }),
+        ),
+      );
+      await Promise.all(jobs.map((j) => this.finished(j, data.planned.id, named)));
+      assembleShards(this.store.cacheDir, this.store.shardDir, parts, ranges);
+    } finally {
+      await teachers.release();
+    }
+  }
+
+  private async finished(job: Job, id: string, named: (m: string) => string): Promise<unknown> {
+    // A job left failed by crashes in an earlier coordinator's time is retried; bad input is final.
+    if ((await job.getState()) === "failed" && !job.failedReason?.startsWith(BAD_INPUT))
+      await job.retry("failed");
+    try {
+      return await job.waitUntilFinished(this.events);
+    } catch (e) {
+      if (this.lostMessage) throw new KdAbort(this.lostMessage);
+      const msg = String((e as Error).message ?? e);
+      if (msg.startsWith(BAD_INPUT)) throw new KdError(named(msg.slice(BAD_INPUT.length)));
+      throw new KdError(
+        `run ${id} failed on the workers after ${CRASH_ATTEMPTS} attempts: ${named(msg.split("\n")[0] ?? "")}`,
+      );
     }
   }
 
@@ -144,19 +219,7 @@ export class QueueRunner implements Runner {
       attempts: CRASH_ATTEMPTS,
       backoff: { type: "fixed", delay: 1000 },
     });
-    // A job left failed by crashes in an earlier coordinator's time is retried; bad input is final.
-    if ((await job.getState()) === "failed" && !job.failedReason?.startsWith(BAD_INPUT))
-      await job.retry("failed");
-    try {
-      return (await job.waitUntilFinished(this.events)) as RunRecord;
-    } catch (e) {
-      if (this.lostMessage) throw new KdAbort(this.lostMessage);
-      const msg = String((e as Error).message ?? e);
-      if (msg.startsWith(BAD_INPUT)) throw new KdError(named(msg.slice(BAD_INPUT.length)));
-      throw new KdError(
-        `run ${data.planned.id} failed on the workers after ${CRASH_ATTEMPTS} attempts: ${named(msg.split("\n")[0] ?? "")}`,
-      );
-    }
+    return (await this.finished(job, data.planned.id, named)) as RunRecord;
   }
 
   private closed = false;

@@ -29,6 +29,10 @@ export class Store {
     return join(this.root, "cache");
   }
 
+  get shardDir(): string {
+    return join(this.root, "shards");
+  }
+
   /** A run's files, named by its fingerprint. */
   run(fingerprint: string) {
     if (!/^[0-9a-f]{8,64}$/.test(fingerprint)) throw new KdError(`store: bad fingerprint "${fingerprint}"`);

@@ -8,9 +8,13 @@ import { mkdirSync, rmSync } from "node:fs";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { DataCatalog } from "../data/sources.js";
+import { cacheSettings } from "../distill/distill.js";
+import { computeShard } from "../distill/shards.js";
+import { Teachers } from "../distill/teacher.js";
+import { objective } from "../objectives/index.js";
 import { KdAbort, KdError } from "../util/errors.js";
-import { LocalRunner } from "./local.js";
-import { BAD_INPUT, type JobProgress, QUEUE_NAME, type RunJobData } from "./queue.js";
+import { LocalRunner, teacherSpecFor } from "./local.js";
+import { BAD_INPUT, type JobProgress, QUEUE_NAME, type RunJobData, type ShardJobData } from "./queue.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
 import type { RunRecord } from "./results.js";
 import { Store } from "./store.js";
@@ -78,9 +82,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return c;
   };
   const lockDuration = o.lockMs ?? 30_000;
-  worker = new Worker<RunJobData, RunRecord>(
+  worker = new Worker<RunJobData, RunRecord | string>(
     QUEUE_NAME,
-    async (job) => processRun(job, store, catalog(job.data), o),
+    async (job) =>
+      job.name === "shard"
+        ? processShard(job.data as ShardJobData, store, catalog(job.data), o)
+        : processRun(job as Job<RunJobData, RunRecord>, store, catalog(job.data), o),
     {
       connection: bullConnection(o.redis),
       concurrency: o.concurrency ?? 1,
@@ -91,9 +98,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     },
   );
   worker.on("error", () => {});
-  worker.on("active", (job) => o.onEvent?.(`${job.data.planned.id}: started (${job.id})`));
-  worker.on("completed", (job) => o.onEvent?.(`${job.data.planned.id}: done`));
-  worker.on("failed", (job, err) => o.onEvent?.(`${job?.data.planned.id ?? "?"}: failed: ${err.message}`));
+  const what = (job: Job<RunJobData> | undefined) =>
+    job?.name === "shard"
+      ? `${job.data.planned.id} teacher rows ${(job.data as ShardJobData).range.start}-${(job.data as ShardJobData).range.end}`
+      : (job?.data.planned.id ?? "?");
+  worker.on("active", (job) => o.onEvent?.(`${what(job)}: started (${job.id})`));
+  worker.on("completed", (job) => o.onEvent?.(`${what(job)}: done`));
+  worker.on("failed", (job, err) => o.onEvent?.(`${what(job)}: failed: ${err.message}`));
   await worker.waitUntilReady();
   return {
     done,
@@ -102,6 +113,30 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       resolveDone();
     },
   };
+}
+
+/** Computes one shard of a run's teacher logits into the store (kept if already there). */
+async function processShard(
+  d: ShardJobData,
+  store: Store,
+  catalog: DataCatalog,
+  o: WorkerOptions,
+): Promise<string> {
+  const spec = teacherSpecFor(d.planned, d.teacherFiles, o.threads);
+  try {
+    const teachers = await Teachers.load(spec);
+    try {
+      const T = objective.temperature(d.planned.spec.objective);
+      const data = catalog.get(d.planned.spec.train);
+      const parts = { teachers, data, settings: cacheSettings(teachers, spec, T) };
+      return await computeShard(store.shardDir, parts, T, d.range);
+    } finally {
+      await teachers.release();
+    }
+  } catch (e) {
+    if (e instanceof KdError) throw new UnrecoverableError(`${BAD_INPUT}${e.message}`);
+    throw e;
+  }
 }
 
 async function processRun(

@@ -4,7 +4,7 @@
  * bad input fails once; an unreachable or vanished Redis is one line and a non-zero exit.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -209,6 +209,54 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     const raw = new Redis(parseRedisUrl(redis.url).options);
     expect(await raw.scard(`bull:${QUEUE_NAME}:stalled`)).toBe(0);
     raw.disconnect();
+  });
+
+  it("a large transfer set's teacher logits are computed by shard jobs and assembled: the same cache file and model as one process", async () => {
+    const spec = sweep(teacher);
+    spec.name = "sharded";
+    spec.data = { ...data, train: { from: "all", take: { count: 2500, seed: 1 } } };
+    spec.runs.distilled.epochs = 1;
+    spec.runs.distilled.grid = { "objective.temperature": [4] };
+    spec.runs.distilled.seeds = [1];
+    const specFile = writeSpec(tmp, spec, "sharded.yaml");
+    const r = kd([
+      "run",
+      specFile,
+      "--redis",
+      redis.url,
+      "--store",
+      store,
+      "--out",
+      join(tmp, "sharded"),
+      "--shard-rows",
+      "1000",
+      "--no-progress",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const queue = new Queue(QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
+    const shards = (await queue.getCompleted()).filter((j) => j.name === "shard");
+    await queue.close();
+    expect(
+      shards.map((j) => (j.data as { range: { start: number } }).range.start).sort((x, y) => x - y),
+    ).toEqual([0, 1000, 2000]);
+    const queued = JSON.parse(readFileSync(join(tmp, "sharded", "results.json"), "utf8")).runs;
+    const rec = Object.values(queued)[0] as { teacher: string; model: string };
+    expect(rec.teacher).toBe("cached (hit)");
+
+    const local = await executeSpec(loadSpec(specFile), { outDir: join(tmp, "sharded-local"), threads: 1 });
+    const lrec = Object.values(local.runs)[0]!;
+    expect(lrec.teacher).toBe("cached (built)");
+    const cacheName = readdirSync(join(tmp, "sharded-local", ".cache"))[0]!;
+    expect(
+      readFileSync(join(store, "cache", cacheName)).equals(
+        readFileSync(join(tmp, "sharded-local", ".cache", cacheName)),
+      ),
+    ).toBe(true);
+    expect(
+      readFileSync(join(tmp, "sharded", rec.model)).equals(
+        readFileSync(join(tmp, "sharded-local", lrec.model!)),
+      ),
+    ).toBe(true);
   });
 
   it("a run on bad input fails once (one attempt), with its message naming the user's file in the results and a non-zero exit", async () => {

@@ -22,6 +22,7 @@ export interface RunFlags {
   progress: boolean;
   redis?: string;
   store?: string;
+  shardRows?: number;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -58,6 +59,7 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
           datasets: loaded.spec.data,
           baseDir: loaded.baseDir,
           ...(f.force ? { force: true } : {}),
+          ...(f.shardRows ? { shardRows: f.shardRows } : {}),
         })
       : undefined;
   const printer = progressPrinter({ bar: f.progress });
@@ -89,7 +91,12 @@ export function addRunOptions(cmd: Command): Command {
     .option("--keep-checkpoints", "keep each run's checkpoint after it finishes")
     .option("--no-progress", "no progress bar")
     .option("--redis <url>", "run on `kd worker` processes through this Redis queue (with --store)")
-    .option("--store <dir>", "the artifact folder the workers share (with --redis)");
+    .option("--store <dir>", "the artifact folder the workers share (with --redis)")
+    .option(
+      "--shard-rows <n>",
+      "with --redis: compute teacher logits of larger transfer sets in shards of about n rows, one job each",
+      num({ int: true, min: 1 }),
+    );
 }
 
 export function registerRun(program: Command): void {

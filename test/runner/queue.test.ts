@@ -367,4 +367,21 @@ describe("Redis unreachable", () => {
     }
     expect(existsSync(join(tmp, "s1"))).toBe(false);
   });
+
+  it("flags that need each other are one line each", () => {
+    const specFile = writeSpec(tmp, sweep("/nonexistent.onnx"), "flags.yaml");
+    for (const [args, msg] of [
+      [["--redis", "redis://127.0.0.1:1"], "kd: --redis needs --store DIR (the folder the workers share)\n"],
+      [["--store", join(tmp, "s2")], "kd: --store needs --redis URL\n"],
+      [["--shard-rows", "5"], "kd: --shard-rows needs --redis (shards run on the workers)\n"],
+      [
+        ["--redis", "http://x", "--store", join(tmp, "s2")],
+        'kd: --redis "http://x": expected a redis:// URL\n',
+      ],
+    ] as const) {
+      const r = kd(["run", specFile, "--out", join(tmp, "f"), ...args], 30_000);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toBe(msg);
+    }
+  });
 });

@@ -50,6 +50,7 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
     (f.redis === undefined) === (f.store === undefined),
     f.redis ? "--redis needs --store DIR (the folder the workers share)" : "--store needs --redis URL",
   );
+  ensure(f.shardRows === undefined || f.redis, "--shard-rows needs --redis (shards run on the workers)");
   // Open the queue first: an unreachable Redis is one line before anything is written.
   const runner =
     f.redis && f.store

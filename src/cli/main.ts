@@ -1,7 +1,7 @@
 /** The `kd` command line: a thin layer over the library; every failure is one line and a non-zero exit. */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { cleanOrtMessage } from "../runtime/ort-errors.js";
-import { KdError } from "../util/errors.js";
+import { KdAbort, KdError } from "../util/errors.js";
 import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBake } from "./commands/bake.js";
@@ -16,6 +16,7 @@ import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
 import { registerSummary } from "./commands/summary.js";
 import { registerTrain } from "./commands/train.js";
+import { registerWorker } from "./commands/worker.js";
 
 export function buildProgram(): Command {
   const program = new Command("kd")
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerReproduce(program);
   registerDemo(program);
+  registerWorker(program);
   return program;
 }
 
@@ -52,7 +54,8 @@ export function printable(s: string): string {
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv as string[], { from: "user" });
-    return 0;
+    // A command may set a non-zero exit status without failing (e.g. `kd run` with failed runs).
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     // A flag parser called from an action (not by commander) throws this unprinted.
     if (e instanceof InvalidArgumentError) {
@@ -64,6 +67,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof KdError) {
       // Names taken from files (tensor, output, metadata) may hold newlines or terminal escapes.
       process.stderr.write(`kd: ${printable(e.message)}\n`);
+      // A dead Redis leaves the queue client's reconnect timers behind: do not wait on them.
+      if (e instanceof KdAbort) setTimeout(() => process.exit(1), 1000).unref();
       return 1;
     }
     // The filesystem refused a path the user gave (read-only, a folder for a file, ...): their

@@ -41,6 +41,11 @@ export function cacheKey(parts: CacheKeyParts): string {
   return h.digest("hex");
 }
 
+/** Where the entry for `key` lives in a cache folder. */
+export function cachePath(dir: string, key: string): string {
+  return join(dir, `teacher-${key.slice(0, 24)}.bin`);
+}
+
 export type CacheStatus = "hit" | "built" | "rebuilt";
 
 /**
@@ -56,7 +61,7 @@ export async function cachedLogits(
 ): Promise<{ logits: Float32Array; status: CacheStatus; path: string }> {
   const key = cacheKey(parts);
   const classes = parts.teachers.numClasses;
-  const path = join(dir, `teacher-${key.slice(0, 24)}.bin`);
+  const path = cachePath(dir, key);
   checkAllocation(
     parts.data.n * classes * 4,
     `teacher logits for ${parts.data.n} examples × ${classes} classes`,

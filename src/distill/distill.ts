@@ -22,6 +22,18 @@ export type TeacherMode =
   | { kind: "live" }
   | { kind: "cached"; status: CacheStatus | "memory"; path?: string };
 
+/** The settings that change a teacher-logit cache entry (part of its key). */
+export function cacheSettings(teachers: Teachers, spec: TeacherSpec, T: number): Record<string, unknown> {
+  return {
+    ensemble: teachers.mode,
+    // Only a "prob" ensemble's combined logits depend on T.
+    temperature: teachers.members.length > 1 && teachers.mode === "prob" ? T : null,
+    outputs: spec.outputs ?? "logits",
+    input: spec.input ?? null,
+    output: spec.output ?? null,
+  };
+}
+
 /**
  * The teacher-logit source for a transfer set. Inputs that change between epochs (jitter) need
  * the teacher on every batch; otherwise its logits are computed once, and kept on disk when a
@@ -40,14 +52,7 @@ export async function teacherSource(
       provider: cachedTeacher(teachers.id, await compute(), teachers.numClasses),
       mode: { kind: "cached", status: "memory" },
     };
-  const settings = {
-    ensemble: teachers.mode,
-    // Only a "prob" ensemble's combined logits depend on T.
-    temperature: teachers.members.length > 1 && teachers.mode === "prob" ? T : null,
-    outputs: o.teachers.outputs ?? "logits",
-    input: o.teachers.input ?? null,
-    output: o.teachers.output ?? null,
-  };
+  const settings = cacheSettings(teachers, o.teachers, T);
   const res = await cachedLogits(o.cacheDir, { teachers, data: transfer, settings }, compute, o.onNote);
   return {
     provider: cachedTeacher(teachers.id, res.logits, teachers.numClasses),

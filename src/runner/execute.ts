@@ -13,7 +13,7 @@ import { defaultThreads } from "../runtime/session.js";
 import type { LoadedSpec } from "../spec/load.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { KdError } from "../util/errors.js";
+import { KdAbort, KdError } from "../util/errors.js";
 import { safeMkdir } from "../util/paths.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
@@ -162,7 +162,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         if (!o.keepCheckpoints && paths.checkpoint) rmSync(paths.checkpoint, { force: true });
         o.onEvent?.({ kind: "done", index, total, run: p, seconds: rec.seconds });
       } catch (e) {
-        if (!(e instanceof KdError)) throw e;
+        if (!(e instanceof KdError) || e instanceof KdAbort) throw e;
         results.failed[p.id] = e.message;
         o.onEvent?.({ kind: "failed", index, total, run: p, message: e.message });
       }

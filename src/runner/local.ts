@@ -1,6 +1,7 @@
 /** The Runner interface, and the in-process runner: one planned run → train or distil → a results record. */
 import type { DataCatalog } from "../data/sources.js";
 import { distill } from "../distill/distill.js";
+import type { TeacherSpec } from "../distill/teacher.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
 import { optimizerConfig } from "../optim/registry.js";
@@ -50,6 +51,23 @@ export function toMetrics(m: ClassMetrics): Metrics {
     ties: m.ties,
     perClass: m.perClass.map((c) => ({ total: c.total, correct: c.correct })),
     confusion: m.confusion.map((r) => [...r]),
+  };
+}
+
+/** How a run's teachers are loaded: its files, ensemble mode, names and output kind. */
+export function teacherSpecFor(
+  planned: PlannedRun,
+  files: readonly string[],
+  threads: number | undefined,
+): TeacherSpec {
+  const file = planned.teachers.find((t) => t.kind === "file");
+  return {
+    paths: files,
+    ensemble: planned.spec.ensemble,
+    ...(file?.kind === "file" && file.input ? { input: file.input } : {}),
+    ...(file?.kind === "file" && file.output ? { output: file.output } : {}),
+    outputs: file?.kind === "file" && file.probs ? "probs" : "logits",
+    ...(threads ? { threads } : {}),
   };
 }
 
@@ -107,17 +125,9 @@ export class LocalRunner implements Runner {
         task.teacherFiles.length > 0,
         `run ${planned.id}: the ${r.objective.kind} objective needs teachers`,
       );
-      const file = planned.teachers.find((t) => t.kind === "file");
       const d = await distill({
         ...job,
-        teachers: {
-          paths: task.teacherFiles,
-          ensemble: r.ensemble,
-          ...(file?.kind === "file" && file.input ? { input: file.input } : {}),
-          ...(file?.kind === "file" && file.output ? { output: file.output } : {}),
-          outputs: file?.kind === "file" && file.probs ? "probs" : "logits",
-          ...(this.o.threads ? { threads: this.o.threads } : {}),
-        },
+        teachers: teacherSpecFor(planned, task.teacherFiles, this.o.threads),
         ...(r.cache && this.o.cacheDir ? { cacheDir: this.o.cacheDir } : r.cache ? {} : { noCache: true }),
         ...(listener.onNote ? { onNote: listener.onNote } : {}),
       });

@@ -54,6 +54,12 @@ export function parseModelFile(path: string): { model: ModelProto; bytes: Uint8A
 }
 
 /** A loaded classifier. `logits` maps a block of flat examples to rows of class scores. */
+/**
+ * Rows per ONNX Runtime call when scoring many examples. Shards of a teacher-logit cache start at
+ * multiples of it, so every call sees the same rows as in one process and returns the same bits.
+ */
+export const LOGITS_BATCH = 1000;
+
 export class OnnxClassifier {
   private constructor(
     readonly path: string,
@@ -164,7 +170,7 @@ export class OnnxClassifier {
    * Scores of `n` examples laid out flat in `x`; `batch` rows per run. A model whose outputs are
    * not finite (NaN, ±∞) on these inputs, or that fails to run on them, is refused with one line.
    */
-  async logits(x: Float32Array, n: number, batch = 1000): Promise<Float32Array> {
+  async logits(x: Float32Array, n: number, batch = LOGITS_BATCH): Promise<Float32Array> {
     const f = this.features;
     if (x.length !== n * f) throw new Error(`expected ${n}×${f} values, got ${x.length}`);
     const c = this.numClasses;

@@ -3,6 +3,7 @@
  * see half a file; temporaries that a killed kd left behind are removed by the next write.
  */
 import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { KdError } from "./errors.js";
 import { fsErrorMessage, fsReason } from "./fs-errors.js";
@@ -22,9 +23,18 @@ export function ensureWritableDir(path: string, what = "output"): void {
   if (!isDir) throw new KdError(`${what} ${path}: ${dir} is not a folder`);
 }
 
-/** The temporary sibling this process writes `path` through. */
+/**
+ * This machine's name as it appears in temporary names: a folder shared by several machines (the
+ * queue's store) must not take another machine's live temporary for a dead process's leftover.
+ */
+export const HOST_TAG =
+  hostname()
+    .replace(/[^A-Za-z0-9-]/g, "-")
+    .slice(0, 32) || "host";
+
+/** The temporary sibling this process writes `path` through: `<path>.<pid>.<host>.tmp`. */
 export function tempPathFor(path: string, pid = process.pid): string {
-  return `${path}.${pid}.tmp`;
+  return `${path}.${pid}.${HOST_TAG}.tmp`;
 }
 
 /** Whether process `pid` is alive (a process we may not signal still counts as alive). */
@@ -46,7 +56,8 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
  */
 export function cleanStaleTemps(path: string): string[] {
   const dir = dirname(path);
-  const re = new RegExp(`^${escapeRe(basename(path))}\\.(\\d{1,10})\\.tmp$`);
+  // `<name>.<pid>.tmp` (older kd) or `<name>.<pid>.<host>.tmp`; only this machine's pids can be checked.
+  const re = new RegExp(`^${escapeRe(basename(path))}\\.(\\d{1,10})(?:\\.([A-Za-z0-9-]{1,32}))?\\.tmp$`);
   const removed: string[] = [];
   let names: string[];
   try {
@@ -58,6 +69,7 @@ export function cleanStaleTemps(path: string): string[] {
     const m = re.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
+    if (m[2] !== undefined && m[2] !== HOST_TAG) continue;
     if (pid === process.pid || pidAlive(pid)) continue;
     try {
       const full = join(dir, name);

@@ -12,3 +12,9 @@ export class KdError extends Error {
 export function ensure(cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new KdError(typeof message === "string" ? message : message());
 }
+
+/**
+ * A KdError that stops a whole spec, not just the run it came from (e.g. the queue's Redis is
+ * gone): the executor rethrows it after keeping the results written so far.
+ */
+export class KdAbort extends KdError {}

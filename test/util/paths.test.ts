@@ -3,7 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFile
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cleanStaleTemps, ensureWritableDir, writeFileAtomic } from "../../src/util/atomic.js";
+import {
+  cleanStaleTemps,
+  ensureWritableDir,
+  HOST_TAG,
+  tempPathFor,
+  writeFileAtomic,
+} from "../../src/util/atomic.js";
 import { KdError } from "../../src/util/errors.js";
 import { fsError, fsErrorMessage, isFsError } from "../../src/util/fs-errors.js";
 import { checkAllocation, formatBytes } from "../../src/util/memory.js";
@@ -130,6 +136,18 @@ describe("atomic writes", () => {
     const left = readdirSync(tmp).filter((f) => f.endsWith(".tmp"));
     expect(left.sort()).toEqual([`model.onnx.${process.ppid}.tmp`, `other.onnx.${deadPid}.tmp`].sort());
     expect(cleanStaleTemps(join(tmp, "other.onnx"))).toEqual([`other.onnx.${deadPid}.tmp`]);
+  });
+  it("in a folder shared by machines (the queue's store), leave another machine's temporaries alone", () => {
+    const out = join(tmp, "shared.bin");
+    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    const deadPid = Number(dead.stdout.trim());
+    expect(tempPathFor(out)).toBe(`${out}.${process.pid}.${HOST_TAG}.tmp`);
+    writeFileSync(`${out}.${deadPid}.${HOST_TAG}.tmp`, "ours, dead");
+    writeFileSync(`${out}.${deadPid}.another-machine.tmp`, "theirs: its pid means nothing here");
+    writeFileAtomic(out, "whole");
+    expect(readdirSync(tmp).filter((f) => f.startsWith("shared.bin.") && f.endsWith(".tmp"))).toEqual([
+      `shared.bin.${deadPid}.another-machine.tmp`,
+    ]);
   });
   it("say which file could not be written and why, without the temporary name", () => {
     expect(kdMessage(() => writeFileAtomic(tmp, "x"))).toBe(`cannot write ${tmp}: it is a folder`);

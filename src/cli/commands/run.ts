@@ -4,7 +4,10 @@ import type { Command } from "commander";
 import { writeReports } from "../../report/index.js";
 import { executeSpec, planWithReuse } from "../../runner/execute.js";
 import { pointText } from "../../runner/plan.js";
+import { QueueRunner } from "../../runner/queue.js";
+import { parseRedisUrl } from "../../runner/redis.js";
 import { type LoadedSpec, loadSpec } from "../../spec/load.js";
+import { ensure } from "../../util/errors.js";
 import { num } from "../options.js";
 import { progressPrinter } from "../progress.js";
 
@@ -17,6 +20,9 @@ export interface RunFlags {
   threads?: number;
   keepCheckpoints?: boolean;
   progress: boolean;
+  redis?: string;
+  store?: string;
+  shardRows?: number;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -40,14 +46,35 @@ function printPlan(loaded: LoadedSpec, outDir: string, force: boolean): void {
 export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut: string): Promise<void> {
   const outDir = f.out ?? defaultOut;
   if (f.dryRun) return printPlan(loaded, outDir, f.force === true);
+  ensure(
+    (f.redis === undefined) === (f.store === undefined),
+    f.redis ? "--redis needs --store DIR (the folder the workers share)" : "--store needs --redis URL",
+  );
+  ensure(f.shardRows === undefined || f.redis, "--shard-rows needs --redis (shards run on the workers)");
+  // Open the queue first: an unreachable Redis is one line before anything is written.
+  const runner =
+    f.redis && f.store
+      ? await QueueRunner.open({
+          redis: parseRedisUrl(f.redis),
+          store: f.store,
+          datasets: loaded.spec.data,
+          baseDir: loaded.baseDir,
+          ...(f.force ? { force: true } : {}),
+          ...(f.shardRows ? { shardRows: f.shardRows } : {}),
+        })
+      : undefined;
   const printer = progressPrinter({ bar: f.progress });
   const results = await executeSpec(loaded, {
     outDir,
+    ...(runner ? { runner } : {}),
     ...(f.force ? { force: true } : {}),
     ...(f.keepCheckpoints ? { keepCheckpoints: true } : {}),
     ...(f.threads ? { threads: f.threads } : {}),
     onEvent: printer.event,
-  }).finally(() => printer.stop());
+  }).finally(async () => {
+    printer.stop();
+    await runner?.close();
+  });
   console.log(writeReports(outDir, loaded.spec, results, loaded.paper));
   const failed = Object.keys(results.failed).length;
   console.log(
@@ -63,7 +90,14 @@ export function addRunOptions(cmd: Command): Command {
     .option("--dry-run", "print the plan (runs, dependencies, fingerprints, what is reused) and stop")
     .option("--force", "rerun finished runs too")
     .option("--keep-checkpoints", "keep each run's checkpoint after it finishes")
-    .option("--no-progress", "no progress bar");
+    .option("--no-progress", "no progress bar")
+    .option("--redis <url>", "run on `kd worker` processes through this Redis queue (with --store)")
+    .option("--store <dir>", "the artifact folder the workers share (with --redis)")
+    .option(
+      "--shard-rows <n>",
+      "with --redis: compute teacher logits of larger transfer sets in shards of about n rows, one job each",
+      num({ int: true, min: 1 }),
+    );
 }
 
 export function registerRun(program: Command): void {

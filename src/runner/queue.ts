@@ -1,0 +1,242 @@
+/**
+ * The queue backend: each planned run becomes one BullMQ job on Redis, taken by any `kd worker`
+ * that reaches the same store. The executor already starts a run only after its teachers are
+ * done, so plain jobs (no flows) awaited through QueueEvents keep teacher → student order; the
+ * job id is the run's fingerprint, so the same run is never queued twice.
+ */
+import { existsSync } from "node:fs";
+import { type Job, Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import { DataCatalog } from "../data/sources.js";
+import { cacheKey, cachePath } from "../distill/cache.js";
+import { cacheSettings } from "../distill/distill.js";
+import { assembleShards, type RowRange, shardRanges } from "../distill/shards.js";
+import { Teachers } from "../distill/teacher.js";
+import { objective as obj } from "../objectives/index.js";
+import type { Spec } from "../spec/schema.js";
+import type { EpochLog, Progress } from "../train/trainer.js";
+import { KdAbort, KdError } from "../util/errors.js";
+import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
+import type { PlannedRun } from "./plan.js";
+import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
+import type { RunRecord } from "./results.js";
+import { copyAtomic, Store } from "./store.js";
+
+export const QUEUE_NAME = "kd-runs";
+
+/** Prefix of a failure caused by bad input (a KdError on the worker): final, never retried. */
+export const BAD_INPUT = "kd-bad-input: ";
+
+/** Attempts of a job that crashed (a bug, a killed process past the stall limit); bad input gets one. */
+export const CRASH_ATTEMPTS = 3;
+
+/** What a worker needs to rebuild the run: the plan entry, the spec's datasets and their folder. */
+export interface RunJobData {
+  readonly planned: PlannedRun;
+  readonly datasets: Spec["data"];
+  readonly baseDir: string;
+  /** Teacher files in the store (blobs/), in order. */
+  readonly teacherFiles: readonly string[];
+  readonly stepsPerRun?: number;
+}
+
+/** One shard (row range) of a run's teacher logits over its transfer set. */
+export interface ShardJobData extends RunJobData {
+  readonly range: RowRange;
+}
+
+/** Sent by the worker through job progress. */
+export type JobProgress = { readonly progress: Progress } | { readonly epoch: EpochLog };
+
+export interface QueueRunnerOptions {
+  readonly redis: RedisTarget;
+  readonly store: string;
+  readonly datasets: Spec["data"];
+  readonly baseDir: string;
+  readonly stepsPerRun?: number;
+  /**
+   * Transfer sets with more rows than this have their teacher logits computed by several shard
+   * jobs (about this many rows each) before the run; undefined: never sharded.
+   */
+  readonly shardRows?: number;
+  /** Forget finished jobs and store records of the spec's runs first (kd run --force). */
+  readonly force?: boolean;
+}
+
+export class QueueRunner implements Runner {
+  /** Runs in flight at once: as many as the workers take; the executor still orders teachers first. */
+  readonly concurrency = 10_000;
+  private readonly listeners = new Map<string, RunListener>();
+  private catalog: DataCatalog | undefined;
+  private lostMessage: string | undefined;
+  private rejectLost: ((e: Error) => void) | undefined;
+  private readonly lost: Promise<never>;
+
+  private constructor(
+    private readonly o: QueueRunnerOptions,
+    readonly store: Store,
+    private readonly queue: Queue,
+    private readonly events: QueueEvents,
+    private readonly watch: Redis,
+  ) {
+    this.lost = new Promise<never>((_, reject) => {
+      this.rejectLost = reject;
+    });
+    this.lost.catch(() => {});
+    events.on("progress", ({ jobId, data }) => {
+      const l = this.listeners.get(jobId);
+      const d = data as JobProgress;
+      if (l && typeof d === "object" && d !== null) {
+        if ("progress" in d) l.onProgress?.(d.progress);
+        else if ("epoch" in d) l.onEpoch?.(d.epoch);
+      }
+    });
+  }
+
+  /** Connects (one clear line when Redis is unreachable) and opens the store. */
+  static async open(o: QueueRunnerOptions): Promise<QueueRunner> {
+    let runner: QueueRunner | undefined;
+    let lostEarly: string | undefined;
+    const watch = await connectRedis(o.redis, (msg) => {
+      if (runner) runner.fail(msg);
+      else lostEarly = msg;
+    });
+    let store: Store;
+    try {
+      store = new Store(o.store).init();
+    } catch (e) {
+      closeWatch(watch);
+      throw e;
+    }
+    const connection = bullConnection(o.redis);
+    const queue = new Queue(QUEUE_NAME, { connection });
+    const events = new QueueEvents(QUEUE_NAME, { connection });
+    // Errors surface through the watchdog (lost for good) or the job's own failure.
+    queue.on("error", () => {});
+    events.on("error", () => {});
+    runner = new QueueRunner(o, store, queue, events, watch);
+    if (lostEarly) runner.fail(lostEarly);
+    await Promise.race([events.waitUntilReady(), runner.lost]);
+    return runner;
+  }
+
+  private fail(message: string): void {
+    if (this.lostMessage) return;
+    this.lostMessage = message;
+    this.rejectLost?.(new KdAbort(message));
+  }
+
+  async run(task: RunTask, listener: RunListener): Promise<RunRecord> {
+    const p = task.planned;
+    if (this.lostMessage) throw new KdAbort(this.lostMessage);
+    const blobs = task.teacherFiles.map((f) => this.store.ingest(f));
+    const data: RunJobData = {
+      planned: p,
+      datasets: this.o.datasets,
+      baseDir: this.o.baseDir,
+      teacherFiles: blobs,
+      ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
+    };
+    const jobId = `run-${p.fingerprint}`;
+    this.listeners.set(jobId, listener);
+    try {
+      // Messages name the user's teacher files, not their copies in the store.
+      const named = (m: string) => blobs.reduce((s, b, i) => s.split(b).join(task.teacherFiles[i]!), m);
+      await Promise.race([this.shardTeacher(data, named), this.lost]);
+      const rec = await Promise.race([this.submit(jobId, data, named), this.lost]);
+      const files = this.store.run(p.fingerprint);
+      copyAtomic(files.model, task.model, "model");
+      copyAtomic(files.log, task.log, "log");
+      return { ...rec, model: task.recordedModel };
+    } finally {
+      this.listeners.delete(jobId);
+    }
+  }
+
+  /**
+   * Computes a distilled run's teacher-logit cache in shards on the workers, then assembles it in
+   * the store, where the run's worker finds it. Skipped when the cache exists, when the teachers run
+   * live (jitter, cache off) and for small transfer sets.
+   */
+  private async shardTeacher(data: RunJobData, named: (m: string) => string): Promise<void> {
+    const r = data.planned.spec;
+    if (!this.o.shardRows || !obj.teacher(r.objective) || !r.cache || r.jitter > 0) return;
+    this.catalog ??= new DataCatalog(this.o.datasets, this.o.baseDir);
+    const train = this.catalog.get(r.train);
+    const ranges = shardRanges(train.n, Math.ceil(train.n / this.o.shardRows));
+    if (ranges.length < 2) return;
+    const T = obj.temperature(r.objective);
+    const spec = teacherSpecFor(data.planned, data.teacherFiles, undefined);
+    let teachers: Teachers;
+    try {
+      teachers = await Teachers.load(spec);
+    } catch (e) {
+      throw e instanceof KdError ? new KdError(named(e.message)) : e;
+    }
+    try {
+      const parts = { teachers, data: train, settings: cacheSettings(teachers, spec, T) };
+      const key = cacheKey(parts);
+      if (existsSync(cachePath(this.store.cacheDir, key))) return;
+      const jobs = await Promise.all(
+        ranges.map((range) =>
+          this.queue.add("shard", { ...data, range } satisfies ShardJobData, {
+            jobId: `shard-${key.slice(0, 24)}-${range.start}-${range.end}`,
+            attempts: CRASH_ATTEMPTS,
+            backoff: { type: "fixed", delay: 1000 },
+          }),
+        ),
+      );
+      await Promise.all(jobs.map((j) => this.finished(j, data.planned.id, named)));
+      assembleShards(this.store.cacheDir, this.store.shardDir, parts, ranges);
+    } finally {
+      await teachers.release();
+    }
+  }
+
+  private async finished(job: Job, id: string, named: (m: string) => string): Promise<unknown> {
+    // A job left failed by crashes in an earlier coordinator's time is retried; bad input is final.
+    if ((await job.getState()) === "failed" && !job.failedReason?.startsWith(BAD_INPUT))
+      await job.retry("failed");
+    try {
+      return await job.waitUntilFinished(this.events);
+    } catch (e) {
+      if (this.lostMessage) throw new KdAbort(this.lostMessage);
+      const msg = String((e as Error).message ?? e);
+      if (msg.startsWith(BAD_INPUT)) throw new KdError(named(msg.slice(BAD_INPUT.length)));
+      throw new KdError(
+        `run ${id} failed on the workers after ${CRASH_ATTEMPTS} attempts: ${named(msg.split("\n")[0] ?? "")}`,
+      );
+    }
+  }
+
+  private async submit(jobId: string, data: RunJobData, named: (m: string) => string): Promise<RunRecord> {
+    if (this.o.force) {
+      await this.queue.remove(jobId);
+      this.store.forget(data.planned.fingerprint);
+    }
+    const job = await this.queue.add("run", data, {
+      jobId,
+      attempts: CRASH_ATTEMPTS,
+      backoff: { type: "fixed", delay: 1000 },
+    });
+    return (await this.finished(job, data.planned.id, named)) as RunRecord;
+  }
+
+  private closed = false;
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    closeWatch(this.watch);
+    const force = this.lostMessage !== undefined;
+    if (force) {
+      // Bounded: clients of a dead server may never finish disconnecting.
+      await Promise.race([
+        Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
+      return;
+    }
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+  }
+}

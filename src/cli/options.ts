@@ -12,6 +12,7 @@ import { validateSpec } from "../spec/load.js";
 import { parseLrSchedule, parseMomentum } from "../train/schedule.js";
 import { KdError } from "../util/errors.js";
 import { checkOutputPaths } from "../util/paths.js";
+import { addLoadOptions, type LoadFlags, loadFlags } from "./commands/load-options.js";
 import { progressPrinter } from "./progress.js";
 
 type Parser<T> = (value: string) => T;
@@ -95,26 +96,18 @@ export function intList(opts: { min?: number; max?: number } = {}): Parser<numbe
   };
 }
 
-export interface DataFlags {
+export interface DataFlags extends LoadFlags {
   train?: string;
   trainImages?: string;
   trainLabels?: string;
   test?: string;
   testImages?: string;
   testLabels?: string;
-  labelColumn?: string;
-  resize?: [number, number];
-  channels?: 1 | 3;
 }
 
-const size: Parser<[number, number]> = (v) => {
-  const m = /^(\d+)x(\d+)$/.exec(v.trim());
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new InvalidArgumentError("expected HxW, e.g. 28x28");
-  return [Number(m[1]), Number(m[2])];
-};
-
+/** The data flags of train and distill: files of any format, and the loader flags of predict/summary/quantize. */
 export function addDataOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option(
       "--train <path>",
       "training data: a class-folder of images, CSV, NPY, NPZ or IDX (default: MNIST)",
@@ -123,17 +116,8 @@ export function addDataOptions(cmd: Command): Command {
     .option("--test <path>", "test data, in any of those formats (default: MNIST's test set)")
     .option("--test-labels <path>", "labels for --test")
     .option("--train-images <path>", "the same as --train (kept for IDX users)")
-    .option("--test-images <path>", "the same as --test")
-    .option(
-      "--label-column <name>",
-      "CSV: the label column's name or 0-based index (default: label, else the last)",
-    )
-    .option("--resize <HxW>", "image folders: resize every image", size)
-    .addOption(
-      new Option("--channels <n>", "image folders: 1 (grayscale) or 3 (RGB)")
-        .choices(["1", "3"])
-        .argParser(Number),
-    );
+    .option("--test-images <path>", "the same as --test");
+  return addLoadOptions(cmd);
 }
 
 /** The data file a split names (`--train` or its alias `--train-images`). */
@@ -149,17 +133,7 @@ export function dataSource(flags: DataFlags, split: "train" | "test"): DatasetSp
     if (labels) throw new KdError(`--${split}-labels given without --${split}`);
     return { source: { kind: "mnist", split } };
   }
-  const column = flags.labelColumn;
-  return {
-    source: {
-      kind: "file",
-      path,
-      ...(labels ? { labels } : {}),
-      ...(column !== undefined ? { labelColumn: /^\d+$/.test(column) ? Number(column) : column } : {}),
-      ...(flags.resize ? { resize: flags.resize } : {}),
-      ...(flags.channels ? { channels: flags.channels } : {}),
-    },
-  };
+  return { source: { kind: "file", path, ...(labels ? { labels } : {}), ...loadFlags(flags) } };
 }
 
 export interface TrainFlags {

@@ -1,6 +1,5 @@
 /** Flags that steer the dataset loaders (CSV label column, NPZ array names, image size and channels). */
 import { type Command, InvalidArgumentError } from "commander";
-import type { LoadOptions } from "../../data/load.js";
 
 export interface LoadFlags {
   labelColumn?: string;
@@ -35,8 +34,8 @@ export function addLoadOptions(cmd: Command): Command {
     });
 }
 
-/** The loader options the flags ask for. */
-export function loadFlags(f: LoadFlags): LoadOptions {
+/** The loader options the flags ask for (also the options of a spec's `file` data source). */
+export function loadFlags(f: LoadFlags): Omit<LoadFlags, "labelColumn"> & { labelColumn?: string | number } {
   const col = f.labelColumn;
   return {
     ...(col !== undefined ? { labelColumn: /^\d+$/.test(col) ? Number(col) : col } : {}),

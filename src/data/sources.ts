@@ -173,7 +173,6 @@ function fileDigest(path: string): string {
 export class DataCatalog {
   private readonly loaded = new Map<string, Dataset>();
   private readonly prints = new Map<string, string>();
-  private readonly fileHashes = new Map<string, string>();
 
   constructor(
     readonly specs: Readonly<Record<string, DatasetSpec>>,
@@ -184,15 +183,6 @@ export class DataCatalog {
     const s = this.specs[name];
     ensure(s, `no dataset named "${name}" (known: ${Object.keys(this.specs).join(", ")})`);
     return s;
-  }
-
-  private hashFile(path: string): string {
-    let h = this.fileHashes.get(path);
-    if (!h) {
-      h = fileDigest(path);
-      this.fileHashes.set(path, h);
-    }
-    return h;
   }
 
   /** A hash of the dataset's content: source files' bytes and every step after them. */
@@ -207,7 +197,7 @@ export class DataCatalog {
     const def = source ? (SOURCES[source.kind] as SourceDef<SourceKind>) : undefined;
     const base = source
       ? {
-          files: def!.files(source as never, this.baseDir).map((f) => this.hashFile(f)),
+          files: def!.files(source as never, this.baseDir).map(fileDigest),
           identity: def!.identity?.(source as never, this.baseDir) ?? null,
         }
       : this.fingerprint(from!, [...seen, name]);

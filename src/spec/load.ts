@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { ANALYSES, type AnalysisKind, analysisDef } from "../analyses/index.js";
+import { type AnalysisKind, analysisDef } from "../analyses/index.js";
 import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
@@ -163,7 +163,6 @@ function checkReferences(spec: Spec, where: string): void {
       if (field in a) need("dataset", (a as Record<string, string>)[field], `analyses.${k}.${field}`);
   }
   for (const r of [...spec.report.confusion, ...(spec.report.curves ?? [])]) need("run", r, "report");
-  void ANALYSES;
 }
 
 /** Reads and validates a spec file, with its paper numbers. */

@@ -149,6 +149,8 @@ export interface TrainFlags {
   dropoutInput: number;
   dropoutHidden: number;
   jitter: number;
+  standardize?: boolean;
+  bakePreprocessing?: boolean;
   seed: number;
   threads?: number;
   stepsPerRun: number;
@@ -199,6 +201,14 @@ export function addTrainOptions(
       "random shifts of up to this many pixels",
       num({ int: true, min: 0, max: 8 }),
       0,
+    )
+    .option(
+      "--standardize",
+      "standardise inputs with the training set's mean and std (per feature; per channel for images), as the model's first step",
+    )
+    .option(
+      "--bake-preprocessing",
+      "bake the preprocessing into the exported model, so it takes raw values (8-bit pixels, raw features)",
     )
     .option("--seed <n>", "random seed", num({ int: true, min: 0 }), 1)
     .option(
@@ -294,6 +304,8 @@ export function oneRunSpec(
         epochs: f.epochs,
         batchSize: f.batchSize,
         jitter: f.jitter,
+        ...(f.standardize ? { standardize: true } : {}),
+        ...(f.bakePreprocessing ? { bakePreprocessing: true } : {}),
         seed: f.seed,
         ...(f.earlyStop !== undefined ? { earlyStop: f.earlyStop } : {}),
         out: f.out,

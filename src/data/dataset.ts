@@ -27,6 +27,11 @@ export interface Dataset {
   readonly name: string;
   /** Names of classes 0, 1, ... when the source has them (an image folder's subfolders). */
   readonly classNames?: readonly string[];
+  /**
+   * What the stored values were multiplied by on loading: 1/255 for 8-bit data, so `x / rawScale`
+   * gives the bytes back. Undefined for data loaded as it was (floats). Models record it.
+   */
+  readonly rawScale?: number;
 }
 
 const INT_DTYPES = new Set(["uint8", "int8", "int16", "int32"]);
@@ -81,7 +86,16 @@ export function fromIdx(
     }
     numClasses = Math.max(numClasses, max + 1);
   }
-  const ds: Dataset = { x, y, n, exampleShape, features, numClasses, name };
+  const ds: Dataset = {
+    x,
+    y,
+    n,
+    exampleShape,
+    features,
+    numClasses,
+    name,
+    ...(images.dtype === "uint8" ? { rawScale: 1 / 255 } : {}),
+  };
   checkDataset(ds, { scanValues: !INT_DTYPES.has(images.dtype) });
   return ds;
 }

@@ -15,9 +15,8 @@ import {
   loadImageFiles,
 } from "../data/images.js";
 import { type LoadOptions, loadDataset } from "../data/load.js";
-import { type ClassifierOptions, OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
+import { type ClassifierOptions, OnnxClassifier } from "../runtime/classifier.js";
 import { ensure, KdError } from "../util/errors.js";
-import { type Preprocessing, readPreprocessing } from "./preprocess.js";
 
 export interface PredictOptions extends ClassifierOptions {
   /** Softmax temperature T > 0 (default 1): probabilities are softmax(z / T). */
@@ -85,35 +84,6 @@ export function imageOptionsFor(shape: readonly number[]): ImageOptions {
 interface Block {
   readonly ds: Dataset;
   readonly sources: readonly string[];
-  /** Decoded from 8-bit images (values are pixel / 255). */
-  readonly images?: boolean;
-}
-
-/**
- * Image values (pixel / 255, as the loaders give them) turned into what a model that records its
- * preprocessing wants: (pixel · scale − mean_c) / std_c, or raw pixels when that is baked in.
- */
-export function applyPreprocessing(ds: Dataset, pre: Preprocessing): Dataset {
-  const x = new Float32Array(ds.x.length);
-  const shape = ds.exampleShape;
-  const c = shape.length === 3 ? shape[0]! : 1;
-  const plane = ds.features / c;
-  const at = (v: readonly number[] | undefined, ch: number, dflt: number) =>
-    v === undefined ? dflt : v.length === 1 ? v[0]! : (v[ch] ?? Number.NaN);
-  for (const v of [pre.mean, pre.std])
-    if (!pre.baked && v !== undefined && v.length !== 1 && v.length !== c)
-      throw new KdError(
-        `the model's preprocessing has ${v.length} per-channel values; ${ds.name} has ${c} channels`,
-      );
-  for (let i = 0; i < x.length; i++) {
-    const pixel = ds.x[i]! * 255;
-    if (pre.baked) x[i] = pixel;
-    else {
-      const ch = Math.floor(i / plane) % c;
-      x[i] = (pixel * pre.scale - at(pre.mean, ch, 0)) / at(pre.std, ch, 1);
-    }
-  }
-  return { ...ds, x };
 }
 
 function isDir(path: string): boolean {
@@ -138,7 +108,7 @@ function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Blo
       // Folders named by class numbers (0, 1, ..., maybe with gaps) label their images by that number.
       const numbered = classes.every((c) => /^\d+$/.test(c));
       const y = numbered ? labels.map((k) => Number(classes[k])) : labels;
-      return { ds: loadImageFiles(paths, y, basename(path), imageOpts), sources: paths, images: true };
+      return { ds: loadImageFiles(paths, y, basename(path), imageOpts), sources: paths };
     }
     const paths = imageFilesIn(path);
     ensure(paths.length > 0, () => `${path}: no PNG or JPEG images and no class subfolders`);
@@ -169,17 +139,14 @@ export async function predict(
     const k = Math.min(opts.topK ?? 3, c);
     ensure(Number.isInteger(k) && k >= 1, () => `top-k must be a whole number ≥ 1, got ${opts.topK}`);
     // Everything loads and is checked before anything runs.
-    const pre = readPreprocessing(parseModelFile(modelPath).model, modelPath);
-    const blocks = inputs.map((p) => {
-      const b = loadInput(p, clf, opts);
-      return pre !== undefined && b.images ? { ...b, ds: applyPreprocessing(b.ds, pre) } : b;
-    });
+    const blocks = inputs.map((p) => loadInput(p, clf, opts));
     for (const b of blocks) clf.checkFits(b.ds);
     const predictions: Prediction[] = [];
     let right = 0;
     let total = 0;
     for (const { ds, sources } of blocks) {
-      const p = softmaxRows(await clf.logits(ds.x, ds.n), ds.n, c, T);
+      // The model's recorded preprocessing is applied to the values as loaded.
+      const p = softmaxRows(await clf.logitsOf(ds), ds.n, c, T);
       for (let i = 0; i < ds.n; i++) {
         const row = Array.from(p.subarray(i * c, (i + 1) * c), (prob, cls) => ({ class: cls, prob }));
         row.sort((a, b) => b.prob - a.prob || a.class - b.class);

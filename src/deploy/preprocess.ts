@@ -111,6 +111,47 @@ export function bakePreprocessing(source: ModelProto, pre: Preprocessing, what =
   return model;
 }
 
+/**
+ * Examples as kd's loaders hold them (8-bit data divided by 255, so `rawScale` = 1/255; other data
+ * as stored) turned into what a model with preprocessing `pre` takes: the raw values when it is
+ * baked, else (raw · scale − mean) / std per channel, the channel being axis 1 of the model's input
+ * ([N, C, H, W]: C; flat [N, F]: each feature). Data that was not 8-bit is taken as already scaled,
+ * so a model trained on it gets it unchanged. Returns `x` itself when nothing changes.
+ */
+export function modelInput(
+  x: Float32Array,
+  exampleShape: readonly number[],
+  pre: Preprocessing | undefined,
+  rawScale: number | undefined,
+): Float32Array {
+  if (pre === undefined) return x;
+  const a = pre.baked
+    ? 1 / (rawScale ?? pre.scale)
+    : rawScale === undefined || rawScale === pre.scale
+      ? 1
+      : pre.scale / rawScale;
+  const mean = pre.baked ? undefined : pre.mean;
+  const std = pre.baked ? undefined : pre.std;
+  if (a === 1 && mean === undefined && std === undefined) return x;
+  const features = exampleShape.reduce((p, d) => p * d, 1);
+  const channels = exampleShape.length === 0 ? 1 : exampleShape[0]!;
+  const plane = features / channels;
+  for (const v of [mean, std])
+    ensure(
+      v === undefined || v.length === 1 || v.length === channels,
+      () =>
+        `the model's preprocessing has ${v!.length} per-channel values; its input has ${channels} channels`,
+    );
+  const at = (v: readonly number[] | undefined, c: number, dflt: number) =>
+    v === undefined ? dflt : v.length === 1 ? v[0]! : v[c]!;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.floor(i / plane) % channels;
+    out[i] = (x[i]! * a - at(mean, c, 0)) / at(std, c, 1);
+  }
+  return out;
+}
+
 /** Parses "1/255", "0.5" or "2" (a positive number, written as a fraction if wished). */
 export function parseScale(v: string): number {
   const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+))?\s*$/.exec(v);

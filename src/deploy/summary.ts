@@ -124,7 +124,7 @@ export async function summarize(path: string, opts: SummaryOptions = {}): Promis
       const ds = opts.test;
       clf.checkFits(ds);
       if (ds.y === undefined) throw new KdError(`${ds.name} has no labels to measure accuracy with`);
-      const z = await clf.logits(ds.x, ds.n);
+      const z = await clf.logitsOf(ds);
       const c = clf.numClasses;
       let right = 0;
       for (let i = 0; i < ds.n; i++) {

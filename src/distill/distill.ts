@@ -45,8 +45,9 @@ export async function teacherSource(
   o: Pick<DistillOptions, "objective" | "jitter" | "cacheDir" | "noCache" | "onNote" | "teachers">,
 ): Promise<{ provider: TeacherProvider; mode: TeacherMode }> {
   const T = obj.temperature(o.objective);
-  if (o.jitter > 0 || o.noCache) return { provider: liveTeacher(teachers, T), mode: { kind: "live" } };
-  const compute = () => teachers.logits(transfer.x, transfer.n, T);
+  if (o.jitter > 0 || o.noCache)
+    return { provider: liveTeacher(teachers, T, transfer.rawScale), mode: { kind: "live" } };
+  const compute = () => teachers.logits(transfer.x, transfer.n, T, transfer.rawScale);
   if (!o.cacheDir)
     return {
       provider: cachedTeacher(teachers.id, await compute(), teachers.numClasses),

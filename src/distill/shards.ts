@@ -78,7 +78,7 @@ export function shardLogits(
   r: RowRange,
 ): Promise<Float32Array> {
   const f = data.features;
-  return teachers.logits(data.x.subarray(r.start * f, r.end * f), r.end - r.start, T);
+  return teachers.logits(data.x.subarray(r.start * f, r.end * f), r.end - r.start, T, data.rawScale);
 }
 
 /**

@@ -82,11 +82,16 @@ export class Teachers {
     return h.digest("hex").slice(0, 24);
   }
 
-  /** Combined logits of `n` flat examples (see EnsembleMode; T matters only for "prob" ensembles). */
-  async logits(x: Float32Array, n: number, temperature: number): Promise<Float32Array> {
-    if (this.members.length === 1) return this.members[0]!.logits(x, n);
+  /**
+   * Combined logits of `n` flat examples as loaded (see EnsembleMode; T matters only for "prob"
+   * ensembles). Each member gets them through its own recorded preprocessing; `rawScale` is the
+   * data's (Dataset.rawScale).
+   */
+  async logits(x: Float32Array, n: number, temperature: number, rawScale?: number): Promise<Float32Array> {
+    const run = (m: OnnxClassifier) => m.logits(m.prepare(x, rawScale), n);
+    if (this.members.length === 1) return run(this.members[0]!);
     const c = this.numClasses;
-    const all = await Promise.all(this.members.map((m) => m.logits(x, n)));
+    const all = await Promise.all(this.members.map(run));
     return combine(all, n, c, this.mode, temperature);
   }
 
@@ -128,11 +133,11 @@ export function combine(
 }
 
 /** Runs the teachers on every batch as the student sees it (needed when inputs are augmented). */
-export function liveTeacher(teachers: Teachers, temperature: number): TeacherProvider {
+export function liveTeacher(teachers: Teachers, temperature: number, rawScale?: number): TeacherProvider {
   return {
     id: teachers.id,
     async logits(_indices, x, size, out) {
-      out.set(await teachers.logits(x, size, temperature));
+      out.set(await teachers.logits(x, size, temperature, rawScale));
     },
   };
 }

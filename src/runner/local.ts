@@ -2,6 +2,7 @@
 import type { DataCatalog } from "../data/sources.js";
 import { distill } from "../distill/distill.js";
 import type { TeacherSpec } from "../distill/teacher.js";
+import { inputNormStats, withInputNorm } from "../nn/normalize.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
 import { optimizerConfig } from "../optim/registry.js";
@@ -92,7 +93,9 @@ export class LocalRunner implements Runner {
     const test = r.test ? this.data.get(r.test) : undefined;
     const val = r.val ? this.data.get(r.val) : undefined;
     const classes = Math.max(train.numClasses, test?.numClasses ?? 0, val?.numClasses ?? 0);
-    const model = buildModel(r.model, train.exampleShape, classes);
+    const net = buildModel(r.model, train.exampleShape, classes);
+    // Statistics of the labelled and unlabelled training (transfer) set the student sees.
+    const model = r.standardize ? withInputNorm(net, inputNormStats(train, net.inputShape)) : net;
     const job: JobOptions = {
       model,
       train,
@@ -115,6 +118,7 @@ export class LocalRunner implements Runner {
       logFile: task.log,
       out: task.model,
       ...(r.metadata ? { metadata: r.metadata } : {}),
+      ...(r.bakePreprocessing ? { bakePreprocessing: true } : {}),
       ...(listener.onProgress ? { onProgress: listener.onProgress } : {}),
       ...(listener.onEpoch ? { onEpoch: listener.onEpoch } : {}),
     };

@@ -1,5 +1,6 @@
 /** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
 import { firstNonFinite, MAX_CLASSES } from "../data/checks.js";
+import { modelInput, type Preprocessing, readPreprocessing } from "../deploy/preprocess.js";
 import { type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
@@ -73,10 +74,13 @@ export class OnnxClassifier {
     readonly outputsProbs: boolean,
     /** The model as ONNX Runtime got it (external data inlined): what identifies it in cache keys. */
     readonly modelBytes: Uint8Array,
+    /** What the model records of its preprocessing (`kd.preprocessing`), if anything. */
+    readonly preprocessing: Preprocessing | undefined,
   ) {}
 
   static async load(path: string, opts: ClassifierOptions = {}): Promise<OnnxClassifier> {
     const { model, bytes } = parseModelFile(path);
+    const preprocessing = readPreprocessing(model, path);
     const flags = opts.flags ?? TEACHER_FLAGS;
     const g = model.graph!;
     const inits = new Set(g.initializer.map((t) => t.name));
@@ -140,6 +144,7 @@ export class OnnxClassifier {
       classes,
       opts.outputs === "probs",
       bytes,
+      preprocessing,
     );
   }
 
@@ -164,6 +169,23 @@ export class OnnxClassifier {
       );
     if (ds.numClasses > this.numClasses)
       throw new KdError(`${this.path} outputs ${this.numClasses} classes; ${ds.name} has ${ds.numClasses}`);
+  }
+
+  /**
+   * Examples as kd's loaders hold them (`rawScale`: the dataset's, 1/255 for 8-bit data) as this
+   * model takes them: its recorded preprocessing applied (see deploy/preprocess.ts modelInput).
+   */
+  prepare(x: Float32Array, rawScale: number | undefined): Float32Array {
+    return modelInput(x, this.exampleShape, this.preprocessing, rawScale);
+  }
+
+  /** `logits` of a dataset as loaded, with the model's preprocessing applied first. */
+  async logitsOf(ds: {
+    readonly x: Float32Array;
+    readonly n: number;
+    readonly rawScale?: number;
+  }): Promise<Float32Array> {
+    return this.logits(this.prepare(ds.x, ds.rawScale), ds.n);
   }
 
   /**

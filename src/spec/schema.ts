@@ -46,6 +46,13 @@ export const runSchema = z.strictObject({
   momentum: momentumSchema.default(0.9),
   epochs: int.min(1).max(100_000),
   batchSize: int.min(1).max(65_536).default(128),
+  /**
+   * Standardise the inputs with the training set's mean and std (per feature; per channel for
+   * images) as the model's first step; recorded in the exported model's metadata.
+   */
+  standardize: z.boolean().optional(),
+  /** Bake the preprocessing into the exported graph, so the model takes raw values (bytes, raw features). */
+  bakePreprocessing: z.boolean().optional(),
   /** Random shifts of whole images by up to this many pixels (0: off). */
   jitter: int.min(0).max(8).default(0),
   seed: int.min(0).default(1),

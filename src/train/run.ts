@@ -18,6 +18,8 @@ export interface JobOptions extends Omit<TrainConfig, "evalSet" | "teacher"> {
   /** Output ONNX file; written atomically at the end. */
   readonly out?: string;
   readonly metadata?: Record<string, string>;
+  /** Bake the model's preprocessing (see train/forward.ts) into the exported graph. */
+  readonly bakePreprocessing?: boolean;
 }
 
 export interface JobResult {
@@ -34,7 +36,16 @@ export interface JobResult {
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const t0 = performance.now();
   if (o.out) ensureWritableDir(o.out, "output");
-  const { test: testSet, teacher: makeTeacher, val: valSet, evalEach, out, metadata, ...config } = o;
+  const {
+    test: testSet,
+    teacher: makeTeacher,
+    val: valSet,
+    evalEach,
+    out,
+    metadata,
+    bakePreprocessing,
+    ...config
+  } = o;
   const each = evalEach ?? (valSet ? "val" : "test");
   if (each === "val" && !valSet) throw new KdError("evaluating a validation set each epoch needs one");
   const evalSet = each === "val" ? valSet : each === "none" ? undefined : testSet;
@@ -43,7 +54,8 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   const teacher = makeTeacher ? await makeTeacher(o.train) : undefined;
   const res = await train({ ...config, ...(evalSet ? { evalSet } : {}), ...(teacher ? { teacher } : {}) });
-  if (out) saveModel(out, o.model, res.params, metadata);
+  if (out)
+    saveModel(out, o.model, res.params, metadata, { rawScale: o.train.rawScale ?? 1, bake: bakePreprocessing });
   // The trainer already measured its eval set on the final weights: never evaluate a set twice.
   const fwd = await Forward.compile(o.model, o.threads ? { threads: o.threads } : {});
   const measure = async (ds: Dataset | undefined) => {

@@ -121,7 +121,7 @@ export function registerAdjustBias(program: Command): void {
           );
         if (val.numClasses > clf.numClasses)
           throw new KdError(`${path} outputs ${clf.numClasses} classes; ${val.name} has ${val.numClasses}`);
-        search = searchShift(await clf.logits(val.x, val.n), val.y, clf.numClasses, f.class, {
+        search = searchShift(await clf.logitsOf(val), val.y, clf.numClasses, f.class, {
           range: f.range,
         });
         shift = search.shift;

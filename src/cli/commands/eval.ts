@@ -41,7 +41,7 @@ export function registerEval(program: Command): void {
       );
     if (clf.numClasses < test.numClasses)
       throw new KdError(`${path} outputs ${clf.numClasses} classes; ${test.name} has ${test.numClasses}`);
-    const m = classMetrics(await clf.logits(test.x, test.n), test.y, clf.numClasses);
+    const m = classMetrics(await clf.logitsOf(test), test.y, clf.numClasses);
     await clf.release();
     console.log(f.json ? JSON.stringify({ model: path, ...m }) : formatMetrics(m, `${path} on ${test.name}`));
   });

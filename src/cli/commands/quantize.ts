@@ -88,7 +88,8 @@ export function registerQuantize(program: Command): void {
           ds,
           Int32Array.from({ length: f.calibrationCount }, (_, i) => i),
         );
-      calibration = { x: ds.x, n: ds.n };
+      // The calibration data as the model takes it: its recorded preprocessing applied.
+      calibration = { x: clf.prepare(ds.x, ds.rawScale), n: ds.n };
     }
     const { model } = parseModelFile(path);
     const res = await quantizeModel(model, {

@@ -55,7 +55,10 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const teacher = makeTeacher ? await makeTeacher(o.train) : undefined;
   const res = await train({ ...config, ...(evalSet ? { evalSet } : {}), ...(teacher ? { teacher } : {}) });
   if (out)
-    saveModel(out, o.model, res.params, metadata, { rawScale: o.train.rawScale ?? 1, bake: bakePreprocessing });
+    saveModel(out, o.model, res.params, metadata, {
+      rawScale: o.train.rawScale ?? 1,
+      bake: bakePreprocessing,
+    });
   // The trainer already measured its eval set on the final weights: never evaluate a set twice.
   const fwd = await Forward.compile(o.model, o.threads ? { threads: o.threads } : {});
   const measure = async (ds: Dataset | undefined) => {

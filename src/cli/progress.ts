@@ -40,6 +40,7 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
     bar?.stop();
     bar = undefined;
   };
+  const inFlight = new Set<string>();
   const eta = () => (epochsDone > 0 ? ` - spec ETA ${secs((epochTime / epochsDone) * epochsLeft)}` : "");
   return {
     stop: stopBar,
@@ -55,6 +56,7 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
           out(`[${e.index}/${e.total}] ${e.run.id}: reusing the finished result`);
           return;
         case "start": {
+          inFlight.add(e.run.id);
           if (e.total === 1) return;
           const p = pointText(e.run.point);
           out(`[${e.index}/${e.total}] ${e.run.id}${p ? ` (${p})` : ""}: ${e.run.spec.epochs} epochs`);
@@ -83,13 +85,17 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
           epochsLeft = Math.max(0, epochsLeft - 1);
           epochTime += e.epoch.seconds;
           const evalName = e.run.spec.evalEach ?? (e.run.spec.val ? "val" : "test");
-          out(`  ${epochLine(e.epoch, e.run.spec.epochs, evalName)}${e.total > 1 ? eta() : ""}`);
+          // With several runs in flight (a queue's workers), each line names its run.
+          const who = inFlight.size > 1 ? `[${e.index}/${e.total}] ${e.run.id} ` : "";
+          out(`  ${who}${epochLine(e.epoch, e.run.spec.epochs, evalName)}${e.total > 1 ? eta() : ""}`);
           return;
         }
         case "done":
+          inFlight.delete(e.run.id);
           stopBar();
           return;
         case "failed":
+          inFlight.delete(e.run.id);
           stopBar();
           // A one-run command reports its failure itself, as its one error line.
           if (e.total > 1) out(`[${e.index}/${e.total}] ${e.run.id} failed: ${e.message}`);

@@ -1,0 +1,36 @@
+/** Tests for the spec progress printer: epoch lines name their run while several runs are in flight. */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { progressPrinter } from "../../src/cli/progress.js";
+import type { RunEvent } from "../../src/runner/execute.js";
+
+afterEach(() => vi.restoreAllMocks());
+
+const run = (id: string) => ({ id, point: {}, spec: { epochs: 2 } }) as never;
+const epoch = (n: number) =>
+  ({ epoch: n, loss: 0.5, parts: { ce: 0.5 }, trainAccuracy: 0.9, evalErrors: 10, seconds: 1 }) as never;
+
+describe("progress lines", () => {
+  it("name the run when two are in flight, and not when one is", () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+      lines.push(String(s).trimEnd());
+      return true;
+    });
+    const p = progressPrinter({ bar: false });
+    const a = run("teacher[lr=0.03]");
+    const b = run("teacher[lr=0.1]");
+    const events: RunEvent[] = [
+      { kind: "start", index: 1, total: 2, run: a },
+      { kind: "start", index: 2, total: 2, run: b },
+      { kind: "epoch", index: 1, total: 2, run: a, epoch: epoch(1) },
+      { kind: "epoch", index: 2, total: 2, run: b, epoch: epoch(1) },
+      { kind: "done", index: 1, total: 2, run: a, seconds: 2 },
+      { kind: "epoch", index: 2, total: 2, run: b, epoch: epoch(2) },
+    ];
+    for (const e of events) p.event(e);
+    const epochs = lines.filter((l) => l.includes("epoch "));
+    expect(epochs[0]).toMatch(/^\s+\[1\/2\] teacher\[lr=0\.03\] epoch 1\/2/);
+    expect(epochs[1]).toMatch(/^\s+\[2\/2\] teacher\[lr=0\.1\] epoch 1\/2/);
+    expect(epochs[2]).toMatch(/^\s+epoch 2\/2/);
+  });
+});

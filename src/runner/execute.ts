@@ -17,7 +17,7 @@ import { KdAbort, KdError } from "../util/errors.js";
 import { safeMkdir } from "../util/paths.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
-import { RESULTS_VERSION, type Results, readResults } from "./results.js";
+import { RESULTS_VERSION, type Results, type RunRecord, readResults } from "./results.js";
 
 export type RunEvent =
   | { kind: "plan"; runs: readonly PlannedRun[]; reused: readonly string[] }
@@ -76,6 +76,14 @@ export function runPaths(outDir: string, p: PlannedRun) {
         ? model
         : relative(outDir, model),
   };
+}
+
+/**
+ * A record under the name of the planned run it answers: a run with the settings of another (one
+ * fingerprint) may come back from a shared store under the other's name.
+ */
+function asPlanned(rec: RunRecord, p: PlannedRun): RunRecord {
+  return { ...rec, id: p.id, run: p.run, point: p.point, seed: p.seed };
 }
 
 /** The plan and which runs a rerun would reuse (what `--dry-run` prints). */
@@ -158,7 +166,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
             onNote: (message) => o.onEvent?.({ kind: "note", message }),
           },
         );
-        results.runs[p.id] = rec;
+        results.runs[p.id] = asPlanned(rec, p);
         if (!o.keepCheckpoints && paths.checkpoint) rmSync(paths.checkpoint, { force: true });
         o.onEvent?.({ kind: "done", index, total, run: p, seconds: rec.seconds });
       } catch (e) {
@@ -178,7 +186,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         }
         pending.splice(k, 1);
         if (reused.includes(p.id)) {
-          results.runs[p.id] = previous!.runs[p.id]!;
+          results.runs[p.id] = asPlanned(previous!.runs[p.id]!, p);
           o.onEvent?.({ kind: "reuse", index, total, run: p });
           settled.add(p.id);
           continue;
@@ -206,7 +214,9 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
     await runner.close?.();
   }
   results.finishedAt = new Date().toISOString();
-  results.totalSeconds = Object.values(results.runs).reduce((a, r) => a + r.seconds, 0);
+  // One training per fingerprint, however many runs of the spec share it.
+  const trained = new Map(Object.values(results.runs).map((r) => [r.fingerprint, r.seconds]));
+  results.totalSeconds = [...trained.values()].reduce((a, s) => a + s, 0);
   save();
   if (persist) writeReports(outDir, loaded.spec, results, loaded.paper);
   return results;

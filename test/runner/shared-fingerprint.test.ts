@@ -1,0 +1,35 @@
+/** Tests for runs of one spec that share their settings (one fingerprint): each keeps its own name, and the training time counts once. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DataCatalog } from "../../src/data/sources.js";
+import { executeSpec } from "../../src/runner/execute.js";
+import { LocalRunner, type Runner } from "../../src/runner/local.js";
+import { loadSpec } from "../../src/spec/load.js";
+import { tinySpec, writeSpec } from "../helpers/specs.js";
+
+describe("two runs with the same settings", () => {
+  it("are recorded under their own names even when a runner answers with the other's record", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "kd-shared-"));
+    const same = { model: { kind: "mlp", hidden: [16] }, epochs: 2, seed: 1 };
+    const loaded = loadSpec(writeSpec(tmp, tinySpec({ runs: { chosen: same, "screen-point": same } })));
+    const local = new LocalRunner(new DataCatalog(loaded.spec.data, loaded.baseDir));
+    // A shared store answers a fingerprint it already holds with the record of whichever run made it.
+    let first: Awaited<ReturnType<Runner["run"]>> | undefined;
+    const runner: Runner = {
+      async run(task, listener) {
+        first ??= await local.run(task, listener);
+        return first;
+      },
+    };
+    const res = await executeSpec(loaded, { outDir: join(tmp, "out"), runner });
+    expect(Object.keys(res.runs).sort()).toEqual(["chosen", "screen-point"]);
+    for (const name of ["chosen", "screen-point"]) {
+      expect(res.runs[name]!.id).toBe(name);
+      expect(res.runs[name]!.run).toBe(name);
+    }
+    expect(res.runs.chosen!.fingerprint).toBe(res.runs["screen-point"]!.fingerprint);
+    expect(res.totalSeconds).toBe(first!.seconds);
+  });
+});

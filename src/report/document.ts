@@ -358,9 +358,15 @@ export function buildReport(
       ["training time", formatDuration(results.totalSeconds)],
       [
         "machine",
-        `${m.cpuModel}, ${m.cpus} cores, ${m.threads} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
+        `${m.cpuModel}${m.vectorExtensions?.length ? ` (${m.vectorExtensions.join(", ")})` : ""}, ${m.cpus} cores, ${threadsUsed(results)} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
       ],
     ],
     sections,
   };
+}
+
+/** The threads the runs trained with (a queue's workers may use fewer than the coordinator). */
+function threadsUsed(results: Results): string {
+  const used = [...new Set(Object.values(results.runs).map((r) => r.threads ?? results.machine.threads))];
+  return used.sort((a, b) => a - b).join(" or ") || String(results.machine.threads);
 }

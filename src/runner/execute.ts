@@ -4,11 +4,11 @@
  * analyses; results.json is written atomically after every run, so a killed spec resumes.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { type AnalysisContext, analysisDef } from "../analyses/index.js";
 import { DataCatalog } from "../data/sources.js";
 import { writeReports } from "../report/index.js";
+import { machineInfo } from "../runtime/machine.js";
 import { defaultThreads } from "../runtime/session.js";
 import type { LoadedSpec } from "../spec/load.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
@@ -46,18 +46,6 @@ export interface ExecuteOptions {
   readonly onEvent?: (e: RunEvent) => void;
 }
 
-export function ortVersion(): string {
-  try {
-    const pkg = readFileSync(
-      new URL("../../node_modules/onnxruntime-node/package.json", import.meta.url),
-      "utf8",
-    );
-    return (JSON.parse(pkg) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
-}
-
 /** Where a run's files go: its own paths if the spec gives them, else inside the output folder. */
 export function runPaths(outDir: string, p: PlannedRun) {
   const name = fileName(p.id);
@@ -84,6 +72,14 @@ export function runPaths(outDir: string, p: PlannedRun) {
  */
 function asPlanned(rec: RunRecord, p: PlannedRun): RunRecord {
   return { ...rec, id: p.id, run: p.run, point: p.point, seed: p.seed };
+}
+
+/** The record of a run trained earlier with the same fingerprint, with its model copied to this run's path. */
+function copyTwin(outDir: string, plan: readonly PlannedRun[], twin: RunRecord, p: PlannedRun): RunRecord {
+  const from = runPaths(outDir, plan.find((q) => q.id === twin.id)!).model;
+  const to = runPaths(outDir, p);
+  if (resolve(from) !== resolve(to.model)) writeFileAtomic(to.model, readFileSync(from));
+  return { ...asPlanned(twin, p), model: to.recordedModel };
 }
 
 /** The plan and which runs a rerun would reuse (what `--dry-run` prints). */
@@ -123,13 +119,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
     spec: loaded.spec.name,
     profile: loaded.profile,
     startedAt: previous?.startedAt ?? new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? "unknown",
-      node: process.version,
-      onnxruntime: ortVersion(),
-      threads: o.threads ?? defaultThreads(),
-    },
+    machine: { ...machineInfo(), threads: o.threads ?? defaultThreads() },
     runs: {},
     failed: {},
     analyses: {},
@@ -189,6 +179,16 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
           results.runs[p.id] = asPlanned(previous!.runs[p.id]!, p);
           o.onEvent?.({ kind: "reuse", index, total, run: p });
           settled.add(p.id);
+          continue;
+        }
+        // A run with the settings of one already trained here (a screen's winner declared again
+        // under its own name) is that training: its model is copied, not retrained.
+        const twin = Object.values(results.runs).find((r) => r.fingerprint === p.fingerprint);
+        if (twin) {
+          results.runs[p.id] = copyTwin(outDir, plan, twin, p);
+          o.onEvent?.({ kind: "reuse", index, total, run: p });
+          settled.add(p.id);
+          save();
           continue;
         }
         const failedDep = p.deps.find((d) => results.failed[d] !== undefined);

@@ -6,6 +6,7 @@ import { inputNormStats, withInputNorm } from "../nn/normalize.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
 import { optimizerConfig } from "../optim/registry.js";
+import { defaultThreads } from "../runtime/session.js";
 import type { ClassMetrics } from "../train/metrics.js";
 import { type JobOptions, runJob } from "../train/run.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
@@ -160,6 +161,7 @@ export class LocalRunner implements Runner {
       ...(res.val ? { val: toMetrics(res.val) } : {}),
       history: res.history.map((h) => ({ ...h, parts: { ...h.parts } })),
       seconds: res.seconds,
+      threads: this.o.threads ?? defaultThreads(),
       ...(teacher ? { teacher } : {}),
       model: task.recordedModel,
     };

@@ -47,6 +47,8 @@ export const runRecordSchema = z.object({
   val: metricsSchema.optional(),
   history: z.array(epochSchema),
   seconds: z.number(),
+  /** ONNX Runtime threads of the process that trained it (a queue's workers may differ from the coordinator). */
+  threads: z.number().optional(),
   teacher: z.string().optional(),
   /** Exported ONNX file, relative to the output folder. */
   model: z.string().optional(),
@@ -63,6 +65,8 @@ export const resultsSchema = z.object({
   machine: z.object({
     cpus: z.number(),
     cpuModel: z.string(),
+    /** Absent in results written before kd recorded them. */
+    vectorExtensions: z.array(z.string()).optional(),
     node: z.string(),
     onnxruntime: z.string(),
     threads: z.number(),

@@ -1,5 +1,5 @@
 /** Tests for runs of one spec that share their settings (one fingerprint): each keeps its own name, and the training time counts once. */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -31,5 +31,24 @@ describe("two runs with the same settings", () => {
     }
     expect(res.runs.chosen!.fingerprint).toBe(res.runs["screen-point"]!.fingerprint);
     expect(res.totalSeconds).toBe(first!.seconds);
+  });
+});
+
+describe("the in-process runner", () => {
+  it("trains a run whose settings match an earlier run's once, and gives it its own model file", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "kd-twin-"));
+    const same = { model: { kind: "mlp", hidden: [16] }, epochs: 2, seed: 1 };
+    const loaded = loadSpec(writeSpec(tmp, tinySpec({ runs: { "screen-point": same, chosen: same } })));
+    const out = join(tmp, "out");
+    const events: string[] = [];
+    const res = await executeSpec(loaded, { outDir: out, onEvent: (e) => events.push(`${e.kind}`) });
+    expect(events.filter((k) => k === "start")).toHaveLength(1);
+    expect(events.filter((k) => k === "reuse")).toHaveLength(1);
+    expect(res.runs.chosen!.test!.errors).toBe(res.runs["screen-point"]!.test!.errors);
+    expect(res.runs.chosen!.model).toBe(join("models", "chosen.onnx"));
+    expect(readFileSync(join(out, "models", "chosen.onnx"))).toEqual(
+      readFileSync(join(out, "models", "screen-point.onnx")),
+    );
+    expect(res.totalSeconds).toBe(res.runs["screen-point"]!.seconds);
   });
 });

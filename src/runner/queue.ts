@@ -114,6 +114,10 @@ export class QueueRunner implements Runner {
     // Errors surface through the watchdog (lost for good) or the job's own failure.
     queue.on("error", () => {});
     events.on("error", () => {});
+    // Every awaited job adds a "closing" listener to both until it finishes, and a spec keeps all
+    // its runnable runs in flight (a sweep: dozens), so Node's leak warning at 10 would be noise.
+    queue.setMaxListeners(0);
+    events.setMaxListeners(0);
     runner = new QueueRunner(o, store, queue, events, watch);
     if (lostEarly) runner.fail(lostEarly);
     await Promise.race([events.waitUntilReady(), runner.lost]);

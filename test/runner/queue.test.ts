@@ -259,6 +259,34 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     ).toBe(true);
   });
 
+  it("a spec with more runs in flight than Node's listener limit (12 at once) prints no leak warning", async () => {
+    const w = worker(redis.url, store);
+    workers.push(w);
+    await waitFor(() => w.stderr.includes("waiting"), 60_000, "a worker");
+    const spec = sweep(teacher);
+    spec.name = "wide";
+    spec.runs.distilled.epochs = 1;
+    spec.runs.distilled.model.hidden = [8];
+    spec.runs.distilled.grid = { "objective.temperature": [1, 2, 3, 4, 5, 6] };
+    const specFile = writeSpec(tmp, spec, "wide.yaml");
+    const r = kd([
+      "run",
+      specFile,
+      "--redis",
+      redis.url,
+      "--store",
+      store,
+      "--out",
+      join(tmp, "wide"),
+      "--no-progress",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(
+      Object.keys(JSON.parse(readFileSync(join(tmp, "wide", "results.json"), "utf8")).runs),
+    ).toHaveLength(12);
+    expect(r.stderr).not.toMatch(/Warning/);
+  });
+
   it("a run on bad input fails once (one attempt), with its message naming the user's file in the results and a non-zero exit", async () => {
     const bad = join(tmp, "argmax.onnx");
     writeIntOnlyModel(bad);

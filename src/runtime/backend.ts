@@ -66,6 +66,51 @@ export const ORT_TYPE = {
   bool: "bool",
 } as const satisfies { readonly [D in DType]: string };
 
+/** What a session of either onnxruntime package looks like (each bundles its own onnxruntime-common). */
+interface OrtSessionLike {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  release(): Promise<void>;
+}
+
+/** Makes a tensor of one onnxruntime package: its `Tensor` constructor. */
+export type OrtTensorMaker<T> = (type: (typeof ORT_TYPE)[DType], data: HostArray, dims: number[]) => T;
+
+/**
+ * What the node and web sessions share: names, release and the conversion of feeds; each runs
+ * the graph its own way (node fills caller-owned outputs in place, wasm copies out of its heap).
+ */
+export abstract class OrtSession<S extends OrtSessionLike, T> implements BackendSession {
+  constructor(
+    protected readonly session: S,
+    private readonly tensor: OrtTensorMaker<T>,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  protected feeds(feeds: Readonly<Record<string, TypedHostTensor>>): Record<string, T> {
+    const out: Record<string, T> = {};
+    for (const [name, f] of Object.entries(feeds))
+      out[name] = this.tensor(ORT_TYPE[f.dtype], f.data, f.dims as number[]);
+    return out;
+  }
+
+  abstract run(
+    feeds: Readonly<Record<string, TypedHostTensor>>,
+    outputs: readonly string[],
+    into?: Readonly<Record<string, HostTensor>>,
+  ): Promise<Record<string, HostTensor>>;
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
 export function setBackend(backend: InferenceBackend): void {
   current = backend;
 }

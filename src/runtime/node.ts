@@ -7,43 +7,28 @@ import {
   type HostArray,
   type HostTensor,
   type InferenceBackend,
-  ORT_TYPE,
+  OrtSession,
   type SessionOptions,
   setBackend,
   type TypedHostTensor,
 } from "./backend.js";
 
-class NodeSession implements BackendSession {
-  constructor(private readonly session: ort.InferenceSession) {}
-
-  get inputNames(): readonly string[] {
-    return this.session.inputNames;
-  }
-  get outputNames(): readonly string[] {
-    return this.session.outputNames;
-  }
-
+class NodeSession extends OrtSession<ort.InferenceSession, ort.Tensor> {
   async run(
     feeds: Readonly<Record<string, TypedHostTensor>>,
     outputs: readonly string[],
     into?: Readonly<Record<string, HostTensor>>,
   ): Promise<Record<string, HostTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, f] of Object.entries(feeds))
-      ortFeeds[name] = new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.dims as number[]);
+    // Caller-owned outputs are handed to ONNX Runtime to fill in place: no copy.
     const fetches: Record<string, ort.Tensor | null> = {};
     for (const name of outputs) {
       const t = into?.[name];
       fetches[name] = t ? new ort.Tensor("float32", t.data as Float32Array, t.dims as number[]) : null;
     }
-    const res = await this.session.run(ortFeeds, fetches);
+    const res = await this.session.run(this.feeds(feeds), fetches);
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(res)) out[name] = { data: t.data as HostArray, dims: t.dims };
     return out;
-  }
-
-  release(): Promise<void> {
-    return this.session.release();
   }
 }
 
@@ -63,7 +48,7 @@ export const nodeBackend: InferenceBackend = {
         ? { enableProfiling: true, profileFilePrefix: process.env.KD_ORT_PROFILE }
         : {}),
     });
-    return new NodeSession(session);
+    return new NodeSession(session, (type, data, dims) => new ort.Tensor(type, data as never, dims));
   },
 };
 

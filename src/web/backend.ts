@@ -5,29 +5,17 @@ import {
   type HostArray,
   type HostTensor,
   type InferenceBackend,
-  ORT_TYPE,
+  OrtSession,
   type TypedHostTensor,
 } from "../runtime/backend.js";
 
-class WebSession implements BackendSession {
-  constructor(private readonly session: ort.InferenceSession) {}
-
-  get inputNames(): readonly string[] {
-    return this.session.inputNames;
-  }
-  get outputNames(): readonly string[] {
-    return this.session.outputNames;
-  }
-
+class WebSession extends OrtSession<ort.InferenceSession, ort.Tensor> {
   async run(
     feeds: Readonly<Record<string, TypedHostTensor>>,
     outputs: readonly string[],
     into?: Readonly<Record<string, HostTensor>>,
   ): Promise<Record<string, HostTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, f] of Object.entries(feeds))
-      ortFeeds[name] = new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.dims as number[]);
-    const res = await this.session.run(ortFeeds, outputs as string[]);
+    const res = await this.session.run(this.feeds(feeds), outputs as string[]);
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(res)) {
       // Outputs are copied out of the wasm heap anyway; one more copy honours `into`.
@@ -37,10 +25,6 @@ class WebSession implements BackendSession {
       t.dispose();
     }
     return out;
-  }
-
-  release(): Promise<void> {
-    return this.session.release();
   }
 }
 
@@ -64,7 +48,7 @@ export function webBackend(opts: WebBackendOptions): InferenceBackend {
         graphOptimizationLevel: "all",
         executionMode: "sequential",
       });
-      return new WebSession(session);
+      return new WebSession(session, (type, data, dims) => new ort.Tensor(type, data as never, dims));
     },
   };
 }

@@ -133,6 +133,10 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     teacher = join(tmp, "teacher", r.runs.teacher!.model!);
   });
 
+  /** `kd run` of a spec file on this suite's Redis and store, into tmp/<out>. */
+  const kdQueued = (specFile: string, out: string, ...flags: string[]) =>
+    kd(["run", specFile, "--redis", redis.url, "--store", store, "--out", join(tmp, out), ...flags]);
+
   afterAll(async () => {
     await Promise.all(workers.map(stopProc));
     await redis?.stop();
@@ -219,19 +223,7 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     spec.runs.distilled.grid = { "objective.temperature": [4] };
     spec.runs.distilled.seeds = [1];
     const specFile = writeSpec(tmp, spec, "sharded.yaml");
-    const r = kd([
-      "run",
-      specFile,
-      "--redis",
-      redis.url,
-      "--store",
-      store,
-      "--out",
-      join(tmp, "sharded"),
-      "--shard-rows",
-      "1000",
-      "--no-progress",
-    ]);
+    const r = kdQueued(specFile, "sharded", "--shard-rows", "1000", "--no-progress");
     expect(r.code, r.stderr).toBe(0);
     const queue = new Queue(QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
     const shards = (await queue.getCompleted()).filter((j) => j.name === "shard");
@@ -269,17 +261,7 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     spec.runs.distilled.model.hidden = [8];
     spec.runs.distilled.grid = { "objective.temperature": [1, 2, 3, 4, 5, 6] };
     const specFile = writeSpec(tmp, spec, "wide.yaml");
-    const r = kd([
-      "run",
-      specFile,
-      "--redis",
-      redis.url,
-      "--store",
-      store,
-      "--out",
-      join(tmp, "wide"),
-      "--no-progress",
-    ]);
+    const r = kdQueued(specFile, "wide", "--no-progress");
     expect(r.code, r.stderr).toBe(0);
     expect(
       Object.keys(JSON.parse(readFileSync(join(tmp, "wide", "results.json"), "utf8")).runs),
@@ -295,17 +277,7 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     spec.runs.distilled.grid = { "objective.temperature": [3] };
     spec.runs.distilled.seeds = [1];
     const specFile = writeSpec(tmp, spec, "bad.yaml");
-    const r = kd([
-      "run",
-      specFile,
-      "--redis",
-      redis.url,
-      "--store",
-      store,
-      "--out",
-      join(tmp, "bad"),
-      "--no-progress",
-    ]);
+    const r = kdQueued(specFile, "bad", "--no-progress");
     expect(r.code).toBe(1);
     const results = JSON.parse(readFileSync(join(tmp, "bad", "results.json"), "utf8"));
     const msg = Object.values(results.failed as Record<string, string>)[0]!;

@@ -74,9 +74,19 @@ function asPlanned(rec: RunRecord, p: PlannedRun): RunRecord {
   return { ...rec, id: p.id, run: p.run, point: p.point, seed: p.seed };
 }
 
-/** The record of a run trained earlier with the same fingerprint, with its model copied to this run's path. */
-function copyTwin(outDir: string, plan: readonly PlannedRun[], twin: RunRecord, p: PlannedRun): RunRecord {
+/**
+ * The record of a run trained earlier with the same fingerprint, with its model copied to this
+ * run's path; undefined when that model file is gone (the run then trains).
+ */
+function copyTwin(
+  outDir: string,
+  plan: readonly PlannedRun[],
+  twin: RunRecord | undefined,
+  p: PlannedRun,
+): RunRecord | undefined {
+  if (!twin) return undefined;
   const from = runPaths(outDir, plan.find((q) => q.id === twin.id)!).model;
+  if (!existsSync(from)) return undefined;
   const to = runPaths(outDir, p);
   if (resolve(from) !== resolve(to.model)) writeFileAtomic(to.model, readFileSync(from));
   return { ...asPlanned(twin, p), model: to.recordedModel };
@@ -184,8 +194,9 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         // A run with the settings of one already trained here (a screen's winner declared again
         // under its own name) is that training: its model is copied, not retrained.
         const twin = Object.values(results.runs).find((r) => r.fingerprint === p.fingerprint);
-        if (twin) {
-          results.runs[p.id] = copyTwin(outDir, plan, twin, p);
+        const copied = copyTwin(outDir, plan, twin, p);
+        if (copied) {
+          results.runs[p.id] = copied;
           o.onEvent?.({ kind: "reuse", index, total, run: p });
           settled.add(p.id);
           save();

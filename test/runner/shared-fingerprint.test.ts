@@ -1,5 +1,5 @@
 /** Tests for runs of one spec that share their settings (one fingerprint): each keeps its own name, and the training time counts once. */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -50,5 +50,24 @@ describe("the in-process runner", () => {
       readFileSync(join(out, "models", "screen-point.onnx")),
     );
     expect(res.totalSeconds).toBe(res.runs["screen-point"]!.seconds);
+  });
+
+  it("trains the later run after all when the earlier run's model file is gone", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "kd-twin-gone-"));
+    const same = { model: { kind: "mlp", hidden: [16] }, epochs: 2, seed: 1 };
+    const loaded = loadSpec(writeSpec(tmp, tinySpec({ runs: { "screen-point": same, chosen: same } })));
+    const out = join(tmp, "out");
+    const starts: string[] = [];
+    const res = await executeSpec(loaded, {
+      outDir: out,
+      onEvent: (e) => {
+        if (e.kind === "start") starts.push(e.run.id);
+        if (e.kind === "done" && e.run.id === "screen-point")
+          rmSync(join(out, "models", "screen-point.onnx"));
+      },
+    });
+    expect(starts).toEqual(["screen-point", "chosen"]);
+    expect(existsSync(join(out, "models", "chosen.onnx"))).toBe(true);
+    expect(res.runs.chosen!.test!.errors).toBe(res.runs["screen-point"]!.test!.errors);
   });
 });

@@ -1,5 +1,5 @@
 /** Cross-entropy with the labels alone: the students and teachers that learn without a teacher. */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { crossEntropy } from "../losses/losses.js";
 import type { ObjectiveDef } from "./types.js";
 

@@ -3,17 +3,17 @@
  * Pearson)) between student and teacher probabilities at T, plus ceWeight·CE. Defaults: the
  * paper's β = γ = 1, T = 1, CE weight 1 (the official configs also scale the DIST term by 2).
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { distLoss } from "../losses/dist.js";
 import { crossEntropy } from "../losses/losses.js";
 import { addCe, lossWeight, type ObjectiveDef, temperature, zero } from "./types.js";
 
 export const dist: ObjectiveDef<"dist"> = {
   params: z.strictObject({
-    temperature: temperature().default(1),
-    beta: lossWeight().default(1),
-    gamma: lossWeight().default(1),
-    ceWeight: lossWeight().default(1),
+    temperature: temperature(1),
+    beta: lossWeight(1),
+    gamma: lossWeight(1),
+    ceWeight: lossWeight(1),
   }),
   summary: "DIST (Huang et al. 2022): Pearson correlation of probabilities, per example and per class",
   teacher: true,

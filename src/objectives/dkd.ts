@@ -3,18 +3,18 @@
  * rising linearly to 1 over `warmup` epochs. Defaults are mdistiller's CIFAR-100 ones (α 1, β 8,
  * T 4, 20 warm-up epochs, CE weight 1). The loss itself is losses/dkd.ts (log-sum-exp throughout).
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { dkdLoss } from "../losses/dkd.js";
 import { crossEntropy } from "../losses/losses.js";
 import { addCe, lossWeight, type ObjectiveDef, temperature } from "./types.js";
 
 export const dkd: ObjectiveDef<"dkd"> = {
   params: z.strictObject({
-    temperature: temperature().default(4),
-    alpha: lossWeight().default(1),
-    beta: lossWeight().default(8),
-    warmup: z.number().int().min(0).max(100_000).default(20),
-    ceWeight: lossWeight().default(1),
+    temperature: temperature(4),
+    alpha: lossWeight(1),
+    beta: lossWeight(8),
+    warmup: z._default(z.int().check(z.minimum(0), z.maximum(100_000)), 20),
+    ceWeight: lossWeight(1),
   }),
   summary: "decoupled KD (Zhao et al. 2022): CE + T²·(α·TCKD + β·NCKD), warmed up",
   teacher: true,

@@ -4,7 +4,7 @@
  * (labels, a teacher) and builds its loss terms on a traced graph; the training step dispatches
  * here only. A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test.
  */
-import type { z } from "zod";
+import type { ZodMiniObject } from "zod/mini";
 import { KdError } from "../util/errors.js";
 import { ce } from "./ce.js";
 import { dist } from "./dist.js";
@@ -48,7 +48,7 @@ export function objectiveDef<K extends ObjectiveKind>(spec: { kind: K }): Object
 
 /** Checks an objective's parameters against its schema (the library's own argument validation). */
 export function checkObjective(s: ObjectiveSpec): void {
-  const def = OBJECTIVES[s.kind] as { params: z.ZodObject } | undefined;
+  const def = OBJECTIVES[s.kind] as { params: ZodMiniObject } | undefined;
   if (!def) throw new KdError(`unknown objective "${s.kind}" (known: ${OBJECTIVE_KINDS.join(", ")})`);
   const { kind: _k, ...params } = s;
   const r = def.params.safeParse(params);
@@ -60,7 +60,7 @@ export function checkObjective(s: ObjectiveSpec): void {
 
 /** An objective with its schema's defaults filled in (`{ kind: "dkd" }` → every DKD parameter). */
 export function withDefaults(kind: ObjectiveKind, given: Record<string, unknown> = {}): ObjectiveSpec {
-  const r = (OBJECTIVES[kind].params as z.ZodObject).safeParse(given);
+  const r = (OBJECTIVES[kind].params as ZodMiniObject).safeParse(given);
   if (!r.success) {
     const i = r.error.issues[0]!;
     throw new KdError(`objective ${kind}: ${i.path.join(".") || "parameters"}: ${i.message}`);

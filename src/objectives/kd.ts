@@ -1,10 +1,10 @@
 /** Hinton et al. (2015): soft targets at temperature T, w·T²·KL(p‖q) + (1 − w)·CE(labels). */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { crossEntropy, softTargetLoss } from "../losses/losses.js";
 import { mix, type ObjectiveDef, temperature, weight, zero } from "./types.js";
 
 export const kd: ObjectiveDef<"kd"> = {
-  params: z.strictObject({ temperature: temperature().default(20), softWeight: weight().default(0.5) }),
+  params: z.strictObject({ temperature: temperature(20), softWeight: weight(0.5) }),
   summary: "soft targets at temperature T (Hinton et al. 2015): w·T²·KL(p‖q) + (1−w)·CE",
   teacher: true,
   usesLabels: (p, labeled) => labeled && p.softWeight < 1,

@@ -2,7 +2,7 @@
  * Logit-standardised KD (Sun et al., CVPR 2024): kdWeight·T²·KL at base temperature T between the
  * z-scored logits, plus ceWeight·CE. Defaults are the authors' (T 2, KD weight 9, CE weight 0.1).
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import * as o from "../ir/ops.js";
 import { crossEntropy } from "../losses/losses.js";
 import { lskdLoss } from "../losses/lskd.js";
@@ -10,9 +10,9 @@ import { addCe, lossWeight, type ObjectiveDef, temperature, zero } from "./types
 
 export const lskd: ObjectiveDef<"lskd"> = {
   params: z.strictObject({
-    temperature: temperature().default(2),
-    kdWeight: lossWeight().default(9),
-    ceWeight: lossWeight().default(0.1),
+    temperature: temperature(2),
+    kdWeight: lossWeight(9),
+    ceWeight: lossWeight(0.1),
   }),
   summary: "logit-standardised KD (Sun et al. 2024): KL between z-scored logits at a base T",
   teacher: true,

@@ -1,10 +1,10 @@
 /** Logit matching (Caruana et al.): squared error of zero-meaned logits, the high-temperature limit of kd. */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { crossEntropy, logitMatchingLoss } from "../losses/losses.js";
 import { mix, type ObjectiveDef, weight, zero } from "./types.js";
 
 export const match: ObjectiveDef<"match"> = {
-  params: z.strictObject({ softWeight: weight().default(0.5) }),
+  params: z.strictObject({ softWeight: weight(0.5) }),
   summary: "squared error of zero-meaned logits (the high-T limit), mixed with CE",
   teacher: true,
   usesLabels: (p, labeled) => labeled && p.softWeight < 1,

@@ -85,6 +85,10 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     ])
       expect(inputs).toContain(shared);
     expect(inputs.some((p) => p.includes("node_modules/onnxruntime-web/"))).toBe(true);
+    // The objectives' schemas use zod/mini: zod's classic API (~440 KiB) stays out of the page.
+    expect(inputs.filter((p) => p.includes("node_modules/zod/v4/classic/"))).toEqual([]);
+    const bytes = Object.values(meta.outputs).reduce((a, o) => a + o.bytes, 0);
+    expect(bytes).toBeLessThan(300 * 1024);
   });
 
   it("is served cross-origin isolated, so onnxruntime-web may use wasm threads", async () => {

@@ -35,11 +35,16 @@ describe("two runs with the same settings", () => {
 });
 
 describe("the in-process runner", () => {
-  it("trains a run whose settings match an earlier run's once, and gives it its own model file", async () => {
+  /** A spec of two runs with the same settings: a screen's point, and the winner declared again. */
+  const twins = () => {
     const tmp = mkdtempSync(join(tmpdir(), "kd-twin-"));
     const same = { model: { kind: "mlp", hidden: [16] }, epochs: 2, seed: 1 };
     const loaded = loadSpec(writeSpec(tmp, tinySpec({ runs: { "screen-point": same, chosen: same } })));
-    const out = join(tmp, "out");
+    return { loaded, out: join(tmp, "out") };
+  };
+
+  it("trains a run whose settings match an earlier run's once, and gives it its own model file", async () => {
+    const { loaded, out } = twins();
     const events: string[] = [];
     const res = await executeSpec(loaded, { outDir: out, onEvent: (e) => events.push(`${e.kind}`) });
     expect(events.filter((k) => k === "start")).toHaveLength(1);
@@ -53,10 +58,7 @@ describe("the in-process runner", () => {
   });
 
   it("trains the later run after all when the earlier run's model file is gone", async () => {
-    const tmp = mkdtempSync(join(tmpdir(), "kd-twin-gone-"));
-    const same = { model: { kind: "mlp", hidden: [16] }, epochs: 2, seed: 1 };
-    const loaded = loadSpec(writeSpec(tmp, tinySpec({ runs: { "screen-point": same, chosen: same } })));
-    const out = join(tmp, "out");
+    const { loaded, out } = twins();
     const starts: string[] = [];
     const res = await executeSpec(loaded, {
       outDir: out,

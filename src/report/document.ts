@@ -6,6 +6,7 @@
 import { pick } from "../analyses/index.js";
 import {
   aggregate,
+  cpuText,
   fmt,
   groupKey,
   isStat,
@@ -358,7 +359,7 @@ export function buildReport(
       ["training time", formatDuration(results.totalSeconds)],
       [
         "machine",
-        `${m.cpuModel}${m.vectorExtensions?.length ? ` (${m.vectorExtensions.join(", ")})` : ""}, ${m.cpus} cores, ${threadsUsed(results)} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
+        `${cpuText(m)}, ${threadsUsed(results)} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
       ],
     ],
     sections,

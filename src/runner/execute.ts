@@ -75,15 +75,17 @@ function asPlanned(rec: RunRecord, p: PlannedRun): RunRecord {
 }
 
 /**
- * The record of a run trained earlier with the same fingerprint, with its model copied to this
- * run's path; undefined when that model file is gone (the run then trains).
+ * The record of a run already trained here with the same fingerprint (a screen's winner declared
+ * again under its own name), with its model copied to this run's path; undefined when there is
+ * none or its model file is gone (the run then trains).
  */
 function copyTwin(
   outDir: string,
   plan: readonly PlannedRun[],
-  twin: RunRecord | undefined,
+  results: Results,
   p: PlannedRun,
 ): RunRecord | undefined {
+  const twin = Object.values(results.runs).find((r) => r.fingerprint === p.fingerprint);
   if (!twin) return undefined;
   const from = runPaths(outDir, plan.find((q) => q.id === twin.id)!).model;
   if (!existsSync(from)) return undefined;
@@ -185,21 +187,14 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
           continue;
         }
         pending.splice(k, 1);
-        if (reused.includes(p.id)) {
-          results.runs[p.id] = asPlanned(previous!.runs[p.id]!, p);
+        // Finished in an earlier execution, or the same training as a run finished in this one.
+        const done = reused.includes(p.id)
+          ? asPlanned(previous!.runs[p.id]!, p)
+          : copyTwin(outDir, plan, results, p);
+        if (done) {
+          results.runs[p.id] = done;
           o.onEvent?.({ kind: "reuse", index, total, run: p });
           settled.add(p.id);
-          continue;
-        }
-        // A run with the settings of one already trained here (a screen's winner declared again
-        // under its own name) is that training: its model is copied, not retrained.
-        const twin = Object.values(results.runs).find((r) => r.fingerprint === p.fingerprint);
-        const copied = copyTwin(outDir, plan, twin, p);
-        if (copied) {
-          results.runs[p.id] = copied;
-          o.onEvent?.({ kind: "reuse", index, total, run: p });
-          settled.add(p.id);
-          save();
           continue;
         }
         const failedDep = p.deps.find((d) => results.failed[d] !== undefined);

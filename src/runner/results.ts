@@ -79,6 +79,16 @@ export const resultsSchema = z.object({
 export type Results = z.infer<typeof resultsSchema>;
 
 /** Reads a results.json; a missing file is undefined, an unreadable or foreign one is one clear line. */
+/**
+ * "AMD EPYC (AVX2, AVX-512 F/BW/…), 2 cores": the CPU a number was measured on. Extensions
+ * recorded as none readable say so; results from before kd recorded them say nothing.
+ */
+export function cpuText(m: Pick<Results["machine"], "cpuModel" | "cpus" | "vectorExtensions">): string {
+  const ext = m.vectorExtensions;
+  const named = ext === undefined ? "" : ` (${ext.length ? ext.join(", ") : "vector extensions unknown"})`;
+  return `${m.cpuModel}${named}, ${m.cpus} cores`;
+}
+
 export function readResults(path: string): Results | undefined {
   if (!existsSync(path)) return undefined;
   let raw: unknown;

@@ -16,18 +16,14 @@ export interface MachineInfo {
   readonly onnxruntime: string;
 }
 
-/** /proc/cpuinfo flag → name, in the order printed; AVX-512 subsets are folded into one entry. */
-const FLAGS: readonly (readonly [string, string])[] = [
+type Names = readonly (readonly [flag: string, name: string])[];
+/** /proc/cpuinfo flag → name, in the order printed; AVX-512's subsets are one entry between the two lists. */
+const BEFORE_AVX512: Names = [
   ["avx", "AVX"],
   ["avx2", "AVX2"],
   ["fma", "FMA"],
-  ["avx_vnni", "AVX-VNNI"],
-  ["amx_tile", "AMX"],
-  ["asimd", "NEON"],
-  ["sve", "SVE"],
-  ["sve2", "SVE2"],
 ];
-const AVX512: readonly (readonly [string, string])[] = [
+const AVX512: Names = [
   ["avx512f", "F"],
   ["avx512bw", "BW"],
   ["avx512dq", "DQ"],
@@ -36,17 +32,23 @@ const AVX512: readonly (readonly [string, string])[] = [
   ["avx512_bf16", "BF16"],
   ["avx512_fp16", "FP16"],
 ];
+const AFTER_AVX512: Names = [
+  ["avx_vnni", "AVX-VNNI"],
+  ["amx_tile", "AMX"],
+  ["asimd", "NEON"],
+  ["sve", "SVE"],
+  ["sve2", "SVE2"],
+];
 
 /** The vector extensions named by a /proc/cpuinfo text (its first "flags" or "Features" line). */
 export function vectorExtensions(cpuinfo: string): string[] {
   const line = /^(?:flags|Features)\s*:(.*)$/m.exec(cpuinfo)?.[1];
   if (!line) return [];
   const have = new Set(line.trim().split(/\s+/));
-  const out = FLAGS.filter(([f]) => have.has(f)).map(([, name]) => name);
-  const wide = AVX512.filter(([f]) => have.has(f)).map(([, name]) => name);
+  const named = (list: Names) => list.filter(([f]) => have.has(f)).map(([, name]) => name);
   // AVX-512 without its foundation is not AVX-512.
-  if (have.has("avx512f")) out.splice(out.indexOf("FMA") + 1, 0, `AVX-512 ${wide.join("/")}`);
-  return out;
+  const avx512 = have.has("avx512f") ? [`AVX-512 ${named(AVX512).join("/")}`] : [];
+  return [...named(BEFORE_AVX512), ...avx512, ...named(AFTER_AVX512)];
 }
 
 function cpuinfo(): string {

@@ -22,7 +22,7 @@ export interface SaveOptions {
  * The model's preprocessing: the loader's scale and, for a standardising model, its input
  * statistics. The exported graph is the net after them, unless they are baked in.
  */
-export function preprocessingOf(model: Model, rawScale: number | undefined): Preprocessing {
+function preprocessingOf(model: Model, rawScale: number | undefined): Preprocessing {
   return {
     scale: rawScale ?? 1,
     ...(isNormalized(model) ? { mean: Array.from(model.norm.mean), std: Array.from(model.norm.std) } : {}),

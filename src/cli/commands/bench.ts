@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import { table } from "../../report/text.js";
+import { cpuText } from "../../runner/results.js";
 import { machineInfo } from "../../runtime/machine.js";
 import { type BenchNet, type BenchResult, benchStep } from "../../train/bench.js";
 import { KdError } from "../../util/errors.js";
@@ -187,8 +188,7 @@ export function registerBench(program: Command): void {
       ]);
       const msHead = f.rounds > 1 ? `ms/step (best of ${f.rounds})` : "ms/step";
       const m = machineInfo();
-      const ext = m.vectorExtensions.length ? m.vectorExtensions.join(", ") : "vector extensions unknown";
-      console.log(`${m.cpuModel}, ${m.cpus} cores (${ext}); onnxruntime-node ${m.onnxruntime}\n`);
+      console.log(`${cpuText(m)}; onnxruntime-node ${m.onnxruntime}\n`);
       console.log(
         table(["engine", "net", "threads", msHead, "fastest block", "examples/s", "peak RSS MiB"], rows),
       );

@@ -31,10 +31,15 @@ describe("a multi-run spec killed in the middle resumes", () => {
         stdio: "ignore",
       },
     );
-    // Wait until the second run (distilled, after its teacher) has finished one epoch, then kill.
+    // Wait until the second run (distilled, after its teacher) has checkpointed one epoch, then
+    // kill. The log line is written just before the checkpoint: on a loaded machine a kill between
+    // the two left no checkpoint, and the rerun rightly trained all epochs again.
     const log = join(killed, "logs", "distilled.jsonl");
+    const ckpt = join(killed, "ckpt");
+    const checkpointed = () =>
+      existsSync(ckpt) && readdirSync(ckpt).some((f) => f.startsWith("distilled-") && f.endsWith(".ckpt"));
     const t0 = Date.now();
-    while (lines(log) < 1 && Date.now() - t0 < 100_000 && child.exitCode === null)
+    while ((lines(log) < 1 || !checkpointed()) && Date.now() - t0 < 100_000 && child.exitCode === null)
       await new Promise((r) => setTimeout(r, 25));
     child.kill("SIGKILL");
     await new Promise((r) => child.once("close", r));

@@ -1,4 +1,5 @@
 /** The demo server under hostile requests and files: it answers 400/404/500, keeps serving, and closes what it opens. */
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -70,6 +71,15 @@ describe("kd demo's server", () => {
   afterAll(async () => {
     await server?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves a file byte for byte across its first read and the stream after it", async () => {
+    const bytes = randomBytes(300_000);
+    writeFileSync(join(site, "model.onnx"), bytes);
+    const res = await fetch(`${server.url}model.onnx`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
   });
 
   it("answers a malformed percent-escape with 400 and serves the next request", async () => {

@@ -3,13 +3,7 @@ import cliProgress from "cli-progress";
 import type { RunEvent } from "../runner/execute.js";
 import { pointText } from "../runner/plan.js";
 import type { EpochLog } from "../train/trainer.js";
-
-const secs = (s: number) =>
-  s < 60
-    ? `${s.toFixed(1)}s`
-    : s < 3600
-      ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`
-      : `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
+import { formatSeconds } from "../util/duration.js";
 
 /** "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - 1.2s". */
 export function epochLine(e: EpochLog, epochs: number, evalName: string): string {
@@ -20,7 +14,7 @@ export function epochLine(e: EpochLog, epochs: number, evalName: string): string
     `loss ${e.loss.toFixed(4)}${partText}`,
     ...(e.trainAccuracy !== null ? [`acc ${(100 * e.trainAccuracy).toFixed(2)}%`] : []),
     ...(e.evalErrors !== null ? [`${evalName} errors ${e.evalErrors}`] : []),
-    secs(e.seconds),
+    formatSeconds(e.seconds, true),
   ].join(" - ");
 }
 
@@ -41,7 +35,8 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
     bar = undefined;
   };
   const inFlight = new Set<string>();
-  const eta = () => (epochsDone > 0 ? ` - spec ETA ${secs((epochTime / epochsDone) * epochsLeft)}` : "");
+  const eta = () =>
+    epochsDone > 0 ? ` - spec ETA ${formatSeconds((epochTime / epochsDone) * epochsLeft, true)}` : "";
   return {
     stop: stopBar,
     event(e: RunEvent): void {

@@ -15,6 +15,7 @@ import {
   type Stat,
 } from "../runner/results.js";
 import type { ReportRow, Spec } from "../spec/schema.js";
+import { formatSeconds } from "../util/duration.js";
 import type { LineChartOptions } from "./svg.js";
 
 export type Block =
@@ -74,10 +75,7 @@ const meanOf = (v: unknown): number | undefined =>
 
 export function formatDuration(sec: number | undefined): string {
   if (typeof sec !== "number" || !Number.isFinite(sec)) return "—";
-  if (sec < 60) return `${sec.toFixed(1)} s`;
-  const m = Math.floor(sec / 60);
-  if (m < 60) return `${m} min ${String(Math.round(sec - 60 * m)).padStart(2, "0")} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+  return formatSeconds(sec);
 }
 
 /** Runs grouped over seeds, keyed by run name + grid point, in results order. */

@@ -6,8 +6,8 @@ import type { RunEvent } from "../../src/runner/execute.js";
 afterEach(() => vi.restoreAllMocks());
 
 const run = (id: string) => ({ id, point: {}, spec: { epochs: 2 } }) as never;
-const epoch = (n: number) =>
-  ({ epoch: n, loss: 0.5, parts: { ce: 0.5 }, trainAccuracy: 0.9, evalErrors: 10, seconds: 1 }) as never;
+const epoch = (n: number, seconds = 1) =>
+  ({ epoch: n, loss: 0.5, parts: { ce: 0.5 }, trainAccuracy: 0.9, evalErrors: 10, seconds }) as never;
 
 describe("progress lines", () => {
   it("name the run when two are in flight, and not when one is", () => {
@@ -32,5 +32,23 @@ describe("progress lines", () => {
     expect(epochs[0]).toMatch(/^\s+\[1\/2\] teacher\[lr=0\.03\] epoch 1\/2/);
     expect(epochs[1]).toMatch(/^\s+\[2\/2\] teacher\[lr=0\.1\] epoch 1\/2/);
     expect(epochs[2]).toMatch(/^\s+epoch 2\/2/);
+  });
+
+  it("print the spec ETA rounded into the next minute, never as 60 seconds", () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+      lines.push(String(s).trimEnd());
+      return true;
+    });
+    const p = progressPrinter({ bar: false });
+    const a = { id: "student", point: {}, spec: { epochs: 101 } } as never;
+    p.event({ kind: "plan", runs: [a, run("teacher")], reused: [] } as never);
+    p.event({ kind: "start", index: 1, total: 2, run: a });
+    // 103 epochs planned; after the third, 100 are left at 5.996 s each: 599.6 s.
+    p.event({ kind: "epoch", index: 1, total: 2, run: a, epoch: epoch(1, 5.996) });
+    p.event({ kind: "epoch", index: 1, total: 2, run: a, epoch: epoch(2, 5.996) });
+    p.event({ kind: "epoch", index: 1, total: 2, run: a, epoch: epoch(3, 5.996) });
+    expect(lines.at(-1)).toMatch(/spec ETA 10m00s$/);
+    expect(lines.join("\n")).not.toMatch(/60s/);
   });
 });

@@ -31,19 +31,23 @@ export function registerDemo(program: Command): void {
     .option("--serve", "serve the site on 127.0.0.1 (with the COOP/COEP headers wasm threads need)")
     .option("--port <n>", "port for --serve (0: any free port)", num({ int: true, min: 0, max: 65535 }), 8080)
     .action(async (f: DemoFlags) => {
+      // The port first: a busy one fails in a second, not after the whole site is written.
+      const server = f.serve ? await serveSite(f.out, f.port) : undefined;
       const site = await writeSite({
         teacher: f.teacher,
         student: f.student,
         out: f.out,
         trainImages: f.trainImages,
         testImages: f.testImages,
+      }).catch(async (e: unknown) => {
+        await server?.close();
+        throw e;
       });
       console.log(
         `wrote ${site.out} (${(site.bytes / (1 << 20)).toFixed(1)} MiB); serve it over HTTP: kd demo --serve, ` +
           "or any static server (with COOP/COEP headers onnxruntime-web uses wasm threads)",
       );
-      if (!f.serve) return;
-      const server = await serveSite(site.out, f.port);
+      if (!server) return;
       console.log(`serving ${site.out} at ${server.url} (Ctrl-C stops)`);
       await new Promise<void>((done) => {
         for (const sig of ["SIGINT", "SIGTERM"] as const)

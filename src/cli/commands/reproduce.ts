@@ -23,8 +23,12 @@ export function registerReproduce(program: Command): void {
     .command("reproduce")
     .description("reproduce the paper's MNIST experiments (the spec experiments/hinton2015-mnist.yaml)")
     .argument("<dataset>", "only mnist for now")
-    .option("--quick", "every experiment at small scale, a few minutes on 2 cores (default)")
-    .option("--full", "paper scale, about an hour on 2 cores")
+    // The times are the README's (Quick start, Results); test/cli/docs.test.ts keeps them equal.
+    .option(
+      "--quick",
+      "every experiment at small scale (default): about 3.5 min on 2 idle cores, about 10 min on a busy machine",
+    )
+    .option("--full", "paper scale: about 2 h 15 min on 2 cores shared with other jobs, less on idle ones")
     .option("--smoke", "a miniature for tests");
   addRunOptions(cmd);
   cmd.action(async (dataset: string, f: ReproFlags) => {

@@ -11,7 +11,13 @@ const secs = (s: number) =>
       ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`
       : `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
 
-/** "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - 1.2s". */
+/** A learning rate as people write it: 0.05, 0.0125, 1e-5. */
+const rate = (lr: number) => String(Number(lr.toPrecision(3)));
+
+/**
+ * "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - val loss 0.0456 -
+ * lr 0.05 - 1.2s", and "- diverged (accuracy at chance)" when train/divergence.ts flags the epoch.
+ */
 export function epochLine(e: EpochLog, epochs: number, evalName: string): string {
   const parts = Object.entries(e.parts);
   const partText = parts.length > 1 ? ` (${parts.map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")})` : "";
@@ -20,7 +26,10 @@ export function epochLine(e: EpochLog, epochs: number, evalName: string): string
     `loss ${e.loss.toFixed(4)}${partText}`,
     ...(e.trainAccuracy !== null ? [`acc ${(100 * e.trainAccuracy).toFixed(2)}%`] : []),
     ...(e.evalErrors !== null ? [`${evalName} errors ${e.evalErrors}`] : []),
+    ...(typeof e.evalLoss === "number" ? [`${evalName} loss ${e.evalLoss.toFixed(4)}`] : []),
+    ...(Number.isFinite(e.lr) ? [`lr ${rate(e.lr)}`] : []),
     secs(e.seconds),
+    ...(e.diverged ? ["diverged (accuracy at chance)"] : []),
   ].join(" - ");
 }
 

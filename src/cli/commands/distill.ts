@@ -152,6 +152,7 @@ export function registerDistill(program: Command): void {
       out: f.out,
       transfer: { n: rec.trainExamples, labeled: !f.unlabeled },
       teacher: rec.teacher,
+      ...(rec.diverged ? { diverged: true } : {}),
       seconds: rec.seconds,
       loss: last ? { total: last.loss, ...last.parts } : undefined,
       testErrors: rec.test?.errors,

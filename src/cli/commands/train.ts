@@ -24,6 +24,7 @@ export function registerTrain(program: Command): void {
       arch: rec.arch,
       epochs: rec.epochs,
       ...(rec.bestEpoch !== undefined ? { bestEpoch: rec.bestEpoch } : {}),
+      ...(rec.diverged ? { diverged: true } : {}),
       seconds: rec.seconds,
       testErrors: rec.test?.errors,
       testAccuracy: rec.test?.accuracy,

@@ -1,12 +1,12 @@
 /** kd train/distill/predict as a new user meets them: the training loop's messages, defaults, Ctrl-C and resuming. */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { npyBytes } from "../data/npy-bytes.js";
 import { writeBlobsNpy } from "../helpers/blobs.js";
-import { kd } from "../helpers/cli.js";
+import { kd, kdArgs } from "../helpers/cli.js";
 import { writeForeignClassifier } from "../helpers/onnx-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-trainer-cli-"));
@@ -34,6 +34,23 @@ describe("kd train: checks before training", () => {
     expect(note).toBeGreaterThanOrEqual(0);
     expect(r.stderr).toMatch(/--test-labels/);
     expect(note).toBeLessThan(r.stderr.indexOf("epoch 1/1"));
+  });
+});
+
+describe("kd train: outputs", () => {
+  it("writes runs/<command>-<arch>.onnx without --out", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "kd-default-out-"));
+    const r = kd(["train", ...data, ...small, "--epochs", "1"], 120_000, cwd);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^wrote runs\/train-mlp-16\.onnx /);
+    expect(existsSync(join(cwd, "runs", "train-mlp-16.onnx"))).toBe(true);
+  });
+
+  it("makes the folders --out names", () => {
+    const out = p("new/sub/m.onnx");
+    const r = kd(["train", ...data, ...small, "--epochs", "1", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(out)).toBe(true);
   });
 });
 
@@ -74,6 +91,32 @@ describe("kd train: the epoch line and divergence", () => {
     const s = kd([...args, ...small, "--epochs", "3", "--standardize", "--json", "--out", p("big-std.onnx")]);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stderr).not.toMatch(/--standardize/);
+  });
+});
+
+describe("Ctrl-C and --resume", () => {
+  it("prints where the run stopped, and resuming says where it resumed from", async () => {
+    const out = p("ctrlc.onnx");
+    const args = ["train", ...data, ...small, "--batch-size", "16", "--out", out];
+    const child = spawn(process.execPath, kdArgs([...args, "--epochs", "100000"]), { stdio: "pipe" });
+    let stderr = "";
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    await new Promise<void>((ready) =>
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (/epoch 2\//.test(stderr)) ready();
+      }),
+    );
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const m = /kd: stopped at epoch (\d+) of 100000; `--resume` continues/.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    const n = Number(m![1]);
+    expect(n).toBeGreaterThanOrEqual(2);
+    const r = kd([...args, "--epochs", String(n + 1), "--resume"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`resumed from epoch ${n} of ${n + 1}`);
+    expect(r.stderr).toContain(`epoch ${n + 1}/${n + 1}`);
   });
 });
 

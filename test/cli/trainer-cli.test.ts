@@ -101,12 +101,14 @@ describe("Ctrl-C and --resume", () => {
     const child = spawn(process.execPath, kdArgs([...args, "--epochs", "100000"]), { stdio: "pipe" });
     let stderr = "";
     const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
-    await new Promise<void>((ready) =>
+    await new Promise<void>((ready) => {
       child.stderr.on("data", (d: Buffer) => {
         stderr += d.toString();
         if (/epoch 2\//.test(stderr)) ready();
-      }),
-    );
+      });
+      // A run that fails before its second epoch fails the assertions below instead of hanging.
+      child.on("exit", () => ready());
+    });
     child.kill("SIGINT");
     expect(await exited).toBe(130);
     const m = /kd: stopped at epoch (\d+) of 100000; `--resume` continues/.exec(stderr);

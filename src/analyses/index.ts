@@ -176,15 +176,16 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
     }),
     runs: (p) => [p.run, ...(p.reference ? [p.reference] : []), ...(p.target ? [p.target] : [])],
     async compute(p, ctx) {
-      const groups = new Map<string, { x: unknown; ys: number[]; zs: number[] }>();
+      const groups = new Map<string, { x: unknown; ys: number[]; zs: number[]; diverged: number }>();
       for (const r of ctx.records(p.run, p.where)) {
         const x = r.point[p.axis];
         ensure(x !== undefined, `best: run ${p.run} has no grid axis ${p.axis}`);
         const y = pick(r, p.metric);
         ensure(typeof y === "number", `best: run ${r.id} has no ${p.metric}`);
         const key = JSON.stringify(x);
-        const g = groups.get(key) ?? { x, ys: [], zs: [] };
+        const g = groups.get(key) ?? { x, ys: [], zs: [], diverged: 0 };
         g.ys.push(y);
+        if (r.diverged) g.diverged++;
         if (p.report) g.zs.push(pick(r, p.report) as number);
         groups.set(key, g);
       }
@@ -192,12 +193,16 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
         x: g.x,
         y: stat(g.ys),
         ...(p.report ? { reported: stat(g.zs) } : {}),
+        // Runs at this value whose training diverged (train/divergence.ts): the value is never chosen.
+        ...(g.diverged > 0 ? { diverged: g.diverged } : {}),
       }));
       ensure(
         points.length > 0,
         `best: run ${p.run} has no results${p.where ? " at the given grid values" : ""}`,
       );
-      const best = points.reduce((a, b) => (b.y.mean < a.y.mean ? b : a));
+      const candidates = points.filter((pt) => pt.diverged === undefined);
+      ensure(candidates.length > 0, `best: every value of ${p.axis} in run ${p.run} has a diverged run`);
+      const best = candidates.reduce((a, b) => (b.y.mean < a.y.mean ? b : a));
       const ref = p.reference ? ctx.records(p.reference, p.where) : [];
       const gap = (() => {
         if (!p.target || !p.report || ref.length === 0 || !best.reported) return {};

@@ -1,4 +1,5 @@
 /** Flag parsing shared by the commands: validated numbers and lists, data sources, training flags. */
+import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
 import { MAX_CLASSES } from "../data/checks.js";
@@ -7,12 +8,14 @@ import { DataCatalog, type DatasetSpec } from "../data/sources.js";
 import { parseArchSpec } from "../nn/registry.js";
 import type { OptimizerName } from "../optim/optimizers.js";
 import { executeSpec } from "../runner/execute.js";
+import { fileName } from "../runner/plan.js";
 import type { RunRecord } from "../runner/results.js";
 import { validateSpec } from "../spec/load.js";
 import { parseLrSchedule, parseMomentum } from "../train/schedule.js";
 import { KdError } from "../util/errors.js";
-import { checkOutputPaths } from "../util/paths.js";
+import { checkOutputPaths, safeMkdir } from "../util/paths.js";
 import { addLoadOptions, type LoadFlags, loadFlags } from "./commands/load-options.js";
+import { interruptHandler } from "./interrupt.js";
 import { progressPrinter } from "./progress.js";
 
 type Parser<T> = (value: string) => T;
@@ -154,7 +157,7 @@ export interface TrainFlags {
   seed: number;
   threads?: number;
   stepsPerRun: number;
-  out: string;
+  out?: string;
   checkpoint?: string | false;
   keepCheckpoints?: boolean;
   resume?: boolean;
@@ -232,7 +235,10 @@ export function addTrainOptions(
       "train on this fraction of the examples (stratified)",
       num({ min: 0, minExclusive: true, max: 1 }),
     )
-    .requiredOption("--out <file.onnx>", "where to write the trained model (ONNX)")
+    .option(
+      "--out <file.onnx>",
+      "where to write the trained model (ONNX; default runs/<command>-<arch>.onnx)",
+    )
     .option("--checkpoint <file>", "checkpoint written after every epoch (default: <out>.ckpt)")
     .option("--no-checkpoint", "write no checkpoint")
     .option("--keep-checkpoints", "keep the checkpoint after the run finishes")
@@ -254,6 +260,13 @@ export function addTrainOptions(
     .option("--print-spec", "print the run as a spec file (YAML) and exit")
     .option("--json", "print the final summary as JSON")
     .option("--no-progress", "no progress bar");
+}
+
+/** `--out`, or runs/<command>-<arch>.onnx ("runs/train-mlp-800-800.onnx"), its folder made when training starts. */
+export function outPath(f: Pick<TrainFlags, "out" | "arch">, command: string): string {
+  if (f.out !== undefined) return f.out;
+  const arch = f.arch.trim().replace(/[:,]+/g, "-").replace(/-$/, "");
+  return join("runs", `${fileName(`${command}-${arch}`)}.onnx`);
 }
 
 /**
@@ -284,7 +297,8 @@ export function oneRunSpec(
     ...take,
   } as DatasetSpec;
   if (f.val > 0) data.val = { from: "all", holdout: { count: f.val, seed: f.seed, part: "val" } };
-  const checkpoint = f.checkpoint === false ? undefined : (f.checkpoint ?? `${f.out}.ckpt`);
+  const out = outPath(f, name);
+  const checkpoint = f.checkpoint === false ? undefined : (f.checkpoint ?? `${out}.ckpt`);
   if (f.earlyStop !== undefined && !(f.val > 0)) throw new KdError("--early-stop needs --val N");
   if (f.eval === "val" && !(f.val > 0)) throw new KdError("--eval val needs --val N");
   return {
@@ -308,9 +322,9 @@ export function oneRunSpec(
         ...(f.bakePreprocessing ? { bakePreprocessing: true } : {}),
         seed: f.seed,
         ...(f.earlyStop !== undefined ? { earlyStop: f.earlyStop } : {}),
-        out: f.out,
+        out,
         checkpoint: checkpoint ?? false,
-        log: f.log ?? `${f.out}.log.jsonl`,
+        log: f.log ?? `${out}.log.jsonl`,
         ...(extra.metadata ? { metadata: extra.metadata } : {}),
         ...runExtra,
       },
@@ -327,8 +341,12 @@ export async function runOneRunSpec(
 ): Promise<RunRecord | undefined> {
   const { spec } = validateSpec(raw, "command line");
   const r = Object.values(spec.runs)[0]!;
+  const outputs = { "--out": r.out, "--checkpoint": r.checkpoint || undefined, "--log": r.log };
+  // Their folders are made as `kd run` makes its output folder (not for --print-spec, which writes nothing).
+  if (!f.printSpec)
+    for (const path of Object.values(outputs)) if (path) safeMkdir(dirname(path), "output folder");
   // Every output is checked before any training: not a folder, not an input file, not each other.
-  checkOutputPaths({ "--out": r.out, "--checkpoint": r.checkpoint || undefined, "--log": r.log }, [
+  checkOutputPaths(outputs, [
     dataPath(f, "train"),
     f.trainLabels,
     dataPath(f, "test"),
@@ -346,6 +364,11 @@ export async function runOneRunSpec(
     rmSync(run.checkpoint, { force: true });
   }
   const printer = progressPrinter({ bar: f.progress, quiet: f.json === true });
+  const interrupt = interruptHandler({
+    checkpoint: typeof run.checkpoint === "string" ? run.checkpoint : undefined,
+    epochs: run.epochs,
+    before: printer.stop,
+  });
   try {
     const results = await executeSpec(
       { spec, baseDir: process.cwd(), profile: null, paper: {}, file: "command line" },
@@ -357,13 +380,17 @@ export async function runOneRunSpec(
         ...(f.threads ? { threads: f.threads } : {}),
         stepsPerRun: f.stepsPerRun,
         ...(cacheDir ? { cacheDir } : {}),
-        onEvent: printer.event,
+        onEvent: (e) => {
+          interrupt.track(e);
+          printer.event(e);
+        },
       },
     );
     const failed = Object.values(results.failed)[0];
     if (failed) throw new KdError(failed);
     return Object.values(results.runs)[0];
   } finally {
+    interrupt.dispose();
     printer.stop();
   }
 }

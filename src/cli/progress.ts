@@ -5,7 +5,13 @@ import { pointText } from "../runner/plan.js";
 import type { EpochLog } from "../train/trainer.js";
 import { formatSeconds } from "../util/duration.js";
 
-/** "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - 1.2s". */
+/** A learning rate as people write it: 0.05, 0.0125, 1e-5. */
+const rate = (lr: number) => String(Number(lr.toPrecision(3)));
+
+/**
+ * "epoch 3/20 - loss 0.1234 (soft 0.1, hard 0.2) - acc 97.10% - val errors 123 - val loss 0.0456 -
+ * lr 0.05 - 1.2s", and "- diverged (accuracy at chance)" when train/divergence.ts flags the epoch.
+ */
 export function epochLine(e: EpochLog, epochs: number, evalName: string): string {
   const parts = Object.entries(e.parts);
   const partText = parts.length > 1 ? ` (${parts.map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")})` : "";
@@ -14,7 +20,10 @@ export function epochLine(e: EpochLog, epochs: number, evalName: string): string
     `loss ${e.loss.toFixed(4)}${partText}`,
     ...(e.trainAccuracy !== null ? [`acc ${(100 * e.trainAccuracy).toFixed(2)}%`] : []),
     ...(e.evalErrors !== null ? [`${evalName} errors ${e.evalErrors}`] : []),
+    ...(typeof e.evalLoss === "number" ? [`${evalName} loss ${e.evalLoss.toFixed(4)}`] : []),
+    ...(Number.isFinite(e.lr) ? [`lr ${rate(e.lr)}`] : []),
     formatSeconds(e.seconds, true),
+    ...(e.diverged ? ["diverged (accuracy at chance)"] : []),
   ].join(" - ");
 }
 

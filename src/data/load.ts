@@ -37,13 +37,15 @@ function firstBytes(path: string, n: number): Uint8Array {
 
 /** The format of `path`: folders are image folders, then by extension, then by magic bytes. */
 export function detectFormat(path: string): DataFormat {
-  let isDir: boolean;
+  let st: ReturnType<typeof statSync>;
   try {
-    isDir = statSync(path).isDirectory();
+    st = statSync(path);
   } catch {
     throw new KdError(`${path}: no such file or folder`);
   }
-  if (isDir) return "images";
+  if (st.isDirectory()) return "images";
+  // Sniffing opens the file: a FIFO with no writer would block that open forever.
+  if (!st.isFile()) throw new KdError(`${path}: not a regular file (a device or pipe), not a data file`);
   const ext = extname(path).toLowerCase();
   if (ext === ".csv" || ext === ".tsv") return "csv";
   if (isImageFile(path)) return "image";

@@ -15,7 +15,6 @@ export interface DistillOptions extends Omit<JobOptions, "teacher"> {
   readonly cacheDir?: string;
   /** Never cache: run the teacher on every batch (the behaviour with augmentation). */
   readonly noCache?: boolean;
-  readonly onNote?: (msg: string) => void;
 }
 
 export type TeacherMode =
@@ -68,7 +67,7 @@ export async function distill(o: DistillOptions): Promise<JobResult & { teacherM
   try {
     teachers.checkFits(o.train, o.model.numClasses);
     let mode: TeacherMode = { kind: "live" };
-    const { teachers: _t, cacheDir: _c, noCache: _n, onNote: _o, ...job } = o;
+    const { teachers: _t, cacheDir: _c, noCache: _n, ...job } = o;
     const res = await runJob({
       ...job,
       teacher: async (transfer) => {

@@ -174,11 +174,13 @@ export function parseArch(
       `architecture "${arch}" needs image-shaped examples [C, H, W] or [H, W]; the data's are [${exampleShape.join(", ")}]`,
     );
   const model = cnn(exampleShape, sizes, numClasses, reg);
-  checkModelSize(
-    arch,
-    model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
-  );
+  checkModelSize(arch, paramCount(model));
   return model;
+}
+
+/** How many numbers a model's parameters hold. */
+export function paramCount(model: Pick<Model, "params">): number {
+  return model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
 }
 
 /** Weights and biases of an MLP with these layer sizes. */
@@ -202,7 +204,7 @@ const TRAINING_COPIES = 5;
  * Refuses an architecture too large to export (ONNX's 2 GiB) or to train in this machine's memory,
  * saying how large it is, before anything is allocated.
  */
-function checkModelSize(arch: string, params: number): void {
+export function checkModelSize(arch: string, params: number): void {
   const count = params.toLocaleString("en-US");
   if (params > MAX_PARAMS)
     throw new KdError(

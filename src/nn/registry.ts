@@ -1,7 +1,7 @@
 /** The model registry: each architecture kind, its parameters (a zod schema) and how it is built for a dataset. */
 import { z } from "zod";
 import { ensure } from "../util/errors.js";
-import { cnn, type Model, mlp, type Regularisation } from "./model.js";
+import { checkModelSize, cnn, type Model, mlp, paramCount, type Regularisation } from "./model.js";
 
 const rate = z.number().min(0).max(0.95);
 const dropout = z.strictObject({ input: rate.default(0), hidden: rate.default(0) });
@@ -54,8 +54,11 @@ function def<K extends ModelKind>(spec: { kind: K }): ModelDef<K> {
   return MODELS[spec.kind] as unknown as ModelDef<K>;
 }
 
+/** The model a spec describes for this data; one too large to export or train is refused here, before any weight is allocated. */
 export function buildModel(spec: ModelSpec, exampleShape: readonly number[], numClasses: number): Model {
-  return def(spec).build(spec as never, exampleShape, numClasses);
+  const model = def(spec).build(spec as never, exampleShape, numClasses);
+  checkModelSize(model.arch, paramCount(model));
+  return model;
 }
 
 export function modelArch(spec: ModelSpec): string {

@@ -88,14 +88,30 @@ export function runGroups(results: Results): Map<string, RunRecord[]> {
   return groups;
 }
 
+/** A report path into a run group: `runs.<group>.<field path>`. */
+const RUN_PATH = /^runs\.([^.]+(?:\[[^\]]*\])?)\.(.+)$/;
+
 /** What a dotted path in a report row points at: `runs.<group>...` (aggregated over seeds) or anything else. */
 export function resolvePath(results: Results, path: string): unknown {
-  const m = /^runs\.([^.]+(?:\[[^\]]*\])?)\.(.+)$/.exec(path);
+  const m = RUN_PATH.exec(path);
   if (m) {
     const recs = runGroups(results).get(m[1]!);
     return recs ? aggregate(recs.map((r) => pick(r, m[2]!))) : undefined;
   }
   return pick(results, path);
+}
+
+/** " (diverged)" or " (1 of 2 seeds diverged)" for a group with diverged runs, else "". */
+function divergedText(recs: readonly RunRecord[] | undefined): string {
+  const k = recs?.filter((r) => r.diverged).length ?? 0;
+  if (k === 0) return "";
+  return recs!.length === 1 ? " (diverged)" : ` (${k} of ${recs!.length} seeds diverged)`;
+}
+
+/** The mark of a report row whose value comes from a run group with diverged runs. */
+function rowDiverged(results: Results, path: string): string {
+  const m = RUN_PATH.exec(path);
+  return m ? divergedText(runGroups(results).get(m[1]!)) : "";
 }
 
 /** ours − paper, in the row's unit, or a range check, or "—". */
@@ -133,7 +149,7 @@ export function summaryRows(
     const ours = resolvePath(results, row.value);
     const p = row.paper ? paper[row.paper] : undefined;
     const of = row.of ? meanOf(resolvePath(results, row.of)) : undefined;
-    const text = `${valueText(ours, row.format)}${of !== undefined && ours !== undefined ? ` of ${of}` : ""}`;
+    const text = `${valueText(ours, row.format)}${of !== undefined && ours !== undefined ? ` of ${of}` : ""}${rowDiverged(results, row.value)}`;
     return [row.label, paperText(p, row.format), text, row.paper ? gapText(ours, p, row.format) : "—"];
   });
 }
@@ -154,7 +170,7 @@ function runsTable(results: Results): Block {
       String(r.trainExamples),
       String(r.epochs),
       recs.length > 1 ? String(recs.length) : "1",
-      a.e === undefined ? "—" : `${valueText(a.e)} of ${meanOf(a.n)}`,
+      `${a.e === undefined ? "—" : `${valueText(a.e)} of ${meanOf(a.n)}`}${divergedText(recs)}`,
       formatDuration(recs.reduce((t, x) => t + x.seconds, 0)),
     ];
   });
@@ -210,13 +226,18 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
       },
     ];
   if (kind === "best") {
-    const pts = (v.points ?? []) as { x: unknown; y: Stat }[];
+    const pts = (v.points ?? []) as { x: unknown; y: Stat; diverged?: number }[];
     const numeric = pts.every((p) => typeof p.x === "number");
     return [
       {
         kind: "table",
         header: ["value", "mean", "± std", "seeds"],
-        rows: pts.map((p) => [fmt(p.x), num(p.y.mean, 1), num(p.y.std, 1), String(p.y.values.length)]),
+        rows: pts.map((p) => [
+          `${fmt(p.x)}${p.diverged ? " (diverged)" : ""}`,
+          num(p.y.mean, 1),
+          num(p.y.std, 1),
+          String(p.y.values.length),
+        ]),
       },
       {
         kind: "text",

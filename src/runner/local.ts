@@ -2,11 +2,13 @@
 import type { DataCatalog } from "../data/sources.js";
 import { distill } from "../distill/distill.js";
 import type { TeacherSpec } from "../distill/teacher.js";
+import { paramCount } from "../nn/model.js";
 import { inputNormStats, withInputNorm } from "../nn/normalize.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
 import { optimizerConfig } from "../optim/registry.js";
 import { defaultThreads } from "../runtime/session.js";
+import { runDiverged } from "../train/divergence.js";
 import type { ClassMetrics } from "../train/metrics.js";
 import { type JobOptions, runJob } from "../train/run.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
@@ -122,6 +124,7 @@ export class LocalRunner implements Runner {
       ...(r.bakePreprocessing ? { bakePreprocessing: true } : {}),
       ...(listener.onProgress ? { onProgress: listener.onProgress } : {}),
       ...(listener.onEpoch ? { onEpoch: listener.onEpoch } : {}),
+      ...(listener.onNote ? { onNote: listener.onNote } : {}),
     };
     let teacher: string | undefined;
     let res: Awaited<ReturnType<typeof runJob>>;
@@ -134,7 +137,6 @@ export class LocalRunner implements Runner {
         ...job,
         teachers: teacherSpecFor(planned, task.teacherFiles, this.o.threads),
         ...(r.cache && this.o.cacheDir ? { cacheDir: this.o.cacheDir } : r.cache ? {} : { noCache: true }),
-        ...(listener.onNote ? { onNote: listener.onNote } : {}),
       });
       teacher = d.teacherMode.kind === "live" ? "run on every batch" : `cached (${d.teacherMode.status})`;
       res = d;
@@ -152,11 +154,12 @@ export class LocalRunner implements Runner {
       seed: planned.seed,
       fingerprint: planned.fingerprint,
       arch: model.arch,
-      params: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+      params: paramCount(model),
       objective: obj.describe(r.objective),
       trainExamples: train.n,
       epochs: res.history.length,
       ...(res.bestEpoch !== undefined ? { bestEpoch: res.bestEpoch } : {}),
+      ...(runDiverged(res.history, res.bestEpoch) ? { diverged: true } : {}),
       ...(res.test ? { test: toMetrics(res.test) } : {}),
       ...(res.val ? { val: toMetrics(res.val) } : {}),
       history: res.history.map((h) => ({ ...h, parts: { ...h.parts } })),

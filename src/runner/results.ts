@@ -23,10 +23,14 @@ export const epochSchema = z.object({
   trainAccuracy: z.number().nullable(),
   evalErrors: z.number().nullable(),
   evalAccuracy: z.number().nullable(),
+  /** Absent in results written before kd measured it. */
+  evalLoss: z.number().nullable().optional(),
   lr: z.number(),
   momentum: z.number(),
   seconds: z.number(),
   examplesPerSec: z.number(),
+  /** This epoch's accuracy was at chance (train/divergence.ts). */
+  diverged: z.literal(true).optional(),
 });
 
 export const runRecordSchema = z.object({
@@ -43,6 +47,11 @@ export const runRecordSchema = z.object({
   trainExamples: z.number().int(),
   epochs: z.number().int(),
   bestEpoch: z.number().int().optional(),
+  /**
+   * The returned weights' accuracy is at chance (train/divergence.ts): recorded, not failed, but
+   * marked in the reports and never chosen by a `best` analysis. Absent in older results.
+   */
+  diverged: z.boolean().optional(),
   test: metricsSchema.optional(),
   val: metricsSchema.optional(),
   history: z.array(epochSchema),

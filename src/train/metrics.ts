@@ -59,3 +59,17 @@ export function classMetrics(logits: Float32Array, labels: Int32Array, c: number
   });
   return { n, errors, accuracy: n === 0 ? 0 : 1 - errors / n, perClass, confusion, ties };
 }
+
+/** Mean cross-entropy of logits against labels (Keras' val_loss), in double precision with the row max subtracted. */
+export function meanCrossEntropy(logits: Float32Array, labels: Int32Array, c: number): number {
+  const n = labels.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j < c; j++) mx = Math.max(mx, logits[i * c + j]!);
+    let s = 0;
+    for (let j = 0; j < c; j++) s += Math.exp(logits[i * c + j]! - mx);
+    sum += Math.log(s) + mx - logits[i * c + labels[i]!]!;
+  }
+  return n === 0 ? 0 : sum / n;
+}

@@ -52,6 +52,11 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   // Choosing the epoch on the test set would leak it into the result.
   if (o.earlyStop !== undefined && (each !== "val" || !valSet))
     throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
+  // Said before training, not discovered after it: an unlabelled test set gives no errors to report.
+  if (testSet && !testSet.y)
+    o.onNote?.(
+      `the test set ${testSet.name} has no labels: it will not be evaluated (give its labels: --test-labels, or labels: in a spec)`,
+    );
   const teacher = makeTeacher ? await makeTeacher(o.train) : undefined;
   const res = await train({ ...config, ...(evalSet ? { evalSet } : {}), ...(teacher ? { teacher } : {}) });
   if (out)

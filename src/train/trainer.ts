@@ -14,8 +14,16 @@ import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import { Rng } from "../util/rng.js";
 import { checkCheckpointTensors, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import {
+  atChance,
+  chanceOf,
+  divergedNote,
+  FIRST_JUDGED_EPOCH,
+  firstEpochHint,
+  remedy,
+} from "./divergence.js";
 import { Forward } from "./forward.js";
-import { type ClassMetrics, classMetrics } from "./metrics.js";
+import { type ClassMetrics, classMetrics, meanCrossEntropy } from "./metrics.js";
 import {
   type LrScheduleSpec,
   lrSchedule,
@@ -67,6 +75,8 @@ export interface TrainConfig {
   readonly logFile?: string;
   readonly onProgress?: (p: Progress) => void;
   readonly onEpoch?: (e: EpochLog) => void;
+  /** Lines for the user: a resumed checkpoint, a first epoch at chance, a diverged run. */
+  readonly onNote?: (msg: string) => void;
 }
 
 export interface Progress {
@@ -87,10 +97,14 @@ export interface EpochLog {
   readonly trainAccuracy: number | null;
   readonly evalErrors: number | null;
   readonly evalAccuracy: number | null;
+  /** Mean cross-entropy on the eval set (absent in logs written before kd measured it). */
+  readonly evalLoss?: number | null;
   readonly lr: number;
   readonly momentum: number;
   readonly seconds: number;
   readonly examplesPerSec: number;
+  /** Set when this epoch's accuracy is at chance (see divergence.ts); absent otherwise. */
+  readonly diverged?: true;
 }
 
 export interface TrainResult {
@@ -220,6 +234,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     globalStep = ck.header.step;
     rng = new Rng(ck.header.rng);
     history = ck.header.history as unknown as EpochLog[];
+    cfg.onNote?.(`resumed from epoch ${startEpoch} of ${cfg.epochs} (checkpoint ${cfg.checkpoint})`);
   }
   // The log holds exactly the epochs behind the state we start from (a kill between a log line
   // and its checkpoint must not leave a duplicate line).
@@ -234,6 +249,10 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const tBuf = new Float32Array(K * B * c);
   const teachBuf = new Float32Array(K * B * c);
   let lastEval: ClassMetrics | undefined;
+  // Divergence is judged on the training accuracy, or the eval set's when training has no labelled accuracy.
+  const judgeTrain = ds.y !== undefined && uses.labels;
+  const judged = judgeTrain ? ds.y : cfg.evalSet?.y;
+  const chance = judged ? chanceOf(judged) : undefined;
   const stopped = () =>
     best !== undefined && cfg.earlyStop !== undefined && history.length - best.epoch >= cfg.earlyStop;
 
@@ -286,7 +305,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
           if (!Number.isFinite(m.loss))
             throw new KdError(
               `loss became ${m.loss} at epoch ${epoch + 1}, step ${globalStep - metrics.length + j + 1}` +
-                lastGood(cfg, epoch),
+                `${lastGood(cfg, epoch)}; ${remedy(ds, model)}`,
             );
           const size = batches[j]!.size;
           sums.loss += m.loss * size;
@@ -310,29 +329,36 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       const trainSecs = (performance.now() - t0) / 1000;
       let evalErrors: number | null = null;
       let evalAccuracy: number | null = null;
+      let evalLoss: number | null = null;
       if (forward && cfg.evalSet?.y) {
         const logits = await forward.logits(state.params, cfg.evalSet.x, cfg.evalSet.n);
         lastEval = classMetrics(logits, cfg.evalSet.y, c);
         evalErrors = lastEval.errors;
         evalAccuracy = lastEval.accuracy;
+        evalLoss = meanCrossEntropy(logits, cfg.evalSet.y, c);
       }
+      const trainAccuracy = judgeTrain ? sums.correct / seen : null;
+      const accuracy = judgeTrain ? trainAccuracy : evalAccuracy;
+      const chanceLevel = chance !== undefined && accuracy !== null && atChance(accuracy, chance);
       const log: EpochLog = {
         epoch: epoch + 1,
         loss: sums.loss / seen,
         parts: Object.fromEntries(terms.map((t, k) => [t, sums.parts[k]! / seen])),
-        trainAccuracy: ds.y && uses.labels ? sums.correct / seen : null,
+        trainAccuracy,
         evalErrors,
         evalAccuracy,
+        evalLoss,
         lr,
         momentum,
         seconds: (performance.now() - t0) / 1000,
         examplesPerSec: ds.n / trainSecs,
+        ...(chanceLevel && epoch + 1 >= FIRST_JUDGED_EPOCH ? { diverged: true as const } : {}),
       };
       // An update after the last checked loss may still have diverged: never checkpoint NaN weights.
       for (const [name, w] of state.params)
         if (!w.every(Number.isFinite))
           throw new KdError(
-            `parameter ${name} became non-finite in epoch ${epoch + 1}${lastGood(cfg, epoch)}`,
+            `parameter ${name} became non-finite in epoch ${epoch + 1}${lastGood(cfg, epoch)}; ${remedy(ds, model)}`,
           );
       history.push(log);
       if (cfg.earlyStop !== undefined && evalErrors !== null && (!best || evalErrors < best.errors))
@@ -355,6 +381,12 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
         );
       }
       cfg.onEpoch?.(log);
+      if (chanceLevel && epoch === 0) cfg.onNote?.(firstEpochHint(accuracy!, chance!, ds, model));
+    }
+    const returned = history[(best?.epoch ?? history.length) - 1];
+    if (returned?.diverged && history.length > startEpoch) {
+      const acc = judgeTrain ? returned.trainAccuracy : returned.evalAccuracy;
+      cfg.onNote?.(divergedNote(returned.epoch, acc ?? 0, chance ?? 0, ds, model));
     }
     // Early stopping returns the best epoch's weights; its metrics are measured again below.
     if (best && best.epoch !== history.length) {

@@ -4,25 +4,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { executeSpec } from "../../src/runner/execute.js";
 import { loadSpec } from "../../src/spec/load.js";
-import { Rng } from "../../src/util/rng.js";
+import { writeBlobs } from "../helpers/blobs.js";
 import { kd } from "../helpers/cli.js";
 import { writeSpec } from "../helpers/specs.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-own-"));
 const p = (f: string) => join(tmp, f);
-
-/** Three Gaussian classes in 8 features, as a CSV with a header and a label column in the middle. */
-function writeBlobs(path: string, n: number, seed: number): void {
-  const rng = new Rng(seed);
-  const centres = [0, 1, 2].map((k) => Array.from({ length: 8 }, (_, j) => ((k * 3 + j) % 5) - 2));
-  const rows = ["f0,f1,f2,f3,label,f4,f5,f6,f7"];
-  for (let i = 0; i < n; i++) {
-    const k = i % 3;
-    const x = centres[k]!.map((c) => (c + 0.7 * rng.normal()).toFixed(4));
-    rows.push([...x.slice(0, 4), String(k), ...x.slice(4)].join(","));
-  }
-  writeFileSync(path, `${rows.join("\n")}\n`);
-}
 
 describe("tabular data from CSV: train, distil, and the same data in a spec", () => {
   writeBlobs(p("train.csv"), 900, 1);

@@ -1,6 +1,6 @@
 /** Tests for the spec progress printer: epoch lines name their run while several runs are in flight. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { progressPrinter } from "../../src/cli/progress.js";
+import { epochLine, progressPrinter } from "../../src/cli/progress.js";
 import type { RunEvent } from "../../src/runner/execute.js";
 
 afterEach(() => vi.restoreAllMocks());
@@ -50,5 +50,25 @@ describe("progress lines", () => {
     p.event({ kind: "epoch", index: 1, total: 2, run: a, epoch: epoch(3, 5.996) });
     expect(lines.at(-1)).toMatch(/spec ETA 10m00s$/);
     expect(lines.join("\n")).not.toMatch(/60s/);
+  });
+
+  it("show the eval set's loss beside its errors and the learning rate, and mark a diverged epoch", () => {
+    const e = {
+      epoch: 3,
+      loss: 0.5,
+      parts: { ce: 0.5 },
+      trainAccuracy: 0.1,
+      evalErrors: 900,
+      evalAccuracy: 0.1,
+      evalLoss: 1.23456,
+      lr: 0.0125,
+      momentum: 0.9,
+      seconds: 1.5,
+      examplesPerSec: 1000,
+      diverged: true,
+    } as const;
+    expect(epochLine(e, 20, "val")).toBe(
+      "epoch 3/20 - loss 0.5000 - acc 10.00% - val errors 900 - val loss 1.2346 - lr 0.0125 - 1.5s - diverged (accuracy at chance)",
+    );
   });
 });

@@ -3,6 +3,10 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
+/** tsx's loader by its full path, so that `kd` can run in another working folder. */
+export const tsxLoader = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+/** The node arguments that run `kd`. */
+export const kdArgs = (args: readonly string[]) => ["--import", tsxLoader, bin, ...args];
 
 export interface CliResult {
   readonly code: number;
@@ -10,9 +14,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function kd(args: readonly string[], timeoutMs = 120_000): CliResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", bin, ...args], {
+export function kd(args: readonly string[], timeoutMs = 120_000, cwd?: string): CliResult {
+  const r = spawnSync(process.execPath, kdArgs(args), {
     encoding: "utf8",
+    ...(cwd ? { cwd } : {}),
     timeout: timeoutMs,
     env: { ...process.env, KD_DEBUG: "" },
   });

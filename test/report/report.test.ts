@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ANALYSES, type AnalysisContext } from "../../src/analyses/index.js";
 import {
   buildReport,
   confusionMatrix,
@@ -172,6 +173,49 @@ describe("reports built from results and spec", () => {
     const text = renderMarkdown(buildReport(spec, partial, paper));
     expect(text).toContain("| student errors | 44 | — | — |");
     expect(text).not.toContain("NaN");
+  });
+});
+
+describe("diverged runs", () => {
+  const runs = {
+    ...results.runs,
+    "student@s2": rec("student@s2", "student", 44, { seed: 2, diverged: true }),
+    "sweep[temperature=4]": rec("sweep[temperature=4]", "sweep", 30, {
+      point: { "objective.temperature": 4 },
+      diverged: true,
+    }),
+  };
+  const ctx = {
+    records: (run: string) => Object.values(runs).filter((r) => r.run === run),
+  } as unknown as AnalysisContext;
+  const best = { run: "sweep", axis: "objective.temperature", metric: "test.errors" };
+
+  it("are never chosen by a best analysis, and listed as diverged", async () => {
+    const r = (await ANALYSES.best.compute(best, ctx)) as { best: unknown; points: { diverged?: number }[] };
+    expect(r.best).toBe(1);
+    expect(r.points.map((pt) => pt.diverged)).toEqual([undefined, 1]);
+    const all = { ...ctx, records: () => [runs["sweep[temperature=4]"]] } as AnalysisContext;
+    await expect(ANALYSES.best.compute(best, all)).rejects.toThrow(
+      /every value of objective\.temperature .* diverged/,
+    );
+  });
+
+  it("are marked in the summary rows, the runs table and a best analysis' table", () => {
+    const bestT = {
+      best: 1,
+      value: 36,
+      points: [
+        { x: 1, y: stat([36]) },
+        { x: 4, y: stat([30]), diverged: 1 },
+      ],
+    };
+    const md = renderMarkdown(
+      buildReport(spec, { ...results, runs, analyses: { ...results.analyses, bestT } }, paper),
+    );
+    expect(md).toContain("| student errors | 44 | 44.0 ± 4.0 (1 of 3 seeds diverged) | 0 |");
+    expect(md).toMatch(/\| sweep\[temperature=4\] \| .* \| 30 of 500 \(diverged\) \|/);
+    expect(md).toMatch(/\| 4 \(diverged\) \| 30\.0 \|/);
+    expect(md).toMatch(/\| sweep\[temperature=1\] \| .* \| 36 of 500 \|/);
   });
 });
 

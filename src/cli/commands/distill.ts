@@ -19,6 +19,7 @@ import {
   dataPath,
   num,
   oneRunSpec,
+  outPath,
   runOneRunSpec,
   type TrainFlags,
 } from "../options.js";
@@ -148,10 +149,12 @@ export function registerDistill(program: Command): void {
     const rec = await runOneRunSpec(raw, f, f.cacheDir, [...f.teacher, f.transferImages, f.transferLabels]);
     if (!rec) return;
     const last = rec.history.at(-1);
+    const out = outPath(f, "distill");
     const summary = {
-      out: f.out,
+      out,
       transfer: { n: rec.trainExamples, labeled: !f.unlabeled },
       teacher: rec.teacher,
+      ...(rec.diverged ? { diverged: true } : {}),
       seconds: rec.seconds,
       loss: last ? { total: last.loss, ...last.parts } : undefined,
       testErrors: rec.test?.errors,
@@ -161,7 +164,7 @@ export function registerDistill(program: Command): void {
     if (f.json) console.log(JSON.stringify(summary));
     else {
       console.log(
-        `wrote ${f.out}: ${rec.arch} distilled (${rec.objective}) on ${rec.trainExamples} examples, teacher ${rec.teacher}, ${rec.seconds.toFixed(1)} s`,
+        `wrote ${out}: ${rec.arch} distilled (${rec.objective}) on ${rec.trainExamples} examples, teacher ${rec.teacher}, ${rec.seconds.toFixed(1)} s`,
       );
       if (last)
         console.log(

@@ -6,6 +6,7 @@ import {
   addTrainOptions,
   type DataFlags,
   oneRunSpec,
+  outPath,
   runOneRunSpec,
   type TrainFlags,
 } from "../options.js";
@@ -19,11 +20,13 @@ export function registerTrain(program: Command): void {
   cmd.action(async (f: TrainFlags & DataFlags) => {
     const rec = await runOneRunSpec(oneRunSpec(f, "train", { run: { objective: { kind: "ce" } } }), f);
     if (!rec) return;
+    const out = outPath(f, "train");
     const summary = {
-      out: f.out,
+      out,
       arch: rec.arch,
       epochs: rec.epochs,
       ...(rec.bestEpoch !== undefined ? { bestEpoch: rec.bestEpoch } : {}),
+      ...(rec.diverged ? { diverged: true } : {}),
       seconds: rec.seconds,
       testErrors: rec.test?.errors,
       testAccuracy: rec.test?.accuracy,
@@ -32,7 +35,7 @@ export function registerTrain(program: Command): void {
     if (f.json) console.log(JSON.stringify(summary));
     else {
       const best = rec.bestEpoch !== undefined ? `, weights of epoch ${rec.bestEpoch}` : "";
-      console.log(`wrote ${f.out} (${rec.arch}, ${rec.epochs} epochs${best}, ${rec.seconds.toFixed(1)} s)`);
+      console.log(`wrote ${out} (${rec.arch}, ${rec.epochs} epochs${best}, ${rec.seconds.toFixed(1)} s)`);
       if (rec.val) console.log(`validation: ${rec.val.errors} errors in ${rec.val.n}`);
       if (rec.test) console.log(formatMetrics(rec.test, "test"));
     }

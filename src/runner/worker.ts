@@ -124,6 +124,7 @@ async function processShard(
 ): Promise<string> {
   const spec = teacherSpecFor(d.planned, d.teacherFiles, o.threads);
   try {
+    for (const f of d.teacherFiles) store.checkBlob(f);
     const teachers = await Teachers.load(spec);
     try {
       const T = objective.temperature(d.planned.spec.objective);
@@ -147,10 +148,7 @@ async function processRun(
 ): Promise<RunRecord> {
   const d = job.data;
   const fp = d.planned.fingerprint;
-  const finished = store.readRecord(fp);
-  if (finished) return finished;
   const files = store.run(fp);
-  mkdirSync(files.dir, { recursive: true });
   const runner = new LocalRunner(catalog, {
     threads: o.threads,
     stepsPerRun: d.stepsPerRun,
@@ -159,6 +157,11 @@ async function processRun(
   let last = 0;
   const send = (p: JobProgress) => void job.updateProgress(p as object).catch(() => {});
   try {
+    // A damaged record is bad input like any other: final at once, not retried as a crash.
+    const finished = store.finished(fp);
+    if (finished) return finished.record;
+    for (const f of d.teacherFiles) store.checkBlob(f);
+    mkdirSync(files.dir, { recursive: true });
     const rec = await runner.run(
       {
         planned: d.planned,

@@ -15,6 +15,7 @@ import type { EpochLog, Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdAbort, KdError } from "../util/errors.js";
 import { safeMkdir } from "../util/paths.js";
+import { failedLog, fileState } from "./failed-log.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
 import { RESULTS_VERSION, type Results, type RunRecord, readResults } from "./results.js";
@@ -159,6 +160,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
           ? [t.path]
           : t.ids.map((id) => runPaths(outDir, plan.find((q) => q.id === id)!).model),
       );
+      const logBefore = fileState(paths.log);
       try {
         const rec = await runner.run(
           { planned: p, ...paths, teacherFiles },
@@ -173,8 +175,9 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         o.onEvent?.({ kind: "done", index, total, run: p, seconds: rec.seconds });
       } catch (e) {
         if (!(e instanceof KdError) || e instanceof KdAbort) throw e;
-        results.failed[p.id] = e.message;
-        o.onEvent?.({ kind: "failed", index, total, run: p, message: e.message });
+        const message = e.message + failedLog(paths.log, logBefore);
+        results.failed[p.id] = message;
+        o.onEvent?.({ kind: "failed", index, total, run: p, message });
       }
       save();
     };

@@ -180,6 +180,20 @@ describe.skipIf(!hasRedis())("the queue's store, tampered with", () => {
       ).toBe(true);
   });
 
+  it("a run that fails on the worker after an epoch names the epoch log it leaves in the store", async () => {
+    const diverging = tinySpec({
+      name: "diverging",
+      // Fine for one epoch, then the learning rate jumps by 1e30 and the loss becomes NaN.
+      runs: {
+        late: { model: { kind: "mlp", hidden: [8] }, epochs: 3, lrSchedule: { kind: "exp", factor: 1e30 } },
+      },
+    });
+    const r = await queued(writeSpec(tmp, diverging, "diverging.yaml"));
+    const m = /; its epochs so far are logged in (\S+)$/.exec(r.results.failed.late ?? "");
+    expect(m?.[1]).toMatch(new RegExp(`^${store.root}/runs/[0-9a-f]+/log\\.jsonl$`));
+    expect(readFileSync(m![1]!, "utf8").trim().split("\n")).toHaveLength(1);
+  });
+
   it("a teacher blob replaced by another valid model is written again from the teacher file: the student learns from the right teacher", async () => {
     const teacherFile = join(tmp, "local", "models", "teacher.onnx");
     const fileSpec: SpecDoc = tinySpec({

@@ -7,6 +7,7 @@ import type { Dataset } from "../data/dataset.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { fsReason } from "../util/fs-errors.js";
+import { sha256Hex as sha256 } from "../util/hash.js";
 import { checkAllocation } from "../util/memory.js";
 import { safeMkdir } from "../util/paths.js";
 import type { Teachers } from "./teacher.js";
@@ -21,8 +22,6 @@ const headerSchema = z.object({
   classes: z.number().int().positive(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
-
-const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 export interface CacheKeyParts {
   readonly teachers: Teachers;

@@ -6,7 +6,6 @@
  * Everything read back is verified: record.json carries its own SHA-256 and its model's and log's,
  * blobs are named by theirs, and teacher-logit caches and shards carry one in their header.
  */
-import { createHash } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
@@ -14,13 +13,12 @@ import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
+import { sha256Hex as sha256 } from "../util/hash.js";
 import { safeMkdir } from "../util/paths.js";
 import { type RunRecord, runRecordSchema } from "./results.js";
 
 /** A record or log larger than this is not one kd wrote (750 epochs of history take about 250 KB). */
 const MAX_RECORD_BYTES = 64 * 2 ** 20;
-
-const sha256 = (b: Uint8Array | string): string => createHash("sha256").update(b).digest("hex");
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 

@@ -147,15 +147,20 @@ export class QueueRunner implements Runner {
     try {
       // Messages name the user's teacher files, not their copies in the store.
       const named = (m: string) => blobs.reduce((s, b, i) => s.split(b).join(task.teacherFiles[i]!), m);
+      // A damaged finished run is refused here, before any job: a worker's refusal would stay final
+      // in Redis, and removing the run's folder, as the line says, must be enough to redo it.
+      if (!this.o.force) this.store.finished(p.fingerprint);
       await Promise.race([this.shardTeacher(data, named), this.lost]);
       await Promise.race([this.submit(jobId, data, named), this.lost]);
-      // Redis may hold the job's result from long ago: the store's files are what get copied, so
-      // they are checked here, against the record they came with.
-      const done = this.store.finished(p.fingerprint);
-      if (!done)
-        throw new KdError(
-          `store: run ${p.fingerprint} has no record.json though Redis holds its finished job (was the store cleared?); rerun with --force`,
-        );
+      // The store's files are what get copied, so they are checked again, against their record.
+      let done = this.store.finished(p.fingerprint);
+      if (!done) {
+        // Redis kept the finished job of a run whose folder was removed since: run it again.
+        await this.queue.remove(jobId);
+        await Promise.race([this.submit(jobId, data, named), this.lost]);
+        done = this.store.finished(p.fingerprint);
+      }
+      if (!done) throw new KdError(`store: run ${p.fingerprint} has no record.json after its job finished`);
       writeFileAtomic(task.model, done.model, "model");
       writeFileAtomic(task.log, done.log, "log");
       return { ...done.record, model: task.recordedModel };

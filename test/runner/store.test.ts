@@ -1,15 +1,17 @@
 /**
- * The queue's store is verified: a finished run tampered with in the store (model, record, or a
- * record that is not JSON) is refused with one line naming the artifact, whether the worker or the
- * coordinator meets it, and a teacher blob that does not match its name is written again.
+ * The queue's store is verified: a finished run tampered with in the store (model, log, record, or
+ * a record that is not JSON) is refused with one line naming the artifact, by the coordinator and
+ * by a worker (once, as bad input), and a teacher blob that does not match its name is written again.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DataCatalog } from "../../src/data/sources.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
-import { QUEUE_NAME, QueueRunner } from "../../src/runner/queue.js";
+import { type PlannedRun, planSpec } from "../../src/runner/plan.js";
+import { CRASH_ATTEMPTS, QUEUE_NAME, QueueRunner, type RunJobData } from "../../src/runner/queue.js";
 import { bullConnection, parseRedisUrl } from "../../src/runner/redis.js";
 import type { Results } from "../../src/runner/results.js";
 import { Store } from "../../src/runner/store.js";
@@ -74,6 +76,29 @@ describe.skipIf(!hasRedis())("the queue's store, tampered with", () => {
     await queue.clean(0, 0, "failed");
   };
 
+  /** Queues the teacher's job straight to the worker (no coordinator checks) and waits for it to settle. */
+  async function teacherJob() {
+    const loaded = loadSpec(specFile);
+    const catalog = new DataCatalog(loaded.spec.data, loaded.baseDir);
+    const planned = planSpec(loaded.spec, catalog, loaded.baseDir).find(
+      (p) => p.id === "teacher",
+    ) as PlannedRun;
+    const jobId = `run-${planned.fingerprint}`;
+    await queue.remove(jobId);
+    const data: RunJobData = {
+      planned,
+      datasets: loaded.spec.data,
+      baseDir: loaded.baseDir,
+      teacherFiles: [],
+    };
+    await queue.add("run", data, { jobId, attempts: CRASH_ATTEMPTS, backoff: { type: "fixed", delay: 200 } });
+    for (let t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 50))) {
+      const state = await queue.getJobState(jobId);
+      if (state === "failed" || state === "completed") break;
+    }
+    return (await queue.getJob(jobId))!;
+  }
+
   const restore = () => {
     for (const [p, bytes] of originals) writeFileSync(p, bytes);
   };
@@ -108,20 +133,18 @@ describe.skipIf(!hasRedis())("the queue's store, tampered with", () => {
     expect(existsSync(join(r.out, "models", "teacher.onnx"))).toBe(false);
   };
 
-  it("a flipped byte in the teacher's model.onnx: refused by the coordinator (job kept in Redis) and by the worker (fresh job)", async () => {
-    restore();
-    const model = store.run(fp.teacher).model;
-    const bytes = readFileSync(model);
+  const flip = (p: string) => {
+    const bytes = readFileSync(p);
     bytes[bytes.length >> 1]! ^= 1;
-    writeFileSync(model, bytes);
-    refused(await queued(), /model\.onnx does not match the digest in its record/);
-    await forgetJobs();
-    refused(await queued(), /model\.onnx does not match the digest in its record/);
-    const job = await queue.getJob(`run-${fp.teacher}`);
-    expect(job?.attemptsMade).toBe(1);
-  });
+    writeFileSync(p, bytes);
+  };
 
   const cases: [string, () => void, RegExp][] = [
+    [
+      "a flipped byte in the teacher's model.onnx",
+      () => flip(store.run(fp.teacher).model),
+      /model\.onnx does not match the digest in its record/,
+    ],
     [
       "the teacher's model replaced by another run's model",
       () => copyFileSync(store.run(fp.distilled).model, store.run(fp.teacher).model),
@@ -155,17 +178,31 @@ describe.skipIf(!hasRedis())("the queue's store, tampered with", () => {
   ];
 
   it.each(cases)(
-    "%s: one line naming it, failed once on the worker (bad input, not a crash)",
+    "%s: one line naming it, from the coordinator and from a worker (failed once, as bad input)",
     async (_, tamper, re) => {
       restore();
       tamper();
-      await forgetJobs();
       refused(await queued(), re);
-      const job = await queue.getJob(`run-${fp.teacher}`);
-      expect(job?.failedReason).toMatch(re);
-      expect(job?.attemptsMade).toBe(1);
+      const job = await teacherJob();
+      expect(job.failedReason).toMatch(re);
+      expect(job.attemptsMade).toBe(1);
     },
   );
+
+  it("removing the damaged run's folder, as the line says, trains it again, though Redis keeps its finished job", async () => {
+    restore();
+    await forgetJobs();
+    expect((await queued()).results.failed).toEqual({});
+    expect(await queue.getJobState(`run-${fp.teacher}`)).toBe("completed");
+    flip(store.run(fp.teacher).model);
+    refused(await queued(), /model\.onnx does not match the digest in its record/);
+    rmSync(store.run(fp.teacher).dir, { recursive: true });
+    const r = await queued();
+    expect(r.results.failed).toEqual({});
+    const model = readFileSync(join(r.out, "models", "teacher.onnx"));
+    expect(model.equals(readFileSync(join(tmp, "local", "models", "teacher.onnx")))).toBe(true);
+    expect(store.finished(fp.teacher)?.model.equals(model)).toBe(true);
+  });
 
   it("restored, the store is reused as it is: the same models as a local run", async () => {
     restore();

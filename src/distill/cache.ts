@@ -7,6 +7,7 @@ import type { Dataset } from "../data/dataset.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { fsReason } from "../util/fs-errors.js";
+import { sha256Hex as sha256 } from "../util/hash.js";
 import { checkAllocation } from "../util/memory.js";
 import { safeMkdir } from "../util/paths.js";
 import type { Teachers } from "./teacher.js";
@@ -21,8 +22,6 @@ const headerSchema = z.object({
   classes: z.number().int().positive(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
-
-const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 export interface CacheKeyParts {
   readonly teachers: Teachers;
@@ -69,20 +68,7 @@ export async function cachedLogits(
   let status: CacheStatus = "built";
   safeMkdir(dir, "cache folder");
   if (existsSync(path)) {
-    let why: Float32Array | string;
-    try {
-      // Size first: a wrong-sized entry (truncated, or a huge stray file) is never read whole.
-      const size = statSync(path).size;
-      const expected = MAGIC.length + HEADER_BYTES + parts.data.n * classes * 4;
-      why =
-        size === expected
-          ? validate(readFileSync(path), key, parts.data.n, classes)
-          : size < expected && size >= MAGIC.length + HEADER_BYTES
-            ? `is truncated (${size - MAGIC.length - HEADER_BYTES} of ${expected - MAGIC.length - HEADER_BYTES} bytes)`
-            : `has the wrong size (${size} bytes, expected ${expected})`;
-    } catch (e) {
-      why = `cannot be read (${fsReason(e)})`;
-    }
+    const why = readEntry(path, key, parts.data.n, classes);
     if (typeof why !== "string") return { logits: why, status: "hit", path };
     onNote?.(`teacher cache ${path} ${why}: rebuilding it`);
     status = "rebuilt";
@@ -92,6 +78,23 @@ export async function cachedLogits(
     throw new KdError("the teacher produced non-finite logits on the transfer set");
   writeFileAtomic(path, encodeEntry(key, parts.data.n, classes, logits), "teacher cache");
   return { logits, status, path };
+}
+
+/**
+ * The rows of the entry at `path`, or why they cannot be used. Its size is checked first, so a
+ * wrong-sized file (truncated, or a huge stray one) is never read whole.
+ */
+export function readEntry(path: string, key: string, n: number, classes: number): Float32Array | string {
+  try {
+    const size = statSync(path).size;
+    const expected = MAGIC.length + HEADER_BYTES + n * classes * 4;
+    if (size === expected) return validate(readFileSync(path), key, n, classes);
+    return size < expected && size >= MAGIC.length + HEADER_BYTES
+      ? `is truncated (${size - MAGIC.length - HEADER_BYTES} of ${expected - MAGIC.length - HEADER_BYTES} bytes)`
+      : `has the wrong size (${size} bytes, expected ${expected})`;
+  } catch (e) {
+    return `cannot be read (${fsReason(e)})`;
+  }
 }
 
 /** Layout: magic, a JSON header padded to 256 bytes (key, n, classes, body SHA-256), float32 rows. */

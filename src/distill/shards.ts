@@ -3,15 +3,14 @@
  * same cache entry that `cachedLogits` writes in one process, byte for byte: shards start at
  * multiples of the classifier's batch, so every ONNX Runtime call sees the same rows.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset } from "../data/dataset.js";
 import { LOGITS_BATCH } from "../runtime/classifier.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { ensure, KdError } from "../util/errors.js";
-import { fsReason } from "../util/fs-errors.js";
 import { safeMkdir } from "../util/paths.js";
-import { type CacheKeyParts, cacheKey, cachePath, encodeEntry, validate } from "./cache.js";
+import { type CacheKeyParts, cacheKey, cachePath, encodeEntry, readEntry } from "./cache.js";
 import type { Teachers } from "./teacher.js";
 
 export interface RowRange {
@@ -59,10 +58,7 @@ export async function computeShard(
   const key = cacheKey(parts);
   const path = shardPath(dir, key, r);
   const c = teachers.numClasses;
-  if (
-    existsSync(path) &&
-    typeof validate(readFileSync(path), shardKey(key, r), r.end - r.start, c) !== "string"
-  )
+  if (existsSync(path) && typeof readEntry(path, shardKey(key, r), r.end - r.start, c) !== "string")
     return path;
   const rows = await shardLogits(teachers, data, temperature, r);
   safeMkdir(join(dir, key.slice(0, 24)), "shard folder");
@@ -100,13 +96,7 @@ export function assembleShards(
   for (const r of ranges) {
     ensure(r.start === next && r.end > r.start, `shards must cover rows 0-${n} in order (gap at ${next})`);
     const p = shardPath(shardDir, key, r);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(p);
-    } catch (e) {
-      throw new KdError(`teacher shard ${p} cannot be read (${fsReason(e)})`);
-    }
-    const rows = validate(bytes, shardKey(key, r), r.end - r.start, c);
+    const rows = readEntry(p, shardKey(key, r), r.end - r.start, c);
     if (typeof rows === "string") throw new KdError(`teacher shard ${p} ${rows}`);
     all.set(rows, r.start * c);
     next = r.end;

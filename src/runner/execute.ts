@@ -3,18 +3,22 @@
  * fingerprint matches, recording failures on bad input without stopping the others, then the
  * analyses; results.json is written atomically after every run, so a killed spec resumes.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { type AnalysisContext, analysisDef } from "../analyses/index.js";
 import { DataCatalog } from "../data/sources.js";
 import { writeReports } from "../report/index.js";
 import { machineInfo } from "../runtime/machine.js";
+import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { defaultThreads } from "../runtime/session.js";
 import type { LoadedSpec } from "../spec/load.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdAbort, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
+import { sha256Hex } from "../util/hash.js";
 import { safeMkdir } from "../util/paths.js";
+import { failedLog, fileState } from "./failed-log.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
 import { RESULTS_VERSION, type Results, type RunRecord, readResults } from "./results.js";
@@ -77,7 +81,7 @@ function asPlanned(rec: RunRecord, p: PlannedRun): RunRecord {
 /**
  * The record of a run already trained here with the same fingerprint (a screen's winner declared
  * again under its own name), with its model copied to this run's path; undefined when there is
- * none or its model file is gone (the run then trains).
+ * none or its model file is gone or changed (the run then trains).
  */
 function copyTwin(
   outDir: string,
@@ -89,8 +93,10 @@ function copyTwin(
   if (!twin) return undefined;
   const from = runPaths(outDir, plan.find((q) => q.id === twin.id)!).model;
   if (!existsSync(from)) return undefined;
+  const bytes = readInputFile(from, "model", MAX_MODEL_BYTES);
+  if (twin.modelSha256 !== undefined && sha256Hex(bytes) !== twin.modelSha256) return undefined;
   const to = runPaths(outDir, p);
-  if (resolve(from) !== resolve(to.model)) writeFileAtomic(to.model, readFileSync(from));
+  if (resolve(from) !== resolve(to.model)) writeFileAtomic(to.model, bytes);
   return { ...asPlanned(twin, p), model: to.recordedModel };
 }
 
@@ -99,11 +105,28 @@ export function planWithReuse(loaded: LoadedSpec, outDir: string, force = false)
   const catalog = new DataCatalog(loaded.spec.data, loaded.baseDir);
   const plan = planSpec(loaded.spec, catalog, loaded.baseDir);
   const previous = readPrevious(outDir, loaded);
-  const reusable = (p: PlannedRun) => {
+  /** Finished runs' records as reused, each with its model file's digest. */
+  const finished = new Map<string, RunRecord>();
+  /** Notes on finished runs whose model file is no longer the one their record describes. */
+  const stale: string[] = [];
+  for (const p of force ? [] : plan) {
     const rec = previous?.runs[p.id];
-    return !force && rec?.fingerprint === p.fingerprint && existsSync(runPaths(outDir, p).model);
-  };
-  return { catalog, plan, previous, reused: plan.filter(reusable).map((p) => p.id) };
+    const model = runPaths(outDir, p).model;
+    if (rec?.fingerprint !== p.fingerprint || !existsSync(model)) continue;
+    let digest: string;
+    try {
+      digest = sha256Hex(readInputFile(model, "model", MAX_MODEL_BYTES));
+    } catch (e) {
+      if (!(e instanceof KdError)) throw e;
+      stale.push(`${e.message}: training ${p.id} again`);
+      continue;
+    }
+    // Results from before kd recorded digests take the model as found.
+    if ((rec.modelSha256 ?? digest) === digest)
+      finished.set(p.id, { ...asPlanned(rec, p), modelSha256: digest });
+    else stale.push(`${model} does not match the digest in results.json: training ${p.id} again`);
+  }
+  return { catalog, plan, previous, reused: [...finished.keys()], finished, stale };
 }
 
 function readPrevious(outDir: string, loaded: LoadedSpec): Results | undefined {
@@ -117,8 +140,9 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
   const outDir = resolve(o.outDir);
   const persist = o.persist ?? true;
   if (persist) for (const d of ["", "models", "ckpt", "logs"]) safeMkdir(join(outDir, d), "output folder");
-  const { catalog, plan, previous, reused } = planWithReuse(loaded, outDir, o.force);
+  const { catalog, plan, previous, reused, finished, stale } = planWithReuse(loaded, outDir, o.force);
   o.onEvent?.({ kind: "plan", runs: plan, reused });
+  for (const message of stale) o.onEvent?.({ kind: "note", message });
   const runner: Runner =
     o.runner ??
     new LocalRunner(catalog, {
@@ -159,6 +183,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
           ? [t.path]
           : t.ids.map((id) => runPaths(outDir, plan.find((q) => q.id === id)!).model),
       );
+      const logBefore = fileState(paths.log);
       try {
         const rec = await runner.run(
           { planned: p, ...paths, teacherFiles },
@@ -173,8 +198,9 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         o.onEvent?.({ kind: "done", index, total, run: p, seconds: rec.seconds });
       } catch (e) {
         if (!(e instanceof KdError) || e instanceof KdAbort) throw e;
-        results.failed[p.id] = e.message;
-        o.onEvent?.({ kind: "failed", index, total, run: p, message: e.message });
+        const message = e.message + failedLog(paths.log, logBefore);
+        results.failed[p.id] = message;
+        o.onEvent?.({ kind: "failed", index, total, run: p, message });
       }
       save();
     };
@@ -188,9 +214,7 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
         }
         pending.splice(k, 1);
         // Finished in an earlier execution, or the same training as a run finished in this one.
-        const done = reused.includes(p.id)
-          ? asPlanned(previous!.runs[p.id]!, p)
-          : copyTwin(outDir, plan, results, p);
+        const done = finished.get(p.id) ?? copyTwin(outDir, plan, results, p);
         if (done) {
           results.runs[p.id] = done;
           o.onEvent?.({ kind: "reuse", index, total, run: p });

@@ -7,12 +7,15 @@ import { inputNormStats, withInputNorm } from "../nn/normalize.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
 import { optimizerConfig } from "../optim/registry.js";
+import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { defaultThreads } from "../runtime/session.js";
 import { runDiverged } from "../train/divergence.js";
 import type { ClassMetrics } from "../train/metrics.js";
 import { type JobOptions, runJob } from "../train/run.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { ensure } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
+import { sha256Hex } from "../util/hash.js";
 import type { PlannedRun } from "./plan.js";
 import type { Metrics, RunRecord } from "./results.js";
 
@@ -167,6 +170,7 @@ export class LocalRunner implements Runner {
       threads: this.o.threads ?? defaultThreads(),
       ...(teacher ? { teacher } : {}),
       model: task.recordedModel,
+      modelSha256: sha256Hex(readInputFile(task.model, "model", MAX_MODEL_BYTES)),
     };
   }
 }

@@ -3,13 +3,13 @@
  * before their students, and fingerprints each from its fully resolved settings, its data's
  * content and its teachers — so a change that can change a result reruns that run and nothing else.
  */
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DataCatalog } from "../data/sources.js";
 import { describeIssue, setPath } from "../spec/load.js";
 import { type RunSpec, runSchema, type Spec } from "../spec/schema.js";
 import { ensure, KdError } from "../util/errors.js";
+import { sha256Hex as sha } from "../util/hash.js";
 import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
 
 export type TeacherRef =
@@ -57,8 +57,6 @@ function order(spec: Spec): string[] {
   for (const n of names) visit(n, []);
   return done;
 }
-
-const sha = (x: string | Uint8Array) => createHash("sha256").update(x).digest("hex");
 
 function fileHash(path: string): string {
   try {

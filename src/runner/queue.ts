@@ -15,12 +15,13 @@ import { Teachers } from "../distill/teacher.js";
 import { objective as obj } from "../objectives/index.js";
 import type { Spec } from "../spec/schema.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
+import { writeFileAtomic } from "../util/atomic.js";
 import { KdAbort, KdError } from "../util/errors.js";
 import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
 import type { PlannedRun } from "./plan.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
 import type { RunRecord } from "./results.js";
-import { copyAtomic, Store } from "./store.js";
+import { Store } from "./store.js";
 
 export const QUEUE_NAME = "kd-runs";
 
@@ -133,7 +134,7 @@ export class QueueRunner implements Runner {
   async run(task: RunTask, listener: RunListener): Promise<RunRecord> {
     const p = task.planned;
     if (this.lostMessage) throw new KdAbort(this.lostMessage);
-    const blobs = task.teacherFiles.map((f) => this.store.ingest(f));
+    const blobs = task.teacherFiles.map((f) => this.store.ingest(f, listener.onNote));
     const data: RunJobData = {
       planned: p,
       datasets: this.o.datasets,
@@ -146,12 +147,23 @@ export class QueueRunner implements Runner {
     try {
       // Messages name the user's teacher files, not their copies in the store.
       const named = (m: string) => blobs.reduce((s, b, i) => s.split(b).join(task.teacherFiles[i]!), m);
+      // A damaged finished run is refused here, before any job: a worker's refusal would stay final
+      // in Redis, and removing the run's folder, as the line says, must be enough to redo it.
+      if (!this.o.force) this.store.finished(p.fingerprint);
       await Promise.race([this.shardTeacher(data, named), this.lost]);
-      const rec = await Promise.race([this.submit(jobId, data, named), this.lost]);
-      const files = this.store.run(p.fingerprint);
-      copyAtomic(files.model, task.model, "model");
-      copyAtomic(files.log, task.log, "log");
-      return { ...rec, model: task.recordedModel };
+      await Promise.race([this.submit(jobId, data, named), this.lost]);
+      // The store's files are what get copied, so they are checked again, against their record.
+      let done = this.store.finished(p.fingerprint);
+      if (!done) {
+        // Redis kept the finished job of a run whose folder was removed since: run it again.
+        await this.queue.remove(jobId);
+        await Promise.race([this.submit(jobId, data, named), this.lost]);
+        done = this.store.finished(p.fingerprint);
+      }
+      if (!done) throw new KdError(`store: run ${p.fingerprint} has no record.json after its job finished`);
+      writeFileAtomic(task.model, done.model, "model");
+      writeFileAtomic(task.log, done.log, "log");
+      return { ...done.record, model: task.recordedModel };
     } finally {
       this.listeners.delete(jobId);
     }

@@ -61,6 +61,11 @@ export const runRecordSchema = z.object({
   teacher: z.string().optional(),
   /** Exported ONNX file, relative to the output folder. */
   model: z.string().optional(),
+  /** The model file's SHA-256: a rerun reuses the run only while the file still has it. */
+  modelSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 

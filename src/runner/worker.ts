@@ -13,6 +13,7 @@ import { computeShard } from "../distill/shards.js";
 import { Teachers } from "../distill/teacher.js";
 import { objective } from "../objectives/index.js";
 import { KdAbort, KdError } from "../util/errors.js";
+import { failedLog, fileState } from "./failed-log.js";
 import { LocalRunner, teacherSpecFor } from "./local.js";
 import { BAD_INPUT, type JobProgress, QUEUE_NAME, type RunJobData, type ShardJobData } from "./queue.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
@@ -124,6 +125,7 @@ async function processShard(
 ): Promise<string> {
   const spec = teacherSpecFor(d.planned, d.teacherFiles, o.threads);
   try {
+    for (const f of d.teacherFiles) store.checkBlob(f);
     const teachers = await Teachers.load(spec);
     try {
       const T = objective.temperature(d.planned.spec.objective);
@@ -147,10 +149,7 @@ async function processRun(
 ): Promise<RunRecord> {
   const d = job.data;
   const fp = d.planned.fingerprint;
-  const finished = store.readRecord(fp);
-  if (finished) return finished;
   const files = store.run(fp);
-  mkdirSync(files.dir, { recursive: true });
   const runner = new LocalRunner(catalog, {
     threads: o.threads,
     stepsPerRun: d.stepsPerRun,
@@ -158,7 +157,13 @@ async function processRun(
   });
   let last = 0;
   const send = (p: JobProgress) => void job.updateProgress(p as object).catch(() => {});
+  const logBefore = fileState(files.log);
   try {
+    // A damaged record is bad input like any other: final at once, not retried as a crash.
+    const finished = store.finished(fp);
+    if (finished) return finished.record;
+    for (const f of d.teacherFiles) store.checkBlob(f);
+    mkdirSync(files.dir, { recursive: true });
     const rec = await runner.run(
       {
         planned: d.planned,
@@ -184,7 +189,8 @@ async function processRun(
     return rec;
   } catch (e) {
     // Bad input fails the same way every time: final at once, with its one-line message.
-    if (e instanceof KdError) throw new UnrecoverableError(`${BAD_INPUT}${e.message}`);
+    if (e instanceof KdError)
+      throw new UnrecoverableError(`${BAD_INPUT}${e.message}${failedLog(files.log, logBefore)}`);
     throw e;
   }
 }

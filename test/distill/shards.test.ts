@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cachedLogits, cacheKey } from "../../src/distill/cache.js";
 import { cacheSettings } from "../../src/distill/distill.js";
@@ -85,4 +85,30 @@ describe("sharded teacher logits", () => {
       }
     });
   }
+
+  it("a huge stray file in a shard's place is never read whole: recomputed by its job, one line when assembled", async () => {
+    const spec: TeacherSpec = { paths: [teacherFile("stray.onnx", 11)], output: "scores", threads: 1 };
+    const teachers = await Teachers.load(spec);
+    try {
+      const parts = { teachers, data, settings: cacheSettings(teachers, spec, 1) };
+      const shardDir = join(tmp, "stray-shards");
+      const ranges = shardRanges(data.n, 3);
+      const stray = shardPath(shardDir, cacheKey(parts), ranges[0]!);
+      const plant = () => {
+        mkdirSync(dirname(stray), { recursive: true });
+        writeFileSync(stray, "");
+        truncateSync(stray, 3 * 2 ** 30); // sparse: 3 GiB that take no disk
+      };
+      plant();
+      for (const r of ranges)
+        expect(await computeShard(shardDir, parts, 1, r)).toBe(shardPath(shardDir, cacheKey(parts), r));
+      expect(readFileSync(stray).length).toBeLessThan(2 ** 20);
+      plant();
+      expect(() => assembleShards(join(tmp, "stray-assembled"), shardDir, parts, ranges)).toThrow(
+        /teacher shard .*0-1000\.bin has the wrong size \(3221225472 bytes/,
+      );
+    } finally {
+      await teachers.release();
+    }
+  });
 });

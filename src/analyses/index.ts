@@ -77,6 +77,14 @@ function meanOf(ctx: AnalysisContext, run: string, metric: string, where?: Recor
   return stat(vals as number[]).mean;
 }
 
+/**
+ * The share of the baseline→target gap the candidate closes (lower is better); null where the
+ * target is no better than the baseline, since there is no gap to close and any number would mislead.
+ */
+function gapShare(baseline: number, target: number, candidate: number): number | null {
+  return baseline - target > 0 ? (baseline - candidate) / (baseline - target) : null;
+}
+
 /** Test outcome of adding `shift` to the logits of `classes`. */
 function outcome(logits: Float32Array, labels: Int32Array, classes: readonly number[], shift: number) {
   const c = logits.length / labels.length;
@@ -161,7 +169,7 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
         number,
         number,
       ];
-      return { value: b - t > 0 ? (b - c) / (b - t) : 0, baseline: b, target: t, candidate: c };
+      return { value: gapShare(b, t, c), baseline: b, target: t, candidate: c };
     },
   },
   best: {
@@ -203,7 +211,7 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
         if (!p.target || !p.report || ref.length === 0 || !best.reported) return {};
         const b = stat(ref.map((r) => pick(r, p.report!) as number)).mean;
         const t = meanOf(ctx, p.target, p.report);
-        return { gapClosed: b - t > 0 ? (b - best.reported.mean) / (b - t) : 0 };
+        return { gapClosed: gapShare(b, t, best.reported.mean) };
       })();
       return {
         ...gap,

@@ -66,7 +66,8 @@ export function valueText(v: unknown, format: ReportRow["format"] = "count"): st
     return `${format === "count" ? v.mean.toFixed(1) : one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
   if (typeof v === "number") return one(v);
   if (Array.isArray(v)) return fmt(v);
-  return v === undefined || v === null ? "—" : String(v);
+  // null is a value computed as undefined (a gap closed with no gap); absent is "—".
+  return v === undefined ? "—" : v === null ? "undefined" : String(v);
 }
 
 const meanOf = (v: unknown): number | undefined =>
@@ -167,6 +168,13 @@ function runsTable(results: Results): Block {
   };
 }
 
+/** A share of a gap closed; null (the target no better than the baseline) has no share to print. */
+function gapClosedText(share: unknown): string {
+  return share === null
+    ? "gap closed undefined: the target is no better than the baseline"
+    : `${valueText(share, "percent")} of the gap closed`;
+}
+
 function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
   if (value && typeof value === "object" && "error" in value)
     return [{ kind: "text", text: `${name}: failed — ${String((value as { error: unknown }).error)}` }];
@@ -208,7 +216,7 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
     return [
       {
         kind: "text",
-        text: `${name}: ${valueText(v.value, "percent")} of the gap closed (baseline ${num(v.baseline)}, target ${num(v.target)}, candidate ${num(v.candidate)})`,
+        text: `${name}: ${gapClosedText(v.value)} (baseline ${num(v.baseline)}, target ${num(v.target)}, candidate ${num(v.candidate)})`,
       },
     ];
   if (kind === "best") {
@@ -222,7 +230,7 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
       },
       {
         kind: "text",
-        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${valueText(v.gapClosed, "percent")} of the gap closed` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
+        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${gapClosedText(v.gapClosed)}` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
       },
       ...(numeric
         ? [

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ANALYSES, type AnalysisContext } from "../../src/analyses/index.js";
 import {
   buildReport,
   confusionMatrix,
@@ -167,11 +168,40 @@ describe("reports built from results and spec", () => {
     expect(renderText(doc)).toContain("teacher errors");
   });
 
+  it("keeps each run name on one line when the terminal table is too wide to fit", () => {
+    const header = ["run", "model", "objective", "train examples", "epochs", "seeds", "test errors", "time"];
+    const row = ["kd[temperature=2]", "mlp:800x800", "soft targets T=2 (w=0.5)", "60000", "20", "3"];
+    const text = fitTable(header, [[...row, "74.3 ± 2.1 of 10000", "1 h 02 min"]]);
+    expect(text.split("\n")).toHaveLength(3);
+    expect(text.split("\n")[2]).toMatch(/^kd\[temperature=2\] /);
+  });
+
+  it("prints a gap closed as undefined, not a number, when the target is no better than the baseline", () => {
+    const worse = { ...results, analyses: { gap: { value: null, baseline: 20, target: 44, candidate: 32 } } };
+    const text = renderMarkdown(buildReport(spec, worse, paper));
+    expect(text).toContain("gap: gap closed undefined: the target is no better than the baseline");
+    expect(text).toContain("| gap closed | 60.0% | undefined | — |");
+    expect(text).not.toMatch(/0\.0% of the gap closed/);
+  });
+
   it("renders partial results (runs and analyses missing) without throwing", () => {
     const partial = { ...results, runs: { teacher: results.runs.teacher! }, analyses: {} };
     const text = renderMarkdown(buildReport(spec, partial, paper));
     expect(text).toContain("| student errors | 44 | — | — |");
     expect(text).not.toContain("NaN");
+  });
+});
+
+describe("analyses", () => {
+  it("gapClosed is null, not 0, when the target is no better than the baseline", async () => {
+    const ctx = {
+      records: (run: string) => Object.values(results.runs).filter((r) => r.run === run),
+    } as unknown as AnalysisContext;
+    const p = { metric: "test.errors", candidate: "sweep" };
+    const worse = await ANALYSES.gapClosed.compute({ ...p, baseline: "teacher", target: "student" }, ctx);
+    expect(worse).toEqual({ value: null, baseline: 20, target: 44, candidate: 33 });
+    const better = await ANALYSES.gapClosed.compute({ ...p, baseline: "student", target: "teacher" }, ctx);
+    expect(better).toMatchObject({ value: 11 / 24 });
   });
 });
 

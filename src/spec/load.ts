@@ -10,7 +10,7 @@ import { type AnalysisKind, analysisDef } from "../analyses/index.js";
 import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
-import { type Spec, specSchema } from "./schema.js";
+import { runSchema, type Spec, specSchema } from "./schema.js";
 
 export interface LoadedSpec {
   readonly spec: Spec;
@@ -52,14 +52,20 @@ export function setPath(obj: Obj, path: string, value: unknown): void {
   cur[parts.at(-1)!] = value;
 }
 
-/** One line for the first zod issue, naming the field and, for unknown kinds, the known ones. */
+/**
+ * One line for a zod issue, naming the field and, for unknown kinds, the known ones. An unknown
+ * field goes first: a misspelt key usually also leaves the field it meant to fill missing.
+ */
 export function describeIssue(issues: readonly z.core.$ZodIssue[], where: string): string {
-  const i = issues[0]!;
+  const i = issues.find((x) => x.code === "unrecognized_keys") ?? issues[0]!;
   const path = i.path.map(String).join(".");
   const at = `${where}${path ? `: ${path}` : ""}`;
   if (i.code === "invalid_union" && "options" in i && Array.isArray((i as { options?: unknown[] }).options))
     return `${at}: unknown kind (known: ${(i as { options: unknown[] }).options.join(", ")})`;
   if (i.code === "unrecognized_keys") return `${at}: unknown field ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+  // Parsed with reportInput: an absent field has input undefined (YAML itself has no undefined).
+  if (i.code === "invalid_type" && "input" in i && i.input === undefined)
+    return `${at}: required field missing (expected ${i.expected})`;
   return `${at}: ${i.message}`;
 }
 
@@ -119,10 +125,16 @@ export function validateSpec(
   delete doc.defaults;
   if (defaults !== undefined) {
     ensure(isObj(defaults), `${where}: defaults must be a mapping of run fields`);
+    // Checked here: merged into the runs, a misspelt default would be reported as every run's.
+    const unknown = Object.keys(defaults).filter((k) => !Object.hasOwn(runSchema.shape, k));
+    ensure(
+      unknown.length === 0,
+      `${where}: defaults: unknown field ${unknown.map((k) => `"${k}"`).join(", ")}`,
+    );
     ensure(isObj(doc.runs), `${where}: runs must be a mapping of run names to runs`);
     doc.runs = Object.fromEntries(Object.entries(doc.runs).map(([k, r]) => [k, overlay(defaults, r)]));
   }
-  const parsed = specSchema.safeParse(doc);
+  const parsed = specSchema.safeParse(doc, { reportInput: true });
   if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
   checkReferences(parsed.data, where);
   return { spec: parsed.data, profile };

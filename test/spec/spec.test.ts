@@ -48,6 +48,23 @@ describe("spec validation: one line naming the field, before any training", () =
       /runs\.distilled\.objective\.softWeight: Too big/,
     );
   });
+  it("a misspelt default names the unknown key; a missing field is named as required", () => {
+    expect(
+      bad((s) => {
+        s.defaults.epoch = s.defaults.epochs;
+        delete s.defaults.epochs;
+      }),
+    ).toThrow(/^spec\.yaml: defaults: unknown field "epoch"$/);
+    expect(
+      bad((s) => {
+        s.runs.student.epoch = 4;
+        delete s.defaults.epochs;
+      }),
+    ).toThrow(/^spec\.yaml: runs\.student: unknown field "epoch"$/);
+    expect(bad((s) => delete s.defaults.lr)).toThrow(
+      /^spec\.yaml: runs\.\w+\.lr: required field missing \(expected number\)$/,
+    );
+  });
   it("names that do not exist, and cycles", () => {
     expect(bad((s) => (s.runs.student.train = "trian"))).toThrow(
       /runs\.student\.train: no dataset named "trian" \(known: all, train, test\)/,

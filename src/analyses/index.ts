@@ -52,6 +52,8 @@ interface AnalysisDef<K extends AnalysisKind> {
   readonly params: z.ZodType<AnalysisParams[K]> & z.ZodObject;
   /** Runs whose results it reads. */
   runs(p: AnalysisParams[K]): string[];
+  /** The top-level fields of its result (what a report row may name after `analyses.<name>.`). */
+  outputs(p: AnalysisParams[K]): string[];
   compute(p: AnalysisParams[K], ctx: AnalysisContext): Promise<unknown>;
 }
 
@@ -128,6 +130,7 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       step: z.number().positive().default(0.05),
     }),
     runs: (p) => [p.run],
+    outputs: (p) => ["unshifted", ...(p.given !== undefined ? ["given"] : []), "found", "instances"],
     async compute(p, ctx) {
       const val = ctx.data.get(p.val);
       const test = ctx.data.get(p.test);
@@ -163,6 +166,7 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       metric: name.default("test.errors"),
     }),
     runs: (p) => [p.baseline, p.target, p.candidate],
+    outputs: () => ["value", "baseline", "target", "candidate"],
     async compute(p, ctx) {
       const [b, t, c] = [p.baseline, p.target, p.candidate].map((r) => meanOf(ctx, r, p.metric)) as [
         number,
@@ -183,6 +187,14 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       target: name.optional(),
     }),
     runs: (p) => [p.run, ...(p.reference ? [p.reference] : []), ...(p.target ? [p.target] : [])],
+    outputs: (p) => [
+      "best",
+      "value",
+      "points",
+      ...(p.report ? ["reported"] : []),
+      ...(p.reference ? ["reference", "referenceLabel"] : []),
+      ...(p.reference && p.report && p.target ? ["gapClosed"] : []),
+    ],
     async compute(p, ctx) {
       const groups = new Map<string, { x: unknown; ys: number[]; zs: number[] }>();
       for (const r of ctx.records(p.run, p.where)) {

@@ -14,6 +14,7 @@ import {
   type RunRecord,
   type Stat,
 } from "../runner/results.js";
+import { splitRowPath } from "../spec/rows.js";
 import type { ReportRow, Spec } from "../spec/schema.js";
 import type { LineChartOptions } from "./svg.js";
 
@@ -91,14 +92,16 @@ export function runGroups(results: Results): Map<string, RunRecord[]> {
   return groups;
 }
 
-/** What a dotted path in a report row points at: `runs.<group>...` (aggregated over seeds) or anything else. */
+/**
+ * What a dotted path in a report row points at: `runs.<group>...` (aggregated over seeds),
+ * `analyses.<name>...` or anything else; run and analysis names may hold dots.
+ */
 export function resolvePath(results: Results, path: string): unknown {
-  const m = /^runs\.([^.]+(?:\[[^\]]*\])?)\.(.+)$/.exec(path);
-  if (m) {
-    const recs = runGroups(results).get(m[1]!);
-    return recs ? aggregate(recs.map((r) => pick(r, m[2]!))) : undefined;
-  }
-  return pick(results, path);
+  const groups = runGroups(results);
+  const t = splitRowPath(path, { runs: groups.keys(), analyses: Object.keys(results.analyses) });
+  if (t?.section === "runs") return aggregate(groups.get(t.name)!.map((r) => pick(r, t.rest)));
+  if (t?.section === "analyses") return pick(results.analyses[t.name], t.rest);
+  return path.startsWith("runs.") || path.startsWith("analyses.") ? undefined : pick(results, path);
 }
 
 /** ours − paper, in the row's unit, or a range check, or "—". */

@@ -10,6 +10,7 @@ import { type AnalysisKind, analysisDef } from "../analyses/index.js";
 import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
+import { checkRows } from "./rows.js";
 import { runSchema, type Spec, specSchema } from "./schema.js";
 
 export interface LoadedSpec {
@@ -105,6 +106,7 @@ export function validateSpec(
 ): { spec: Spec; profile: string | null } {
   ensure(isObj(raw), `${where}: a spec is a mapping with data and runs`);
   let doc: Obj = { ...raw };
+  const base = namesOf(doc);
   const profiles = doc.profiles;
   delete doc.profiles;
   let profile: string | null = null;
@@ -137,7 +139,19 @@ export function validateSpec(
   const parsed = specSchema.safeParse(doc, { reportInput: true });
   if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
   checkReferences(parsed.data, where);
+  const kept = namesOf(parsed.data);
+  parsed.data.report.rows = checkRows(parsed.data, where, new Set([...base].filter((n) => !kept.has(n))));
   return { spec: parsed.data, profile };
+}
+
+/** `runs.<name>` and `analyses.<name>` of a spec document, to tell what a profile removed. */
+function namesOf(doc: Obj): Set<string> {
+  return new Set(
+    (["runs", "analyses"] as const).flatMap((k) => {
+      const v = doc[k];
+      return isObj(v) ? Object.keys(v).map((n) => `${k}.${n}`) : [];
+    }),
+  );
 }
 
 /** Names that must exist: datasets of runs and analyses, teacher runs, runs in the report. */

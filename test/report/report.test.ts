@@ -138,6 +138,17 @@ describe("reports built from results and spec", () => {
     expect(md).toContain("| student errors | 44 | 44.0 ± 4.0 | 0 |");
   });
 
+  it("resolves row paths whose run or analysis names hold dots", () => {
+    const dotted = {
+      ...results,
+      runs: { "v1.2": rec("v1.2", "v1.2", 7) },
+      analyses: { "best-T-w0.5": { best: 4, value: 30 } },
+    };
+    expect(resolvePath(dotted, "analyses.best-T-w0.5.best")).toBe(4);
+    expect(resolvePath(dotted, "runs.v1.2.test.errors")).toBe(7);
+    expect(resolvePath(dotted, "analyses.best-T-w0.9.best")).toBeUndefined();
+  });
+
   it("puts the paper's numbers beside ours, with the gap in the row's unit and 'of N' for counts", () => {
     expect(md).toContain("| teacher errors | 18 | 20 of 500 | +2 |");
     expect(md).toContain("| gap closed | 60.0% | 50.0% | -10.0 pp |");

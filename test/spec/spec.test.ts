@@ -75,6 +75,58 @@ describe("spec validation: one line naming the field, before any training", () =
     expect(bad((s) => (s.data.all = { from: "train" }))).not.toThrow(); // caught when planned (below)
     expect(bad((s) => (s.runs.student.earlyStop = 2))).toThrow(/earlyStop needs a val dataset/);
   });
+  it("a report row that would resolve to nothing fails at load, naming the row and why", () => {
+    const rows = (...value: string[]) =>
+      bad((s) => {
+        s.runs.distilled.grid = { "objective.temperature": [2, 4.5] };
+        s.analyses = {
+          "gap-T4.5": { kind: "gapClosed", baseline: "student", target: "teacher", candidate: "student" },
+        };
+        s.report = { rows: value.map((v) => ({ label: "x", value: v })) };
+      });
+    expect(
+      rows(
+        "analyses.gap-T4.5.value",
+        "runs.teacher.test.errors",
+        "runs.distilled[temperature=4.5].test.n",
+        "totalSeconds",
+      ),
+    ).not.toThrow();
+    expect(rows("analyses.gap-T4.5.vlaue")).toThrow(
+      'spec.yaml: report.rows.0.value: analyses.gap-T4.5.vlaue resolves to nothing: analysis gap-T4.5 gives no "vlaue" (it gives: value, baseline, target, candidate)',
+    );
+    expect(rows("analyses.gap.value")).toThrow(/it names no analysis \(known: gap-T4\.5\)$/);
+    expect(rows("runs.teachr.test.errors")).toThrow(
+      /it names no run \(known: distilled, teacher, student\)$/,
+    );
+    expect(rows("runs.distilled.test.errors")).toThrow(
+      /run distilled has a grid: name one point, as in runs\.distilled\[temperature=2\]\.…$/,
+    );
+    expect(rows("runs.distilled[temperature=3].test.errors")).toThrow(
+      /run distilled has no grid point \[temperature=3\] \(one is \[temperature=2\]\)$/,
+    );
+    expect(rows("runs.teacher[temperature=2].test.n")).toThrow(
+      /run teacher has no grid point \[temperature=2\]$/,
+    );
+    expect(rows("runs.teacher.val.errors")).toThrow(/run teacher has no val dataset$/);
+    expect(rows("runs.teacher.test.erors")).toThrow(/a run's results have no field "erors"$/);
+  });
+  it("a profile that removes an analysis removes the report rows naming it", () => {
+    const s = tinySpec({
+      analyses: {
+        gap: { kind: "gapClosed", baseline: "student", target: "teacher", candidate: "distilled" },
+      },
+      report: {
+        rows: [
+          { label: "g", value: "analyses.gap.value" },
+          { label: "t", value: "runs.teacher.test.n" },
+        ],
+      },
+      profiles: { small: { analyses: { gap: null } } },
+    });
+    expect(validateSpec(s, "x").spec.report.rows).toHaveLength(2);
+    expect(validateSpec(s, "x", { profile: "small" }).spec.report.rows.map((r) => r.label)).toEqual(["t"]);
+  });
   it("profiles overlay the spec; --set overrides any field; null deletes", () => {
     const s = {
       ...tinySpec(),

@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { type AnalysisKind, analysisDef } from "../analyses/index.js";
+import { shareRows } from "../data/sources.js";
 import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
@@ -174,6 +175,13 @@ function checkReferences(spec: Spec, where: string): void {
     r.teachers?.forEach((t, i) => {
       if (typeof t === "string") need("run", t, `runs.${k}.teachers.${i}`);
     });
+    for (const field of ["val", "test"] as const) {
+      const d = r[field];
+      ensure(
+        d === undefined || !shareRows(spec.data, r.train, d),
+        `${where}: runs.${k}: its ${field} dataset "${d}" shares rows with its train dataset "${r.train}" (split one source with a holdout's train and val parts)`,
+      );
+    }
     ensure(r.evalEach !== "val" || r.val, `${where}: runs.${k}: evalEach val needs a val dataset`);
     const wantsTeacher = objective.teacher(r.objective);
     ensure(

@@ -19,8 +19,11 @@ const spec = validateSpec(
   {
     name: "toy",
     title: "A toy <spec>",
-    data: { d: { source: { kind: "mnist", split: "train" } } },
-    defaults: { train: "d", test: "d", lr: 0.1, epochs: 2 },
+    data: {
+      d: { source: { kind: "mnist", split: "train" } },
+      t: { source: { kind: "mnist", split: "test" } },
+    },
+    defaults: { train: "d", test: "t", lr: 0.1, epochs: 2 },
     runs: {
       teacher: { model: { kind: "mlp", hidden: [8] } },
       student: { model: { kind: "mlp", hidden: [4] }, seeds: [1, 2, 3] },

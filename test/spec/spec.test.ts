@@ -1,7 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { loadSpec, overlay, validateSpec } from "../../src/spec/load.js";
 import { kd } from "../helpers/cli.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
@@ -127,6 +128,41 @@ describe("spec validation: one line naming the field, before any training", () =
     expect(validateSpec(s, "x").spec.report.rows).toHaveLength(2);
     expect(validateSpec(s, "x", { profile: "small" }).spec.report.rows.map((r) => r.label)).toEqual(["t"]);
   });
+  it("a run whose val or test data shares rows with its training data fails, naming the run and both datasets", () => {
+    const split = (val: object, test = "test") =>
+      bad((s) => {
+        s.data.fit = { from: "train", holdout: { count: 200, seed: 1, part: "train" } };
+        s.data.val = { from: "train", ...val };
+        s.defaults = { ...s.defaults, train: "fit", val: "val", test };
+      });
+    // The two sides of one split, class filters that keep nothing in common, another source: apart.
+    expect(split({ holdout: { count: 200, seed: 1, part: "val" } })).not.toThrow();
+    expect(split({ holdout: { count: 200, seed: 1, part: "val" }, take: { count: 50 } })).not.toThrow();
+    expect(
+      bad((s) => {
+        s.data.no3 = { from: "train", omitClasses: [3] };
+        s.data.only3 = { from: "all", onlyClasses: [3] };
+        s.defaults = { ...s.defaults, train: "no3", val: "only3" };
+      }),
+    ).not.toThrow();
+    expect(split({ holdout: { count: 200, seed: 2, part: "val" } })).toThrow(
+      'spec.yaml: runs.distilled: its val dataset "val" shares rows with its train dataset "fit" (split one source with a holdout\'s train and val parts)',
+    );
+    expect(split({ holdout: { count: 300, seed: 1, part: "val" } })).toThrow(
+      /its val dataset "val" shares rows/,
+    );
+    expect(split({ take: { count: 100 } })).toThrow(/its val dataset "val" shares rows/);
+    expect(split({ holdout: { count: 200, seed: 1, part: "val" } }, "fit")).toThrow(
+      /runs\.distilled: its test dataset "fit" shares rows with its train dataset "fit"/,
+    );
+    // The README's first short spec: a holdout taken from the training set it trains on.
+    expect(
+      bad((s) => {
+        s.data.val = { from: "train", holdout: { count: 100, seed: 1, part: "val" } };
+        s.defaults.val = "val";
+      }),
+    ).toThrow(/its val dataset "val" shares rows with its train dataset "train"/);
+  });
   it("profiles overlay the spec; --set overrides any field; null deletes", () => {
     const s = {
       ...tinySpec(),
@@ -162,5 +198,14 @@ describe("spec validation: one line naming the field, before any training", () =
   it("the shipped specs are valid in every profile", () => {
     for (const profile of ["smoke", "quick", "full"])
       expect(() => loadSpec("experiments/hinton2015-mnist.yaml", { profile })).not.toThrow();
+    // Every spec in experiments/, in each of its profiles (the checks at load: rows, overlaps).
+    const specs = readdirSync("experiments").filter((f) => f.endsWith(".yaml") && !f.endsWith(".paper.yaml"));
+    expect(specs.length).toBeGreaterThanOrEqual(4);
+    for (const f of specs) {
+      const path = join("experiments", f);
+      const profiles = Object.keys((parse(readFileSync(path, "utf8")) as SpecDoc).profiles ?? {});
+      for (const profile of [undefined, ...profiles])
+        expect(() => loadSpec(path, { profile }), `${f} ${profile}`).not.toThrow();
+    }
   });
 });

@@ -97,6 +97,12 @@ export function parseSet(text: string): [string, unknown] {
 export interface LoadOptions {
   readonly profile?: string | undefined;
   readonly set?: readonly string[] | undefined;
+  /**
+   * A spec saved beside finished results (`kd report`): its runs are done, so the checks that
+   * guard what a run would train on and what its report would show (shared rows, rows that
+   * resolve to nothing) are left out, and the report renders what the runs gave.
+   */
+  readonly saved?: boolean | undefined;
 }
 
 /** Validates a spec given as an object (from a file, or built from command-line flags). */
@@ -140,6 +146,8 @@ export function validateSpec(
   const parsed = specSchema.safeParse(doc, { reportInput: true });
   if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
   checkReferences(parsed.data, where);
+  if (o.saved) return { spec: parsed.data, profile };
+  checkOverlaps(parsed.data, where);
   const kept = namesOf(parsed.data);
   parsed.data.report.rows = checkRows(parsed.data, where, new Set([...base].filter((n) => !kept.has(n))));
   return { spec: parsed.data, profile };
@@ -175,13 +183,6 @@ function checkReferences(spec: Spec, where: string): void {
     r.teachers?.forEach((t, i) => {
       if (typeof t === "string") need("run", t, `runs.${k}.teachers.${i}`);
     });
-    for (const field of ["val", "test"] as const) {
-      const d = r[field];
-      ensure(
-        d === undefined || !shareRows(spec.data, r.train, d),
-        `${where}: runs.${k}: its ${field} dataset "${d}" shares rows with its train dataset "${r.train}" (split one source with a holdout's train and val parts)`,
-      );
-    }
     ensure(r.evalEach !== "val" || r.val, `${where}: runs.${k}: evalEach val needs a val dataset`);
     const wantsTeacher = objective.teacher(r.objective);
     ensure(
@@ -197,6 +198,18 @@ function checkReferences(spec: Spec, where: string): void {
       if (field in a) need("dataset", (a as Record<string, string>)[field], `analyses.${k}.${field}`);
   }
   for (const r of [...spec.report.confusion, ...(spec.report.curves ?? [])]) need("run", r, "report");
+}
+
+/** A run measured on rows it trains on: its val or test dataset can share rows with its train dataset. */
+function checkOverlaps(spec: Spec, where: string): void {
+  for (const [k, r] of Object.entries(spec.runs))
+    for (const field of ["val", "test"] as const) {
+      const d = r[field];
+      ensure(
+        d === undefined || !shareRows(spec.data, r.train, d),
+        `${where}: runs.${k}: its ${field} dataset "${d}" shares rows with its train dataset "${r.train}" (split one source with a holdout's train and val parts)`,
+      );
+    }
 }
 
 /** Reads and validates a spec file, with its paper numbers. */

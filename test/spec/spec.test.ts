@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -194,6 +194,23 @@ describe("spec validation: one line naming the field, before any training", () =
     expect(y.stderr.trim()).toMatch(/extra\.yaml: unknown field "extra"$/);
     const n = kd(["run", join(tmp, "missing.yaml")]);
     expect(n.stderr.trim()).toBe(`kd: spec ${join(tmp, "missing.yaml")} does not exist`);
+  });
+  it("kd run refuses a run measured on its training rows; kd report still renders results saved before", () => {
+    const s = tinySpec() as SpecDoc;
+    s.data.val = { from: "train", holdout: { count: 100, seed: 1, part: "val" } };
+    s.defaults.val = "val";
+    const r = kd(["run", writeSpec(tmp, s, "overlap.yaml"), "--out", join(tmp, "overlap")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `kd: ${join(tmp, "overlap.yaml")}: runs.distilled: its val dataset "val" shares rows with its train dataset "train" (split one source with a holdout's train and val parts)`,
+    ]);
+    // Its teacher validated on training images (the spec is fixed since): the report is re-rendered all the same.
+    const done = join(tmp, "objectives-quick");
+    cpSync("docs/results/objectives-quick", done, { recursive: true });
+    const rep = kd(["report", done]);
+    expect(rep.stderr).toBe("");
+    expect(rep.code).toBe(0);
+    expect(rep.stdout).toContain("30-30, dist: share of the gap closed");
   });
   it("the shipped specs are valid in every profile", () => {
     for (const profile of ["smoke", "quick", "full"])

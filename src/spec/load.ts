@@ -200,16 +200,24 @@ function checkReferences(spec: Spec, where: string): void {
   for (const r of [...spec.report.confusion, ...(spec.report.curves ?? [])]) need("run", r, "report");
 }
 
-/** A run measured on rows it trains on: its val or test dataset can share rows with its train dataset. */
+/**
+ * A run measured on rows it trains on: its val or test dataset, or an analysis's of it (a bias
+ * shift searched on val, scored on test), can share rows with its train dataset.
+ */
 function checkOverlaps(spec: Spec, where: string): void {
+  const check = (field: string, run: string, d: string | undefined, at: string) => {
+    const train = spec.runs[run]!.train;
+    ensure(
+      d === undefined || !shareRows(spec.data, train, d),
+      `${where}: ${at}: its ${field} dataset "${d}" shares rows with ${at === `runs.${run}` ? "its" : `run ${run}'s`} train dataset "${train}" (split one source with a holdout's train and val parts)`,
+    );
+  };
   for (const [k, r] of Object.entries(spec.runs))
-    for (const field of ["val", "test"] as const) {
-      const d = r[field];
-      ensure(
-        d === undefined || !shareRows(spec.data, r.train, d),
-        `${where}: runs.${k}: its ${field} dataset "${d}" shares rows with its train dataset "${r.train}" (split one source with a holdout's train and val parts)`,
-      );
-    }
+    for (const field of ["val", "test"] as const) check(field, k, r[field], `runs.${k}`);
+  for (const [k, a] of Object.entries(spec.analyses))
+    for (const run of analysisDef(a as { kind: AnalysisKind }).runs(a as never))
+      for (const field of ["val", "test"] as const)
+        if (field in a) check(field, run, (a as Record<string, string>)[field], `analyses.${k}`);
 }
 
 /** Reads and validates a spec file, with its paper numbers. */

@@ -155,6 +155,16 @@ describe("spec validation: one line naming the field, before any training", () =
     expect(split({ holdout: { count: 200, seed: 1, part: "val" } }, "fit")).toThrow(
       /runs\.distilled: its test dataset "fit" shares rows with its train dataset "fit"/,
     );
+    // A bias shift searched on rows its run trained on.
+    expect(
+      bad((s) => {
+        s.analyses = {
+          shift: { kind: "biasShift", run: "student", classes: [3], val: "train", test: "test" },
+        };
+      }),
+    ).toThrow(
+      'spec.yaml: analyses.shift: its val dataset "train" shares rows with run student\'s train dataset "train" (split one source with a holdout\'s train and val parts)',
+    );
     // The README's first short spec: a holdout taken from the training set it trains on.
     expect(
       bad((s) => {

@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import type { Dataset } from "../src/data/dataset.js";
+import { DataCatalog } from "../src/data/sources.js";
+import { executeSpec } from "../src/runner/execute.js";
 import { validateSpec } from "../src/spec/load.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -41,10 +44,33 @@ describe("the README's examples run as written", () => {
     }, 300_000);
   });
 
+  it("the short spec runs as written (smoke profile), validating on images it never trains on", async () => {
+    const yaml = blocks("yaml").find((b) => b.includes("name: my-experiment"));
+    expect(yaml, "the README's short spec").toBeDefined();
+    const { spec, profile } = validateSpec(parse(yaml!, { merge: true }), "README", { profile: "smoke" });
+    const out = mkdtempSync(join(tmpdir(), "kd-readme-spec-"));
+    const r = await executeSpec({ spec, profile, baseDir: root, paper: {}, file: "README" }, { outDir: out });
+    expect(r.failed).toEqual({});
+    expect(Object.keys(r.runs)).toHaveLength(10);
+    for (const rec of Object.values(r.runs)) {
+      expect(rec.trainExamples, rec.id).toBe(2000);
+      expect(rec.val?.n, rec.id).toBe(1000);
+    }
+    // The data itself: no validation image is among the training images.
+    const data = new DataCatalog(spec.data, root);
+    const rows = (d: Dataset) =>
+      Array.from({ length: d.n }, (_, i) =>
+        Buffer.from(d.x.subarray(i * d.features, (i + 1) * d.features).slice().buffer).toString("base64"),
+      );
+    const train = new Set(rows(data.get("train")));
+    expect(rows(data.get("val")).filter((v) => train.has(v))).toEqual([]);
+  }, 120_000);
+
   it("the spec shown in the README is valid", () => {
     const yaml = blocks("yaml");
     expect(yaml.length).toBeGreaterThanOrEqual(1);
     for (const y of yaml)
-      expect(() => validateSpec(parse(y, { merge: true }), "README", { profile: "smoke" })).not.toThrow();
+      for (const profile of [undefined, "smoke"])
+        expect(() => validateSpec(parse(y, { merge: true }), "README", { profile })).not.toThrow();
   });
 });

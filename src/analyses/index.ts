@@ -52,6 +52,8 @@ interface AnalysisDef<K extends AnalysisKind> {
   readonly params: z.ZodType<AnalysisParams[K]> & z.ZodObject;
   /** Runs whose results it reads. */
   runs(p: AnalysisParams[K]): string[];
+  /** The top-level fields of its result (what a report row may name after `analyses.<name>.`). */
+  outputs(p: AnalysisParams[K]): string[];
   compute(p: AnalysisParams[K], ctx: AnalysisContext): Promise<unknown>;
 }
 
@@ -75,6 +77,14 @@ function meanOf(ctx: AnalysisContext, run: string, metric: string, where?: Recor
     `analysis: run ${run} has no numeric ${metric}`,
   );
   return stat(vals as number[]).mean;
+}
+
+/**
+ * The share of the baseline→target gap the candidate closes (lower is better); null where the
+ * target is no better than the baseline, since there is no gap to close and any number would mislead.
+ */
+function gapShare(baseline: number, target: number, candidate: number): number | null {
+  return baseline - target > 0 ? (baseline - candidate) / (baseline - target) : null;
 }
 
 /** Test outcome of adding `shift` to the logits of `classes`. */
@@ -120,6 +130,7 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       step: z.number().positive().default(0.05),
     }),
     runs: (p) => [p.run],
+    outputs: (p) => ["unshifted", ...(p.given !== undefined ? ["given"] : []), "found", "instances"],
     async compute(p, ctx) {
       const val = ctx.data.get(p.val);
       const test = ctx.data.get(p.test);
@@ -155,13 +166,14 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       metric: name.default("test.errors"),
     }),
     runs: (p) => [p.baseline, p.target, p.candidate],
+    outputs: () => ["value", "baseline", "target", "candidate"],
     async compute(p, ctx) {
       const [b, t, c] = [p.baseline, p.target, p.candidate].map((r) => meanOf(ctx, r, p.metric)) as [
         number,
         number,
         number,
       ];
-      return { value: b - t > 0 ? (b - c) / (b - t) : 0, baseline: b, target: t, candidate: c };
+      return { value: gapShare(b, t, c), baseline: b, target: t, candidate: c };
     },
   },
   best: {
@@ -175,6 +187,14 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
       target: name.optional(),
     }),
     runs: (p) => [p.run, ...(p.reference ? [p.reference] : []), ...(p.target ? [p.target] : [])],
+    outputs: (p) => [
+      "best",
+      "value",
+      "points",
+      ...(p.report ? ["reported"] : []),
+      ...(p.reference ? ["reference", "referenceLabel"] : []),
+      ...(p.reference && p.report && p.target ? ["gapClosed"] : []),
+    ],
     async compute(p, ctx) {
       const groups = new Map<string, { x: unknown; ys: number[]; zs: number[]; diverged: number }>();
       for (const r of ctx.records(p.run, p.where)) {
@@ -208,7 +228,7 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
         if (!p.target || !p.report || ref.length === 0 || !best.reported) return {};
         const b = stat(ref.map((r) => pick(r, p.report!) as number)).mean;
         const t = meanOf(ctx, p.target, p.report);
-        return { gapClosed: b - t > 0 ? (b - best.reported.mean) / (b - t) : 0 };
+        return { gapClosed: gapShare(b, t, best.reported.mean) };
       })();
       return {
         ...gap,

@@ -254,3 +254,65 @@ export class DataCatalog {
     return ds;
   }
 }
+
+/** The row-selecting steps of a dataset's chain, root first (unlabeled keeps every row, so it is left out). */
+interface Lineage {
+  /** The source the rows come from: two datasets of one source can share rows. */
+  readonly root: string;
+  readonly steps: readonly Readonly<Record<string, unknown>>[];
+}
+
+/** A dataset's lineage; undefined for a chain that names a missing dataset or loops (the planner reports those). */
+function lineage(
+  specs: Readonly<Record<string, DatasetSpec>>,
+  name: string,
+  seen: string[] = [],
+): Lineage | undefined {
+  const s = Object.hasOwn(specs, name) ? specs[name] : undefined;
+  if (!s || seen.includes(name)) return undefined;
+  const up = s.source
+    ? { root: JSON.stringify(s.source), steps: [] }
+    : lineage(specs, s.from!, [...seen, name]);
+  if (!up) return undefined;
+  // In the order `get` applies them.
+  const own = [
+    s.first !== undefined ? { first: s.first } : undefined,
+    s.holdout ? { holdout: s.holdout } : undefined,
+    s.omitClasses || s.onlyClasses ? { omit: s.omitClasses, only: s.onlyClasses } : undefined,
+    s.take ? { take: s.take } : undefined,
+  ].filter((x) => x !== undefined);
+  return { root: up.root, steps: [...up.steps, ...own] };
+}
+
+/** Whether the class filters of two lineages leave no class in common. */
+function disjointClasses(a: Lineage, b: Lineage): boolean {
+  const filter = (l: Lineage) => {
+    let only: number[] | undefined;
+    const omit = new Set<number>();
+    for (const s of l.steps) {
+      const o = s.only as number[] | undefined;
+      if (o) only = only ? only.filter((c) => o.includes(c)) : o;
+      for (const c of (s.omit as number[] | undefined) ?? []) omit.add(c);
+    }
+    return { only, keeps: (c: number) => (!only || only.includes(c)) && !omit.has(c) };
+  };
+  const [fa, fb] = [filter(a), filter(b)];
+  const none = (f: typeof fa, g: typeof fa) =>
+    f.only !== undefined && !f.only.some((c) => f.keeps(c) && g.keeps(c));
+  return none(fa, fb) || none(fb, fa);
+}
+
+/**
+ * Whether two datasets of a spec can share rows, decided from their derivations: yes when they
+ * come from one source, unless the two sides of one holdout split (same count and seed) or class
+ * filters with no class in common keep them apart. Datasets of different sources never do.
+ */
+export function shareRows(specs: Readonly<Record<string, DatasetSpec>>, a: string, b: string): boolean {
+  const [la, lb] = [lineage(specs, a), lineage(specs, b)];
+  if (!la || !lb || la.root !== lb.root || disjointClasses(la, lb)) return false;
+  let k = 0;
+  while (k < la.steps.length && JSON.stringify(la.steps[k]) === JSON.stringify(lb.steps[k])) k++;
+  const [ha, hb] = [la.steps[k]?.holdout, lb.steps[k]?.holdout] as (DatasetSpec["holdout"] | undefined)[];
+  const split = ha && hb && ha.count === hb.count && ha.seed === hb.seed && ha.part !== hb.part;
+  return !split;
+}

@@ -14,6 +14,7 @@ import {
   type RunRecord,
   type Stat,
 } from "../runner/results.js";
+import { splitRowPath } from "../spec/rows.js";
 import type { ReportRow, Spec } from "../spec/schema.js";
 import { formatSeconds } from "../util/duration.js";
 import type { LineChartOptions } from "./svg.js";
@@ -67,7 +68,8 @@ export function valueText(v: unknown, format: ReportRow["format"] = "count"): st
     return `${format === "count" ? v.mean.toFixed(1) : one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
   if (typeof v === "number") return one(v);
   if (Array.isArray(v)) return fmt(v);
-  return v === undefined || v === null ? "—" : String(v);
+  // null is a value computed as undefined (a gap closed with no gap); absent is "—".
+  return v === undefined ? "—" : v === null ? "undefined" : String(v);
 }
 
 const meanOf = (v: unknown): number | undefined =>
@@ -88,17 +90,16 @@ export function runGroups(results: Results): Map<string, RunRecord[]> {
   return groups;
 }
 
-/** A report path into a run group: `runs.<group>.<field path>`. */
-const RUN_PATH = /^runs\.([^.]+(?:\[[^\]]*\])?)\.(.+)$/;
-
-/** What a dotted path in a report row points at: `runs.<group>...` (aggregated over seeds) or anything else. */
+/**
+ * What a dotted path in a report row points at: `runs.<group>...` (aggregated over seeds),
+ * `analyses.<name>...` or anything else; run and analysis names may hold dots.
+ */
 export function resolvePath(results: Results, path: string): unknown {
-  const m = RUN_PATH.exec(path);
-  if (m) {
-    const recs = runGroups(results).get(m[1]!);
-    return recs ? aggregate(recs.map((r) => pick(r, m[2]!))) : undefined;
-  }
-  return pick(results, path);
+  const groups = runGroups(results);
+  const t = splitRowPath(path, { runs: groups.keys(), analyses: Object.keys(results.analyses) });
+  if (t?.section === "runs") return aggregate(groups.get(t.name)!.map((r) => pick(r, t.rest)));
+  if (t?.section === "analyses") return pick(results.analyses[t.name], t.rest);
+  return path.startsWith("runs.") || path.startsWith("analyses.") ? undefined : pick(results, path);
 }
 
 /** " (diverged)" or " (1 of 2 seeds diverged)" for a group with diverged runs, else "". */
@@ -110,8 +111,9 @@ function divergedText(recs: readonly RunRecord[] | undefined): string {
 
 /** The mark of a report row whose value comes from a run group with diverged runs. */
 function rowDiverged(results: Results, path: string): string {
-  const m = RUN_PATH.exec(path);
-  return m ? divergedText(runGroups(results).get(m[1]!)) : "";
+  const groups = runGroups(results);
+  const t = splitRowPath(path, { runs: groups.keys(), analyses: Object.keys(results.analyses) });
+  return t?.section === "runs" ? divergedText(groups.get(t.name)) : "";
 }
 
 /** ours − paper, in the row's unit, or a range check, or "—". */
@@ -181,6 +183,13 @@ function runsTable(results: Results): Block {
   };
 }
 
+/** A share of a gap closed; null (the target no better than the baseline) has no share to print. */
+function gapClosedText(share: unknown): string {
+  return share === null
+    ? "gap closed undefined: the target is no better than the baseline"
+    : `${valueText(share, "percent")} of the gap closed`;
+}
+
 function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
   if (value && typeof value === "object" && "error" in value)
     return [{ kind: "text", text: `${name}: failed — ${String((value as { error: unknown }).error)}` }];
@@ -222,7 +231,7 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
     return [
       {
         kind: "text",
-        text: `${name}: ${valueText(v.value, "percent")} of the gap closed (baseline ${num(v.baseline)}, target ${num(v.target)}, candidate ${num(v.candidate)})`,
+        text: `${name}: ${gapClosedText(v.value)} (baseline ${num(v.baseline)}, target ${num(v.target)}, candidate ${num(v.candidate)})`,
       },
     ];
   if (kind === "best") {
@@ -241,7 +250,7 @@ function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
       },
       {
         kind: "text",
-        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${valueText(v.gapClosed, "percent")} of the gap closed` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
+        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${gapClosedText(v.gapClosed)}` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
       },
       ...(numeric
         ? [

@@ -81,7 +81,7 @@ export function renderHtml(doc: ReportDoc): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(doc.title)}</title><style>${STYLE}</style></head><body><main><h1>${esc(doc.title)}</h1>${meta}${body}</main></body></html>\n`;
 }
 
-/** Wraps text to lines of at most `width` characters, at spaces where possible. */
+/** Wraps text at spaces to lines of at most `width` characters; a longer word keeps its own line. */
 function wrap(text: string, width: number): string[] {
   const out: string[] = [];
   let line = "";
@@ -92,14 +92,18 @@ function wrap(text: string, width: number): string[] {
     } else line = line ? `${line} ${word}` : word;
   }
   out.push(line);
-  return out.flatMap((l) => (l.length > width ? (l.match(new RegExp(`.{1,${width}}`, "g")) ?? [l]) : [l]));
+  return out;
 }
 
-/** A terminal table no wider than `max` columns: the first column wraps to fit. */
+/**
+ * A terminal table no wider than `max` columns where it can be: the first column wraps at spaces
+ * to fit, but never inside a word, so a run name (`kd[temperature=2]`) stays on one line.
+ */
 export function fitTable(header: readonly string[], rows: readonly (readonly string[])[], max = 100): string {
   const widths = header.map((_, j) => Math.max(...[header, ...rows].map((r) => (r[j] ?? "").length)));
   const rest = widths.slice(1).reduce((a, w) => a + w + 2, 0);
-  const first = Math.max(16, Math.min(widths[0]!, max - rest));
+  const longestWord = Math.max(...rows.flatMap((r) => r[0]!.split(" ").map((w) => w.length)));
+  const first = Math.max(16, longestWord, Math.min(widths[0]!, max - rest));
   const wrapped = rows.flatMap((r) =>
     wrap(r[0]!, first).map((l, i) => [l, ...(i === 0 ? r.slice(1) : r.slice(1).map(() => ""))]),
   );

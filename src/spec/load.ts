@@ -7,10 +7,12 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { type AnalysisKind, analysisDef } from "../analyses/index.js";
+import { shareRows } from "../data/sources.js";
 import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
-import { type Spec, specSchema } from "./schema.js";
+import { checkRows } from "./rows.js";
+import { runSchema, type Spec, specSchema } from "./schema.js";
 
 export interface LoadedSpec {
   readonly spec: Spec;
@@ -52,14 +54,20 @@ export function setPath(obj: Obj, path: string, value: unknown): void {
   cur[parts.at(-1)!] = value;
 }
 
-/** One line for the first zod issue, naming the field and, for unknown kinds, the known ones. */
+/**
+ * One line for a zod issue, naming the field and, for unknown kinds, the known ones. An unknown
+ * field goes first: a misspelt key usually also leaves the field it meant to fill missing.
+ */
 export function describeIssue(issues: readonly z.core.$ZodIssue[], where: string): string {
-  const i = issues[0]!;
+  const i = issues.find((x) => x.code === "unrecognized_keys") ?? issues[0]!;
   const path = i.path.map(String).join(".");
   const at = `${where}${path ? `: ${path}` : ""}`;
   if (i.code === "invalid_union" && "options" in i && Array.isArray((i as { options?: unknown[] }).options))
     return `${at}: unknown kind (known: ${(i as { options: unknown[] }).options.join(", ")})`;
   if (i.code === "unrecognized_keys") return `${at}: unknown field ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+  // Parsed with reportInput: an absent field has input undefined (YAML itself has no undefined).
+  if (i.code === "invalid_type" && "input" in i && i.input === undefined)
+    return `${at}: required field missing (expected ${i.expected})`;
   return `${at}: ${i.message}`;
 }
 
@@ -89,6 +97,12 @@ export function parseSet(text: string): [string, unknown] {
 export interface LoadOptions {
   readonly profile?: string | undefined;
   readonly set?: readonly string[] | undefined;
+  /**
+   * A spec saved beside finished results (`kd report`): its runs are done, so the checks that
+   * guard what a run would train on and what its report would show (shared rows, rows that
+   * resolve to nothing) are left out, and the report renders what the runs gave.
+   */
+  readonly saved?: boolean | undefined;
 }
 
 /** Validates a spec given as an object (from a file, or built from command-line flags). */
@@ -99,6 +113,7 @@ export function validateSpec(
 ): { spec: Spec; profile: string | null } {
   ensure(isObj(raw), `${where}: a spec is a mapping with data and runs`);
   let doc: Obj = { ...raw };
+  const base = namesOf(doc);
   const profiles = doc.profiles;
   delete doc.profiles;
   let profile: string | null = null;
@@ -119,13 +134,33 @@ export function validateSpec(
   delete doc.defaults;
   if (defaults !== undefined) {
     ensure(isObj(defaults), `${where}: defaults must be a mapping of run fields`);
+    // Checked here: merged into the runs, a misspelt default would be reported as every run's.
+    const unknown = Object.keys(defaults).filter((k) => !Object.hasOwn(runSchema.shape, k));
+    ensure(
+      unknown.length === 0,
+      `${where}: defaults: unknown field ${unknown.map((k) => `"${k}"`).join(", ")}`,
+    );
     ensure(isObj(doc.runs), `${where}: runs must be a mapping of run names to runs`);
     doc.runs = Object.fromEntries(Object.entries(doc.runs).map(([k, r]) => [k, overlay(defaults, r)]));
   }
-  const parsed = specSchema.safeParse(doc);
+  const parsed = specSchema.safeParse(doc, { reportInput: true });
   if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
   checkReferences(parsed.data, where);
+  if (o.saved) return { spec: parsed.data, profile };
+  checkOverlaps(parsed.data, where);
+  const kept = namesOf(parsed.data);
+  parsed.data.report.rows = checkRows(parsed.data, where, new Set([...base].filter((n) => !kept.has(n))));
   return { spec: parsed.data, profile };
+}
+
+/** `runs.<name>` and `analyses.<name>` of a spec document, to tell what a profile removed. */
+function namesOf(doc: Obj): Set<string> {
+  return new Set(
+    (["runs", "analyses"] as const).flatMap((k) => {
+      const v = doc[k];
+      return isObj(v) ? Object.keys(v).map((n) => `${k}.${n}`) : [];
+    }),
+  );
 }
 
 /** Names that must exist: datasets of runs and analyses, teacher runs, runs in the report. */
@@ -163,6 +198,26 @@ function checkReferences(spec: Spec, where: string): void {
       if (field in a) need("dataset", (a as Record<string, string>)[field], `analyses.${k}.${field}`);
   }
   for (const r of [...spec.report.confusion, ...(spec.report.curves ?? [])]) need("run", r, "report");
+}
+
+/**
+ * A run measured on rows it trains on: its val or test dataset, or an analysis's of it (a bias
+ * shift searched on val, scored on test), can share rows with its train dataset.
+ */
+function checkOverlaps(spec: Spec, where: string): void {
+  const check = (field: string, run: string, d: string | undefined, at: string) => {
+    const train = spec.runs[run]!.train;
+    ensure(
+      d === undefined || !shareRows(spec.data, train, d),
+      `${where}: ${at}: its ${field} dataset "${d}" shares rows with ${at === `runs.${run}` ? "its" : `run ${run}'s`} train dataset "${train}" (split one source with a holdout's train and val parts)`,
+    );
+  };
+  for (const [k, r] of Object.entries(spec.runs))
+    for (const field of ["val", "test"] as const) check(field, k, r[field], `runs.${k}`);
+  for (const [k, a] of Object.entries(spec.analyses))
+    for (const run of analysisDef(a as { kind: AnalysisKind }).runs(a as never))
+      for (const field of ["val", "test"] as const)
+        if (field in a) check(field, run, (a as Record<string, string>)[field], `analyses.${k}`);
 }
 
 /** Reads and validates a spec file, with its paper numbers. */

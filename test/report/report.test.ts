@@ -19,8 +19,11 @@ const spec = validateSpec(
   {
     name: "toy",
     title: "A toy <spec>",
-    data: { d: { source: { kind: "mnist", split: "train" } } },
-    defaults: { train: "d", test: "d", lr: 0.1, epochs: 2 },
+    data: {
+      d: { source: { kind: "mnist", split: "train" } },
+      t: { source: { kind: "mnist", split: "test" } },
+    },
+    defaults: { train: "d", test: "t", lr: 0.1, epochs: 2 },
     runs: {
       teacher: { model: { kind: "mlp", hidden: [8] } },
       student: { model: { kind: "mlp", hidden: [4] }, seeds: [1, 2, 3] },
@@ -138,6 +141,17 @@ describe("reports built from results and spec", () => {
     expect(md).toContain("| student errors | 44 | 44.0 ± 4.0 | 0 |");
   });
 
+  it("resolves row paths whose run or analysis names hold dots", () => {
+    const dotted = {
+      ...results,
+      runs: { "v1.2": rec("v1.2", "v1.2", 7) },
+      analyses: { "best-T-w0.5": { best: 4, value: 30 } },
+    };
+    expect(resolvePath(dotted, "analyses.best-T-w0.5.best")).toBe(4);
+    expect(resolvePath(dotted, "runs.v1.2.test.errors")).toBe(7);
+    expect(resolvePath(dotted, "analyses.best-T-w0.9.best")).toBeUndefined();
+  });
+
   it("puts the paper's numbers beside ours, with the gap in the row's unit and 'of N' for counts", () => {
     expect(md).toContain("| teacher errors | 18 | 20 of 500 | +2 |");
     expect(md).toContain("| gap closed | 60.0% | 50.0% | -10.0 pp |");
@@ -166,6 +180,22 @@ describe("reports built from results and spec", () => {
     for (const line of long.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
     expect(long.split("\n").length).toBeGreaterThan(3);
     expect(renderText(doc)).toContain("teacher errors");
+  });
+
+  it("keeps each run name on one line when the terminal table is too wide to fit", () => {
+    const header = ["run", "model", "objective", "train examples", "epochs", "seeds", "test errors", "time"];
+    const row = ["kd[temperature=2]", "mlp:800x800", "soft targets T=2 (w=0.5)", "60000", "20", "3"];
+    const text = fitTable(header, [[...row, "74.3 ± 2.1 of 10000", "1 h 02 min"]]);
+    expect(text.split("\n")).toHaveLength(3);
+    expect(text.split("\n")[2]).toMatch(/^kd\[temperature=2\] /);
+  });
+
+  it("prints a gap closed as undefined, not a number, when the target is no better than the baseline", () => {
+    const worse = { ...results, analyses: { gap: { value: null, baseline: 20, target: 44, candidate: 32 } } };
+    const text = renderMarkdown(buildReport(spec, worse, paper));
+    expect(text).toContain("gap: gap closed undefined: the target is no better than the baseline");
+    expect(text).toContain("| gap closed | 60.0% | undefined | — |");
+    expect(text).not.toMatch(/0\.0% of the gap closed/);
   });
 
   it("renders partial results (runs and analyses missing) without throwing", () => {
@@ -216,6 +246,19 @@ describe("diverged runs", () => {
     expect(md).toMatch(/\| sweep\[temperature=4\] \| .* \| 30 of 500 \(diverged\) \|/);
     expect(md).toMatch(/\| 4 \(diverged\) \| 30\.0 \|/);
     expect(md).toMatch(/\| sweep\[temperature=1\] \| .* \| 36 of 500 \|/);
+  });
+});
+
+describe("analyses", () => {
+  it("gapClosed is null, not 0, when the target is no better than the baseline", async () => {
+    const ctx = {
+      records: (run: string) => Object.values(results.runs).filter((r) => r.run === run),
+    } as unknown as AnalysisContext;
+    const p = { metric: "test.errors", candidate: "sweep" };
+    const worse = await ANALYSES.gapClosed.compute({ ...p, baseline: "teacher", target: "student" }, ctx);
+    expect(worse).toEqual({ value: null, baseline: 20, target: 44, candidate: 33 });
+    const better = await ANALYSES.gapClosed.compute({ ...p, baseline: "student", target: "teacher" }, ctx);
+    expect(better).toMatchObject({ value: 11 / 24 });
   });
 });
 

@@ -1,7 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { loadSpec, overlay, validateSpec } from "../../src/spec/load.js";
 import { kd } from "../helpers/cli.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
@@ -48,6 +49,23 @@ describe("spec validation: one line naming the field, before any training", () =
       /runs\.distilled\.objective\.softWeight: Too big/,
     );
   });
+  it("a misspelt default names the unknown key; a missing field is named as required", () => {
+    expect(
+      bad((s) => {
+        s.defaults.epoch = s.defaults.epochs;
+        delete s.defaults.epochs;
+      }),
+    ).toThrow(/^spec\.yaml: defaults: unknown field "epoch"$/);
+    expect(
+      bad((s) => {
+        s.runs.student.epoch = 4;
+        delete s.defaults.epochs;
+      }),
+    ).toThrow(/^spec\.yaml: runs\.student: unknown field "epoch"$/);
+    expect(bad((s) => delete s.defaults.lr)).toThrow(
+      /^spec\.yaml: runs\.\w+\.lr: required field missing \(expected number\)$/,
+    );
+  });
   it("names that do not exist, and cycles", () => {
     expect(bad((s) => (s.runs.student.train = "trian"))).toThrow(
       /runs\.student\.train: no dataset named "trian" \(known: all, train, test\)/,
@@ -57,6 +75,103 @@ describe("spec validation: one line naming the field, before any training", () =
     );
     expect(bad((s) => (s.data.all = { from: "train" }))).not.toThrow(); // caught when planned (below)
     expect(bad((s) => (s.runs.student.earlyStop = 2))).toThrow(/earlyStop needs a val dataset/);
+  });
+  it("a report row that would resolve to nothing fails at load, naming the row and why", () => {
+    const rows = (...value: string[]) =>
+      bad((s) => {
+        s.runs.distilled.grid = { "objective.temperature": [2, 4.5] };
+        s.analyses = {
+          "gap-T4.5": { kind: "gapClosed", baseline: "student", target: "teacher", candidate: "student" },
+        };
+        s.report = { rows: value.map((v) => ({ label: "x", value: v })) };
+      });
+    expect(
+      rows(
+        "analyses.gap-T4.5.value",
+        "runs.teacher.test.errors",
+        "runs.distilled[temperature=4.5].test.n",
+        "totalSeconds",
+      ),
+    ).not.toThrow();
+    expect(rows("analyses.gap-T4.5.vlaue")).toThrow(
+      'spec.yaml: report.rows.0.value: analyses.gap-T4.5.vlaue resolves to nothing: analysis gap-T4.5 gives no "vlaue" (it gives: value, baseline, target, candidate)',
+    );
+    expect(rows("analyses.gap.value")).toThrow(/it names no analysis \(known: gap-T4\.5\)$/);
+    expect(rows("runs.teachr.test.errors")).toThrow(
+      /it names no run \(known: distilled, teacher, student\)$/,
+    );
+    expect(rows("runs.distilled.test.errors")).toThrow(
+      /run distilled has a grid: name one point, as in runs\.distilled\[temperature=2\]\.…$/,
+    );
+    expect(rows("runs.distilled[temperature=3].test.errors")).toThrow(
+      /run distilled has no grid point \[temperature=3\] \(one is \[temperature=2\]\)$/,
+    );
+    expect(rows("runs.teacher[temperature=2].test.n")).toThrow(
+      /run teacher has no grid point \[temperature=2\]$/,
+    );
+    expect(rows("runs.teacher.val.errors")).toThrow(/run teacher has no val dataset$/);
+    expect(rows("runs.teacher.test.erors")).toThrow(/a run's results have no field "erors"$/);
+  });
+  it("a profile that removes an analysis removes the report rows naming it", () => {
+    const s = tinySpec({
+      analyses: {
+        gap: { kind: "gapClosed", baseline: "student", target: "teacher", candidate: "distilled" },
+      },
+      report: {
+        rows: [
+          { label: "g", value: "analyses.gap.value" },
+          { label: "t", value: "runs.teacher.test.n" },
+        ],
+      },
+      profiles: { small: { analyses: { gap: null } } },
+    });
+    expect(validateSpec(s, "x").spec.report.rows).toHaveLength(2);
+    expect(validateSpec(s, "x", { profile: "small" }).spec.report.rows.map((r) => r.label)).toEqual(["t"]);
+  });
+  it("a run whose val or test data shares rows with its training data fails, naming the run and both datasets", () => {
+    const split = (val: object, test = "test") =>
+      bad((s) => {
+        s.data.fit = { from: "train", holdout: { count: 200, seed: 1, part: "train" } };
+        s.data.val = { from: "train", ...val };
+        s.defaults = { ...s.defaults, train: "fit", val: "val", test };
+      });
+    // The two sides of one split, class filters that keep nothing in common, another source: apart.
+    expect(split({ holdout: { count: 200, seed: 1, part: "val" } })).not.toThrow();
+    expect(split({ holdout: { count: 200, seed: 1, part: "val" }, take: { count: 50 } })).not.toThrow();
+    expect(
+      bad((s) => {
+        s.data.no3 = { from: "train", omitClasses: [3] };
+        s.data.only3 = { from: "all", onlyClasses: [3] };
+        s.defaults = { ...s.defaults, train: "no3", val: "only3" };
+      }),
+    ).not.toThrow();
+    expect(split({ holdout: { count: 200, seed: 2, part: "val" } })).toThrow(
+      'spec.yaml: runs.distilled: its val dataset "val" shares rows with its train dataset "fit" (split one source with a holdout\'s train and val parts)',
+    );
+    expect(split({ holdout: { count: 300, seed: 1, part: "val" } })).toThrow(
+      /its val dataset "val" shares rows/,
+    );
+    expect(split({ take: { count: 100 } })).toThrow(/its val dataset "val" shares rows/);
+    expect(split({ holdout: { count: 200, seed: 1, part: "val" } }, "fit")).toThrow(
+      /runs\.distilled: its test dataset "fit" shares rows with its train dataset "fit"/,
+    );
+    // A bias shift searched on rows its run trained on.
+    expect(
+      bad((s) => {
+        s.analyses = {
+          shift: { kind: "biasShift", run: "student", classes: [3], val: "train", test: "test" },
+        };
+      }),
+    ).toThrow(
+      'spec.yaml: analyses.shift: its val dataset "train" shares rows with run student\'s train dataset "train" (split one source with a holdout\'s train and val parts)',
+    );
+    // The README's first short spec: a holdout taken from the training set it trains on.
+    expect(
+      bad((s) => {
+        s.data.val = { from: "train", holdout: { count: 100, seed: 1, part: "val" } };
+        s.defaults.val = "val";
+      }),
+    ).toThrow(/its val dataset "val" shares rows with its train dataset "train"/);
   });
   it("profiles overlay the spec; --set overrides any field; null deletes", () => {
     const s = {
@@ -90,8 +205,34 @@ describe("spec validation: one line naming the field, before any training", () =
     const n = kd(["run", join(tmp, "missing.yaml")]);
     expect(n.stderr.trim()).toBe(`kd: spec ${join(tmp, "missing.yaml")} does not exist`);
   });
+  it("kd run refuses a run measured on its training rows; kd report still renders results saved before", () => {
+    const s = tinySpec() as SpecDoc;
+    s.data.val = { from: "train", holdout: { count: 100, seed: 1, part: "val" } };
+    s.defaults.val = "val";
+    const r = kd(["run", writeSpec(tmp, s, "overlap.yaml"), "--out", join(tmp, "overlap")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `kd: ${join(tmp, "overlap.yaml")}: runs.distilled: its val dataset "val" shares rows with its train dataset "train" (split one source with a holdout's train and val parts)`,
+    ]);
+    // Its teacher validated on training images (the spec is fixed since): the report is re-rendered all the same.
+    const done = join(tmp, "objectives-quick");
+    cpSync("docs/results/objectives-quick", done, { recursive: true });
+    const rep = kd(["report", done]);
+    expect(rep.stderr).toBe("");
+    expect(rep.code).toBe(0);
+    expect(rep.stdout).toContain("30-30, dist: share of the gap closed");
+  });
   it("the shipped specs are valid in every profile", () => {
     for (const profile of ["smoke", "quick", "full"])
       expect(() => loadSpec("experiments/hinton2015-mnist.yaml", { profile })).not.toThrow();
+    // Every spec in experiments/, in each of its profiles (the checks at load: rows, overlaps).
+    const specs = readdirSync("experiments").filter((f) => f.endsWith(".yaml") && !f.endsWith(".paper.yaml"));
+    expect(specs.length).toBeGreaterThanOrEqual(4);
+    for (const f of specs) {
+      const path = join("experiments", f);
+      const profiles = Object.keys((parse(readFileSync(path, "utf8")) as SpecDoc).profiles ?? {});
+      for (const profile of [undefined, ...profiles])
+        expect(() => loadSpec(path, { profile }), `${f} ${profile}`).not.toThrow();
+    }
   });
 });

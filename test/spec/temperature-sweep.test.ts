@@ -34,6 +34,10 @@ describe("experiments/temperature-sweep.yaml (smoke profile)", () => {
       points: { x: number; y: { values: number[] } }[];
     };
     expect([1, 4]).toContain(best.best);
+    // The analysis name holds a dot: its summary rows show its numbers, and the smoke profile's
+    // dropped analysis takes its rows with it.
+    expect(md).toContain(`| best T at w = 0.5 | ${best.best} |`);
+    expect(md).not.toContain("best T at w = 0.9");
     expect(best.points.map((p) => p.y.values.length)).toEqual([2, 2]);
   });
 });

@@ -23,7 +23,7 @@ export function registerReport(program: Command): void {
       } catch (e) {
         throw new KdError(`${specPath} is not valid JSON (${(e as Error).message.split("\n")[0]})`);
       }
-      const { spec } = validateSpec(saved.spec, specPath);
+      const { spec } = validateSpec(saved.spec, specPath, { saved: true });
       console.log(writeReports(dir, spec, results, saved.paper ?? {}));
       console.log(`\nwrote ${join(dir, "report.md")} and ${join(dir, "report.html")}`);
     });

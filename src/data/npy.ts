@@ -102,13 +102,14 @@ export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
     fortran === "False",
     () => `${what}: Fortran-order arrays are not supported (save np.ascontiguousarray(a))`,
   );
-  const dims = shapeText
+  const parts = shapeText
     .split(",")
     .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map((s) => Number(s.replace(/L$/, "")));
+    .filter((s) => s !== "");
+  // Digits only (Python 2 wrote a trailing L on longs): Number() would also take "784.0", "1e3" or "0x10".
+  const dims = parts.map((s) => (/^\d+L?$/.test(s) ? Number.parseInt(s, 10) : Number.NaN));
   ensure(
-    dims.every((d) => Number.isInteger(d) && d >= 0),
+    dims.every((d) => Number.isSafeInteger(d)),
     () => `${what}: malformed shape (${shapeText}) in the NPY header`,
   );
   const order = descr[0]!;

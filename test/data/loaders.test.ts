@@ -339,6 +339,31 @@ describe("loadDataset: bad input gets one line naming the problem", () => {
     ).toMatch(/Fortran-order/);
   });
 
+  it("IDX: labels stored as floats", () => {
+    const x = put("fl-images.idx", idxBytes("uint8", [N, H, W], pixels));
+    for (const dtype of ["float32", "float64"] as const)
+      expect(kdMessage(() => loadDataset(x, put(`fl-${dtype}.idx`, idxBytes(dtype, [N], labels))))).toBe(
+        `${join(dir, `fl-${dtype}.idx`)}: labels must be integers, got ${dtype}`,
+      );
+  });
+
+  it("NPY: a shape with a float, exponent or hex dimension", () => {
+    const full = new TextDecoder("latin1").decode(npyBytes("float32", [2, 3], [1, 2, 3, 4, 5, 6]));
+    // Same-length replacements keep the header's length field and the data offset right.
+    for (const shape of ["(2,3.0),}", "(2,3e0),}", "(2,0x3),}"]) {
+      const text = full.replace("(2, 3), }", shape);
+      expect(text).not.toBe(full);
+      expect(
+        kdMessage(() =>
+          parseNpy(
+            Uint8Array.from(text, (c) => c.charCodeAt(0)),
+            "s.npy",
+          ),
+        ),
+      ).toMatch(/^s\.npy: malformed shape \(2,(3.0|3e0|0x3)\) in the NPY header$/);
+    }
+  });
+
   it("unknown formats, missing files, a labels file where labels come from elsewhere", () => {
     expect(kdMessage(() => loadDataset(put("junk.bin", "hello world")))).toMatch(
       /junk\.bin: unknown data format/,

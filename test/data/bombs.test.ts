@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deflateRawSync } from "node:zlib";
+import { crc32, deflateRawSync, deflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/load.js";
 import { KdError } from "../../src/util/errors.js";
 import { runCapped } from "../helpers/capped.js";
+import { grayJpeg8x8 } from "./gray-jpeg.js";
 import { npyBytes } from "./npy-bytes.js";
 import { deflatedZeros, type ZipEntrySpec, zipBytes } from "./zip-bytes.js";
 
@@ -101,5 +102,63 @@ describe("NPZ: only the arrays needed are inflated, each checked before it is", 
     expect(kdMessage(() => loadDataset(p2))).toBe(
       `${p2}[x]: its zip entry declares 100 bytes, but shape [4, 5] of uint8 takes 148`,
     );
+  });
+});
+
+/** A PNG chunk: length, type, data, CRC. */
+function chunk(type: string, data: Uint8Array): Buffer {
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const out = Buffer.alloc(body.length + 8);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body) >>> 0, body.length + 4);
+  return out;
+}
+
+/** An 8-bit grayscale PNG header of `width` × `height` over `rows` rows of zeros (zlib-wrapped). */
+function pngBomb(width: number, height: number, rows: number, interlace: 0 | 1): Uint8Array {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[12] = interlace;
+  const n = rows * (width + 1);
+  const adler = Buffer.alloc(4);
+  adler.writeUInt32BE((((n % 65521) << 16) | 1) >>> 0); // Adler-32 of n zero bytes
+  const idat =
+    rows < 64
+      ? deflateSync(new Uint8Array(n))
+      : Buffer.concat([Buffer.from([0x78, 0x9c]), deflatedZeros(new Uint8Array(0), n), adler]);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([
+    signature,
+    chunk("IHDR", ihdr),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  ]);
+}
+
+describe("PNG and JPEG: the header's size is checked before decoding", () => {
+  const limit = "more than the 16,777,216 (4096x4096) kd decodes from one image";
+  for (const [name, bytes, size] of [
+    ["plain.png", () => pngBomb(32767, 32768, 32768, 0), "32767x32768"],
+    ["adam7.png", () => pngBomb(32767, 32768, 32768, 1), "32767x32768"],
+    ["four-rows.png", () => pngBomb(30000, 30000, 4, 0), "30000x30000"],
+  ] as const)
+    it(`${name}: ${size} pixels`, () => {
+      const path = put(name, bytes());
+      expect(statSync(path).size).toBeLessThan(1.2e6);
+      const r = runCapped(child, [path], 1024);
+      expect(r.stderr.trim()).toBe(`kd: ${path}: ${size} pixels, ${limit}`);
+      expect(r.code).toBe(1);
+    });
+
+  it("a JPEG frame header of 30000x30000 (jpeg-js would allow 100 megapixels)", () => {
+    const jpg = grayJpeg8x8(144);
+    // SOI, then the quantization table segment (69 bytes), then the frame header: height, width.
+    expect([jpg[71], jpg[72]]).toEqual([0xff, 0xc0]);
+    jpg.set([30000 >> 8, 30000 & 0xff, 30000 >> 8, 30000 & 0xff], 76);
+    const path = put("huge.jpg", jpg);
+    expect(kdMessage(() => loadDataset(path))).toBe(`${path}: 30000x30000 pixels, ${limit}`);
   });
 });

@@ -9,11 +9,13 @@ import { zipSync } from "fflate";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { resizeBilinear } from "../../src/data/images.js";
+import { checkCompatible } from "../../src/data/checks.js";
+import { decodeImage, resizeBilinear } from "../../src/data/images.js";
 import { detectFormat, loadDataset } from "../../src/data/load.js";
 import { parseNpy } from "../../src/data/npy.js";
 import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { grayJpeg8x8 } from "./gray-jpeg.js";
 import { idxBytes } from "./idx-bytes.js";
 import { npyBytes } from "./npy-bytes.js";
 
@@ -204,6 +206,18 @@ describe("loadDataset: every format gives the IDX tensors", () => {
     expect(ds.exampleShape).toEqual([1, H, W]);
     for (let i = 0; i < ds.x.length; i++) expect(Math.abs(ds.x[i]! - ref.x[i]!)).toBeLessThanOrEqual(6 / 255);
     expect(Array.from(ds.y!)).toEqual(labels);
+  });
+
+  it("image folders: a grayscale (one-component) JPEG is one channel, as a gray PNG is", () => {
+    expect(decodeImage(grayJpeg8x8(144), "g.jpg")).toMatchObject({ channels: 1, width: 8, height: 8 });
+    put("gray/a/p.png", pngBytes(new Uint8Array(64).fill(144), 8, 8, 1));
+    put("gray/b/j.jpg", grayJpeg8x8(144));
+    const ds = loadDataset(join(dir, "gray"));
+    expect(ds.exampleShape).toEqual([1, 8, 8]);
+    expect(new Set(ds.x)).toEqual(new Set([Math.fround(144 / 255)]));
+    // A folder of gray PNGs and one of gray JPEGs are the same shape, so they train and test together.
+    put("gray-test/a/j.jpg", grayJpeg8x8(144));
+    expect(() => checkCompatible(ds, loadDataset(join(dir, "gray-test")))).not.toThrow();
   });
 
   it("resizes images of different sizes to the size asked for", () => {

@@ -135,6 +135,23 @@ describe("loadDataset: every format gives the IDX tensors", () => {
     );
   });
 
+  it("NPZ as NumPy writes it: zip64 local headers, stored (np.savez) or deflated (np.savez_compressed)", () => {
+    // np.savez(f, x=np.arange(12, dtype=np.uint8).reshape(3, 4), y=np.array([0, 1, 2])), NumPy 2.4.
+    const stored =
+      "UEsDBC0AAAAAAAAAIQA4dVta//////////8FABQAeC5ucHkBABAAjAAAAAAAAACMAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJ3x1MScsICdmb3J0cmFuX29yZGVyJzogRmFsc2UsICdzaGFwZSc6ICgzLCA0KSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAKAAECAwQFBgcICQoLUEsDBC0AAAAAAAAAIQD3QBLq//////////8FABQAeS5ucHkBABAAmAAAAAAAAACYAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJzxpOCcsICdmb3J0cmFuX29yZGVyJzogRmFsc2UsICdzaGFwZSc6ICgzLCksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAKAAAAAAAAAAABAAAAAAAAAAIAAAAAAAAAUEsBAi0DLQAAAAAAAAAhADh1W1qMAAAAjAAAAAUAAAAAAAAAAAAAAIABAAAAAHgubnB5UEsBAi0DLQAAAAAAAAAhAPdAEuqYAAAAmAAAAAUAAAAAAAAAAAAAAIABwwAAAHkubnB5UEsFBgAAAAACAAIAZgAAAJIBAAAAAA==";
+    const deflated =
+      "UEsDBC0AAAAIAAAAIQA4dVta//////////8FABQAeC5ucHkBABAAjAAAAAAAAABSAAAAAAAAAJvsF+obEMnIUMZQrZ6SWpxcpG6loF5Taqiuo6Cell9UUpSYF59flJIKEndLzClOBYoXZyQWpAL5GsY6CiaaOgq1CmQDLgZGJmYWVjZ2Dk4ubgBQSwMELQAAAAgAAAAhAPdAEur//////////wUAFAB5Lm5weQEAEACYAAAAAAAAAEwAAAAAAAAAm+wX6hsQychQxlCtnpJanFykbqWgbpNpoa6joJ6WX1RSlJgXn1+UkgoSd0vMKU4FihdnJBakAvkaxjqaOgq1ChQALgYoYITSTFAaAFBLAQItAy0AAAAIAAAAIQA4dVtaUgAAAIwAAAAFAAAAAAAAAAAAAACAAQAAAAB4Lm5weVBLAQItAy0AAAAIAAAAIQD3QBLqTAAAAJgAAAAFAAAAAAAAAAAAAACAAYkAAAB5Lm5weVBLBQYAAAAAAgACAGYAAAAMAQAAAAA=";
+    for (const [name, b64] of [
+      ["np-stored.npz", stored],
+      ["np-deflated.npz", deflated],
+    ] as const) {
+      const ds = loadDataset(put(name, Buffer.from(b64, "base64")));
+      expect(ds.exampleShape).toEqual([4]);
+      expect(Array.from(ds.x, (v) => Math.round(v * 255))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(Array.from(ds.y!)).toEqual([0, 1, 2]);
+    }
+  });
+
   it("CSV: a header, features and the label column by default name, other name or index", () => {
     const header = [...Array.from({ length: H * W }, (_, j) => `p${j}`)];
     const rows = (labelAt: number, labelName: string) => {

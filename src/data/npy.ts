@@ -72,6 +72,9 @@ export function isZip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
+/** Header text quoted in a message, on one line whatever the file holds. */
+const oneLine = (text: string): string => text.replace(/\s+/g, " ");
+
 /** What an NPY header declares: the dtype, the shape and where the data starts. */
 interface NpyHeader {
   readonly info: DtypeInfo;
@@ -120,14 +123,14 @@ function parseNpyHeader(bytes: Uint8Array, what: string): NpyHeader {
   const dims = parts.map((s) => (/^\d+L?$/.test(s) ? Number.parseInt(s, 10) : Number.NaN));
   ensure(
     dims.every((d) => Number.isSafeInteger(d)),
-    () => `${what}: malformed shape (${shapeText}) in the NPY header`,
+    () => `${what}: malformed shape (${oneLine(shapeText)}) in the NPY header`,
   );
   const order = descr[0]!;
   const info = /^[<>|=]/.test(descr) ? DTYPES[descr.slice(1)] : undefined;
   ensure(
     info !== undefined && (info.size === 1 || order !== "|"),
     () =>
-      `${what}: unsupported NPY dtype '${descr}' (expected uint8, int8, uint16, int16, uint32, int32, int64, float32 or float64)`,
+      `${what}: unsupported NPY dtype '${oneLine(descr)}' (expected uint8, int8, uint16, int16, uint32, int32, int64, float32 or float64)`,
   );
   const count = dims.reduce((a, b) => a * b, 1);
   const need = count * info.size;

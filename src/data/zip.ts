@@ -1,4 +1,4 @@
-/** Zip archives (NPZ) read entry by entry: the central directory checked first, one entry inflated when asked, never past its declared size. */
+/** Zip archives (NPZ) read entry by entry: the directory checked first, entries inflated when asked, never past their size. */
 import { constants, inflateRawSync } from "node:zlib";
 import { ensure, KdError } from "../util/errors.js";
 import { checkAllocation, formatBytes } from "../util/memory.js";
@@ -117,6 +117,8 @@ export function zipEntries(bytes: Uint8Array, what: string): ZipEntry[] {
       `${what}: ${name}`,
     ) as [number, number, number];
     p += 46 + nameLen + extraLen + commentLen;
+    // Names go into messages and array keys; NumPy writes identifiers, never control characters.
+    ensure(![...name].some((c) => c < " "), () => `${what}: entry ${i}'s name holds control characters`);
     ensure((flags & 1) === 0, () => `${what}: ${name} is encrypted`);
     ensure(
       method === 0 || method === 8,

@@ -395,6 +395,21 @@ describe("loadDataset: bad input gets one line naming the problem", () => {
     }
   });
 
+  it("NPY header text and NPZ entry names with line breaks: the message stays one line", () => {
+    const full = new TextDecoder("latin1").decode(npyBytes("float32", [2, 3], [1, 2, 3, 4, 5, 6]));
+    const text = full.replace("(2, 3), }", "(2,\n3x),}");
+    expect(
+      kdMessage(() =>
+        parseNpy(
+          Uint8Array.from(text, (c) => c.charCodeAt(0)),
+          "n.npy",
+        ),
+      ),
+    ).toBe("n.npy: malformed shape (2, 3x) in the NPY header");
+    const path = put("nl.npz", zipSync({ "x\n.npy": npyBytes("uint8", [1, 1], [0]) }));
+    expect(kdMessage(() => loadDataset(path))).toBe(`${path}: entry 0's name holds control characters`);
+  });
+
   it("unknown formats, missing files, a labels file where labels come from elsewhere", () => {
     expect(kdMessage(() => loadDataset(put("junk.bin", "hello world")))).toMatch(
       /junk\.bin: unknown data format/,

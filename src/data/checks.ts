@@ -43,11 +43,24 @@ export function firstNonFinite(x: ArrayLike<number>): number {
   return -1;
 }
 
+/**
+ * Whether examples of shapes `a` and `b` hold the same values in the same order: equal once
+ * dimensions of 1 are dropped ([1, 28, 28] and [28, 28]: one channel), or one side flat with the
+ * other's count ([784] and [28, 28]: an IDX or NPY file of [n, features] rows). Models see
+ * examples as flat rows in that order, so such sets train and evaluate together.
+ */
+function sameLayout(a: readonly number[], b: readonly number[]): boolean {
+  const squeeze = (s: readonly number[]) => s.filter((d) => d !== 1);
+  const sa = squeeze(a);
+  const sb = squeeze(b);
+  if (sa.join("×") === sb.join("×")) return true;
+  const count = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+  return (sa.length <= 1 || sb.length <= 1) && count(sa) === count(sb);
+}
+
 /** Refuses a train/test pair whose examples differ in shape (e.g. 28×28 against 32×32 images). */
 export function checkCompatible(train: Dataset, test: Dataset): void {
-  const a = train.exampleShape.join("×");
-  const b = test.exampleShape.join("×");
-  if (a !== b)
+  if (!sameLayout(train.exampleShape, test.exampleShape))
     throw new KdError(
       `${train.name} has examples of shape [${train.exampleShape.join(", ")}] but ${test.name} has [${test.exampleShape.join(", ")}]`,
     );

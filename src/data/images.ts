@@ -9,6 +9,7 @@ import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
+import { checkAllocation } from "../util/memory.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import type { Dataset } from "./dataset.js";
 
@@ -57,25 +58,90 @@ function allGray(rgba: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The most pixels kd decodes from one image: 2^24 (4096 × 4096, 64 MB as the decoder's RGBA).
+ * Decoders size their output by the header alone, and a header can claim far more than the file
+ * holds: a 1 MB PNG of 32767 × 32768 pixels, or 30000 × 30000 over four rows of data.
+ */
+export const MAX_IMAGE_PIXELS = 2 ** 24;
+
+/** Refuses an image whose header claims more than MAX_IMAGE_PIXELS, or more than memory holds. */
+function checkImageSize(width: number, height: number, what: string): void {
+  ensure(
+    width * height <= MAX_IMAGE_PIXELS,
+    () =>
+      `${what}: ${width}x${height} pixels, more than the ${MAX_IMAGE_PIXELS.toLocaleString("en-US")} (4096x4096) kd decodes from one image`,
+  );
+  checkAllocation(4 * width * height, `${what}: decoding ${width}x${height} pixels`);
+}
+
+/** Width and height from a PNG's IHDR chunk, which must come first. */
+function pngSize(bytes: Uint8Array, what: string): { width: number; height: number } {
+  const ihdr = bytes.length >= 24 && new TextDecoder("latin1").decode(bytes.subarray(12, 16)) === "IHDR";
+  ensure(ihdr, () => `${what}: corrupt PNG (no IHDR header)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16, false), height: view.getUint32(20, false) };
+}
+
+/**
+ * Width, height and colour components from a JPEG's frame header (SOF0..SOF15, not DHT, JPG or
+ * DAC), found by walking the marker segments before the first scan.
+ */
+function jpegFrame(bytes: Uint8Array, what: string): { width: number; height: number; components: number } {
+  const u16 = (i: number) => (bytes[i]! << 8) | bytes[i + 1]!;
+  let i = 2;
+  while (i + 4 <= bytes.length) {
+    ensure(bytes[i] === 0xff, () => `${what}: corrupt JPEG (bad marker at byte ${i})`);
+    const marker = bytes[i + 1]!;
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      ensure(i + 10 <= bytes.length, () => `${what}: corrupt JPEG (truncated frame header)`);
+      return { height: u16(i + 5), width: u16(i + 7), components: bytes[i + 9]! };
+    }
+    ensure(marker !== 0xda && marker !== 0xd9, () => `${what}: corrupt JPEG (no frame header)`);
+    // Standalone markers (TEM, RSTn) have no length.
+    i += marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7) ? 2 : 2 + u16(i + 2);
+  }
+  throw new KdError(`${what}: corrupt JPEG (no frame header)`);
+}
+
+function decodePng(bytes: Uint8Array, what: string): DecodedImage {
+  const { width, height } = pngSize(bytes, what);
+  checkImageSize(width, height, what);
+  const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+  // Color types 0 and 4 are gray; a palette (3) may be gray too, so look at its pixels.
+  const type: number = png.colorType;
+  const gray = type === 0 || type === 4 || (type === 3 && allGray(rgba));
+  return fromRgba(rgba, png.width, png.height, gray);
+}
+
+function decodeJpeg(bytes: Uint8Array, what: string): DecodedImage {
+  const { width, height, components } = jpegFrame(bytes, what);
+  checkImageSize(width, height, what);
+  ensure(
+    components === 1 || components === 3 || components === 4,
+    () => `${what}: JPEG with ${components} colour components (expected 1, 3 or 4)`,
+  );
+  // jpeg-js gives RGB for every JPEG; a one-component (grayscale) JPEG stays one channel, as a gray PNG does.
+  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
+  const n = img.width * img.height;
+  if (components !== 1) return { width: img.width, height: img.height, channels: 3, data: img.data };
+  const data = new Uint8Array(n);
+  for (let p = 0; p < n; p++) data[p] = img.data[3 * p]!;
+  return { width: img.width, height: img.height, channels: 1, data };
+}
+
 /** Decodes PNG or JPEG bytes (told apart by their signatures). `what` names the file in errors. */
 export function decodeImage(bytes: Uint8Array, what: string): DecodedImage {
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   ensure(isPng || isJpeg, () => `${what}: not a PNG or JPEG file`);
   try {
-    if (isPng) {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
-      // Color types 0 and 4 are gray; a palette (3) may be gray too, so look at its pixels.
-      const type: number = png.colorType;
-      const gray = type === 0 || type === 4 || (type === 3 && allGray(rgba));
-      return fromRgba(rgba, png.width, png.height, gray);
-    }
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
-    const channels = img.data.length / (img.width * img.height);
-    if (channels === 1) return { width: img.width, height: img.height, channels: 1, data: img.data };
-    if (channels === 3) return { width: img.width, height: img.height, channels: 3, data: img.data };
-    throw new Error(`${channels} color components (expected 1 or 3)`);
+    return isPng ? decodePng(bytes, what) : decodeJpeg(bytes, what);
   } catch (e) {
     if (e instanceof KdError) throw e;
     throw new KdError(

@@ -65,6 +65,11 @@ function loadIdx(path: string, labelsPath: string | undefined, opts: ArrayDatase
   if (labelsPath !== undefined) {
     const l = readIdxFile(labelsPath);
     ensure(l.dims.length === 1, () => `${labelsPath}: labels must be 1-D, got dims [${l.dims.join(", ")}]`);
+    // As for MNIST-style IDX pairs (fromIdx): class labels are stored as integers; floats mean the wrong file.
+    ensure(
+      l.dtype !== "float32" && l.dtype !== "float64",
+      () => `${labelsPath}: labels must be integers, got ${l.dtype}`,
+    );
     labels = l.data;
   }
   return datasetFromArrays(images, labels, basename(path), opts);

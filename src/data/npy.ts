@@ -1,15 +1,15 @@
 /**
  * NumPy's .npy (one array) and .npz (a zip of .npy files, plain or deflated) formats.
  * NPY is a magic string, a Python-dict header and the raw C-order bytes; NPZ entries are
- * unzipped with fflate.
+ * inflated one at a time, only those asked for (zip.ts).
  */
 import { basename } from "node:path";
-import { unzipSync } from "fflate";
-import { ensure, KdError } from "../util/errors.js";
+import { ensure } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import type { Dataset } from "./dataset.js";
 import type { IdxArray } from "./idx.js";
+import { peekEntry, readEntry, zipEntries } from "./zip.js";
 
 export type NpyDtype =
   | "uint8"
@@ -72,8 +72,22 @@ export function isZip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
-/** Parses one .npy file. `what` names it in error messages. */
-export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
+/** Header text quoted in a message, on one line whatever the file holds. */
+const oneLine = (text: string): string => text.replace(/\s+/g, " ");
+
+/** What an NPY header declares: the dtype, the shape and where the data starts. */
+interface NpyHeader {
+  readonly info: DtypeInfo;
+  readonly dims: number[];
+  readonly little: boolean;
+  /** Offset of the data. */
+  readonly start: number;
+  /** Bytes of data the shape and dtype call for. */
+  readonly need: number;
+}
+
+/** Parses the header of an .npy file (`bytes` may hold just its start). */
+function parseNpyHeader(bytes: Uint8Array, what: string): NpyHeader {
   ensure(isNpy(bytes), () => `${what}: not an NPY file (it does not start with \\x93NUMPY)`);
   ensure(bytes.length >= 10, () => `${what}: truncated NPY header`);
   const major = bytes[6]!;
@@ -90,7 +104,6 @@ export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
   const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
     bytes.subarray(8 + lenBytes, start),
   );
-
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(header)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
@@ -102,24 +115,32 @@ export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
     fortran === "False",
     () => `${what}: Fortran-order arrays are not supported (save np.ascontiguousarray(a))`,
   );
-  const dims = shapeText
+  const parts = shapeText
     .split(",")
     .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map((s) => Number(s.replace(/L$/, "")));
+    .filter((s) => s !== "");
+  // Digits only (Python 2 wrote a trailing L on longs): Number() would also take "784.0", "1e3" or "0x10".
+  const dims = parts.map((s) => (/^\d+L?$/.test(s) ? Number.parseInt(s, 10) : Number.NaN));
   ensure(
-    dims.every((d) => Number.isInteger(d) && d >= 0),
-    () => `${what}: malformed shape (${shapeText}) in the NPY header`,
+    dims.every((d) => Number.isSafeInteger(d)),
+    () => `${what}: malformed shape (${oneLine(shapeText)}) in the NPY header`,
   );
   const order = descr[0]!;
   const info = /^[<>|=]/.test(descr) ? DTYPES[descr.slice(1)] : undefined;
   ensure(
     info !== undefined && (info.size === 1 || order !== "|"),
     () =>
-      `${what}: unsupported NPY dtype '${descr}' (expected uint8, int8, uint16, int16, uint32, int32, int64, float32 or float64)`,
+      `${what}: unsupported NPY dtype '${oneLine(descr)}' (expected uint8, int8, uint16, int16, uint32, int32, int64, float32 or float64)`,
   );
   const count = dims.reduce((a, b) => a * b, 1);
   const need = count * info.size;
+  return { info, dims, little: order !== ">", start, need };
+}
+
+/** Parses one .npy file. `what` names it in error messages. */
+export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
+  const { info, dims, little, start, need } = parseNpyHeader(bytes, what);
+  const count = need / info.size;
   const body = bytes.length - start;
   ensure(
     body >= need,
@@ -127,7 +148,6 @@ export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
       `${what}: truncated NPY data: shape [${dims.join(", ")}] of ${info.dtype} needs ${need} bytes, file has ${body}`,
   );
   ensure(body === need, () => `${what}: ${body - need} bytes after the NPY data (expected ${need})`);
-  const little = order !== ">";
   if (little) {
     // A copy into a fresh buffer, so the typed array is aligned whatever the header length was
     // (and never a view of Node's shared Buffer pool, as Buffer#slice would give).
@@ -135,28 +155,53 @@ export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
     copy.set(bytes.subarray(start, start + need));
     return { dtype: info.dtype, dims, data: info.make(copy.buffer) };
   }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = info.make(new ArrayBuffer(need));
   for (let i = 0; i < count; i++)
     (out as unknown as (number | bigint)[])[i] = info.get(view, start + i * info.size, false);
   return { dtype: info.dtype, dims, data: out };
 }
 
+/** An .npz archive's arrays, read one at a time: those never asked for are never inflated. */
+export interface NpzArchive {
+  /** Array names (entry names without ".npy"), in the archive's order. */
+  readonly names: readonly string[];
+  /** The array `name` (one of `names`). */
+  read(name: string): NpyArray;
+}
+
+/**
+ * Opens an .npz archive: its zip directory is checked whole (see zipEntries), and each array's
+ * declared size must match its NPY header before the array is inflated.
+ */
+export function openNpz(bytes: Uint8Array, what: string): NpzArchive {
+  const entries = new Map(
+    zipEntries(bytes, what)
+      .filter((e) => e.name.endsWith(".npy"))
+      .map((e) => [e.name.slice(0, -4), e] as const),
+  );
+  ensure(entries.size > 0, () => `${what}: the archive holds no .npy arrays`);
+  return {
+    names: [...entries.keys()],
+    read(name) {
+      const e = entries.get(name);
+      ensure(e !== undefined, () => `${what}: no array named "${name}"`);
+      const w = `${what}[${name}]`;
+      const { info, dims, start, need } = parseNpyHeader(peekEntry(bytes, e, w), w);
+      ensure(
+        start + need === e.size,
+        () =>
+          `${w}: its zip entry declares ${e.size} bytes, but shape [${dims.join(", ")}] of ${info.dtype} takes ${start + need}`,
+      );
+      return parseNpy(readEntry(bytes, e, w), w);
+    },
+  };
+}
+
 /** The arrays of an .npz file, by name without the ".npy" suffix, in the archive's order. */
 export function parseNpz(bytes: Uint8Array, what: string): Map<string, NpyArray> {
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (e) {
-    throw new KdError(`${what}: not a readable NPZ (zip) archive (${(e as Error).message})`);
-  }
-  const out = new Map<string, NpyArray>();
-  for (const [name, data] of Object.entries(files)) {
-    if (!name.endsWith(".npy")) continue;
-    const key = name.slice(0, -4);
-    out.set(key, parseNpy(data, `${what}[${key}]`));
-  }
-  ensure(out.size > 0, () => `${what}: the archive holds no .npy arrays`);
-  return out;
+  const npz = openNpz(bytes, what);
+  return new Map(npz.names.map((name) => [name, npz.read(name)]));
 }
 
 /** Features as the loaders want them: uint8 kept (scaled later), other types widened to float64. */
@@ -208,8 +253,9 @@ const Y_KEYS = ["y", "labels", "targets", "label", "y_train"];
  * that array is the features. `labelsPath` (an .npy file) overrides the archive's labels.
  */
 export function loadNpzDataset(path: string, labelsPath?: string, opts: NpzOptions = {}): Dataset {
-  const arrays = parseNpz(readBytes(path, "NPZ file"), path);
-  const names = [...arrays.keys()];
+  const npz = openNpz(readBytes(path, "NPZ file"), path);
+  const names = npz.names;
+  const arrays = new Set(names);
   const pick = (key: string | undefined, defaults: readonly string[], role: string): string | undefined => {
     if (key !== undefined) {
       ensure(
@@ -232,7 +278,7 @@ export function loadNpzDataset(path: string, labelsPath?: string, opts: NpzOptio
     y = npyLabels(readNpyArray(labelsPath), labelsPath);
   } else {
     const yKey = pick(opts.yKey, Y_KEYS, "the labels");
-    if (yKey !== undefined) y = npyLabels(arrays.get(yKey)!, `${path}[${yKey}]`);
+    if (yKey !== undefined) y = npyLabels(npz.read(yKey), `${path}[${yKey}]`);
   }
-  return datasetFromArrays(npyFeatures(arrays.get(xKey)!), y, basename(path), opts);
+  return datasetFromArrays(npyFeatures(npz.read(xKey)), y, basename(path), opts);
 }

@@ -12,6 +12,13 @@
  */
 export function cleanOrtMessage(message: string): string {
   let m = message.replace(/\s+/g, " ").trim();
+  // A model stamped with an opset newer than this ONNX Runtime's: a paragraph on guarantees and
+  // compatibility, of which the two numbers matter.
+  const opset = /\bOpset (\d+) is under development\b.*\bsupport for domain (\S+) is till opset (\d+)/.exec(
+    m,
+  );
+  if (opset)
+    return `the model uses opset ${opset[1]} of ${opset[2]}; this ONNX Runtime supports up to opset ${opset[3]}`;
   let kind = "";
   const status = /^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*([A-Z_]+)\s*:\s*/.exec(m);
   if (status) {

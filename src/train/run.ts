@@ -1,4 +1,5 @@
 /** A whole training job as the CLI runs it: split, train, export, evaluate; the library's one-call API. */
+import { checkCompatible } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { ensureWritableDir } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
@@ -52,6 +53,8 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   // Choosing the epoch on the test set would leak it into the result.
   if (o.earlyStop !== undefined && (each !== "val" || !valSet))
     throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
+  // Before the teacher runs: a refusal must not leave a teacher-logit cache file behind.
+  for (const ds of [testSet, valSet]) if (ds) checkCompatible(o.train, ds);
   // Said before training, not discovered after it: an unlabelled test set gives no errors to report.
   if (testSet && !testSet.y)
     o.onNote?.(

@@ -70,13 +70,28 @@ describe("fromIdx bounds what the data declares by what it holds", () => {
 });
 
 describe("checkCompatible and checkClasses", () => {
+  const shaped = (name: string, exampleShape: number[]) =>
+    ds({ name, exampleShape, features: exampleShape.reduce((p, d) => p * d, 1), x: new Float32Array(0) });
   it("refuses train and test examples of different shapes", () => {
-    const a = ds({ name: "train", exampleShape: [2, 2], features: 4, x: new Float32Array(8) });
-    const b = ds({ name: "test", exampleShape: [4], features: 4, x: new Float32Array(8) });
-    expect(kdMessage(() => checkCompatible(a, b))).toBe(
-      "train has examples of shape [2, 2] but test has [4]",
+    const a = shaped("train", [2, 3]);
+    expect(kdMessage(() => checkCompatible(a, shaped("test", [3, 2])))).toBe(
+      "train has examples of shape [2, 3] but test has [3, 2]",
+    );
+    expect(kdMessage(() => checkCompatible(a, shaped("test", [5])))).toBe(
+      "train has examples of shape [2, 3] but test has [5]",
+    );
+    expect(kdMessage(() => checkCompatible(a, shaped("test", [3, 2, 3])))).toMatch(
+      /but test has \[3, 2, 3\]/,
     );
     checkCompatible(a, a);
+  });
+  it("accepts the same values in the same order: a channel of 1, or flat rows of the same count", () => {
+    // MNIST's [28, 28] against an IDX file of [n, 784] rows or of [n, 1, 28, 28] images.
+    const mnist = shaped("mnist-test", [28, 28]);
+    checkCompatible(shaped("rows", [784]), mnist);
+    checkCompatible(shaped("images", [1, 28, 28]), mnist);
+    checkCompatible(mnist, shaped("rows", [784]));
+    checkCompatible(shaped("rows", [784]), shaped("images", [1, 28, 28]));
   });
   it("refuses classes the data does not have", () => {
     expect(kdMessage(() => checkClasses([3, 12], 10, "--omit-classes"))).toBe(

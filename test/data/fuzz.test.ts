@@ -1,12 +1,15 @@
-/** Property tests: mutated IDX bytes and arbitrary flag strings end as a KdError or a valid result. */
+/** Property tests: mutated IDX and NPZ bytes and arbitrary flag strings end as a KdError or a valid result. */
 import { InvalidArgumentError } from "commander";
 import fc from "fast-check";
+import { zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { classList, intList, num } from "../../src/cli/options.js";
 import { fromIdx } from "../../src/data/dataset.js";
 import { parseIdx } from "../../src/data/idx.js";
+import { parseNpz } from "../../src/data/npy.js";
 import { KdError } from "../../src/util/errors.js";
 import { idxBytes } from "./idx-bytes.js";
+import { npyBytes } from "./npy-bytes.js";
 
 const seeds = [
   idxBytes("uint8", [3, 2, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 255]),
@@ -47,6 +50,32 @@ describe("IDX parser under mutation", () => {
           expect(e.message.split("\n")).toHaveLength(1);
         }
       }),
+      { numRuns: 600 },
+    );
+  });
+});
+
+describe("NPZ reader under mutation", () => {
+  const x = npyBytes("uint8", [3, 4], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  const y = npyBytes("int64", [3], [0, 1, 2]);
+  const npzSeeds = [0, 6].map((level) => zipSync({ "x.npy": x, "y.npy": y }, { level: level as 0 | 6 }));
+  it("gives a KdError or arrays no larger than the file, never another error", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...npzSeeds),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 4 }),
+        (seed, edits) => {
+          const b = seed.slice();
+          for (const [i, v] of edits) b[i % b.length] = v;
+          try {
+            for (const a of parseNpz(b, "fuzz").values())
+              expect(a.data.byteLength).toBeLessThanOrEqual(b.length);
+          } catch (e) {
+            if (!(e instanceof KdError)) throw e;
+            expect(e.message.split("\n")).toHaveLength(1);
+          }
+        },
+      ),
       { numRuns: 600 },
     );
   });

@@ -9,11 +9,13 @@ import { zipSync } from "fflate";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { resizeBilinear } from "../../src/data/images.js";
+import { checkCompatible } from "../../src/data/checks.js";
+import { decodeImage, resizeBilinear } from "../../src/data/images.js";
 import { detectFormat, loadDataset } from "../../src/data/load.js";
 import { parseNpy } from "../../src/data/npy.js";
 import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { grayJpeg8x8 } from "./gray-jpeg.js";
 import { idxBytes } from "./idx-bytes.js";
 import { npyBytes } from "./npy-bytes.js";
 
@@ -133,6 +135,23 @@ describe("loadDataset: every format gives the IDX tensors", () => {
     );
   });
 
+  it("NPZ as NumPy writes it: zip64 local headers, stored (np.savez) or deflated (np.savez_compressed)", () => {
+    // np.savez(f, x=np.arange(12, dtype=np.uint8).reshape(3, 4), y=np.array([0, 1, 2])), NumPy 2.4.
+    const stored =
+      "UEsDBC0AAAAAAAAAIQA4dVta//////////8FABQAeC5ucHkBABAAjAAAAAAAAACMAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJ3x1MScsICdmb3J0cmFuX29yZGVyJzogRmFsc2UsICdzaGFwZSc6ICgzLCA0KSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAKAAECAwQFBgcICQoLUEsDBC0AAAAAAAAAIQD3QBLq//////////8FABQAeS5ucHkBABAAmAAAAAAAAACYAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJzxpOCcsICdmb3J0cmFuX29yZGVyJzogRmFsc2UsICdzaGFwZSc6ICgzLCksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAKAAAAAAAAAAABAAAAAAAAAAIAAAAAAAAAUEsBAi0DLQAAAAAAAAAhADh1W1qMAAAAjAAAAAUAAAAAAAAAAAAAAIABAAAAAHgubnB5UEsBAi0DLQAAAAAAAAAhAPdAEuqYAAAAmAAAAAUAAAAAAAAAAAAAAIABwwAAAHkubnB5UEsFBgAAAAACAAIAZgAAAJIBAAAAAA==";
+    const deflated =
+      "UEsDBC0AAAAIAAAAIQA4dVta//////////8FABQAeC5ucHkBABAAjAAAAAAAAABSAAAAAAAAAJvsF+obEMnIUMZQrZ6SWpxcpG6loF5Taqiuo6Cell9UUpSYF59flJIKEndLzClOBYoXZyQWpAL5GsY6CiaaOgq1CmQDLgZGJmYWVjZ2Dk4ubgBQSwMELQAAAAgAAAAhAPdAEur//////////wUAFAB5Lm5weQEAEACYAAAAAAAAAEwAAAAAAAAAm+wX6hsQychQxlCtnpJanFykbqWgbpNpoa6joJ6WX1RSlJgXn1+UkgoSd0vMKU4FihdnJBakAvkaxjqaOgq1ChQALgYoYITSTFAaAFBLAQItAy0AAAAIAAAAIQA4dVtaUgAAAIwAAAAFAAAAAAAAAAAAAACAAQAAAAB4Lm5weVBLAQItAy0AAAAIAAAAIQD3QBLqTAAAAJgAAAAFAAAAAAAAAAAAAACAAYkAAAB5Lm5weVBLBQYAAAAAAgACAGYAAAAMAQAAAAA=";
+    for (const [name, b64] of [
+      ["np-stored.npz", stored],
+      ["np-deflated.npz", deflated],
+    ] as const) {
+      const ds = loadDataset(put(name, Buffer.from(b64, "base64")));
+      expect(ds.exampleShape).toEqual([4]);
+      expect(Array.from(ds.x, (v) => Math.round(v * 255))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(Array.from(ds.y!)).toEqual([0, 1, 2]);
+    }
+  });
+
   it("CSV: a header, features and the label column by default name, other name or index", () => {
     const header = [...Array.from({ length: H * W }, (_, j) => `p${j}`)];
     const rows = (labelAt: number, labelName: string) => {
@@ -204,6 +223,18 @@ describe("loadDataset: every format gives the IDX tensors", () => {
     expect(ds.exampleShape).toEqual([1, H, W]);
     for (let i = 0; i < ds.x.length; i++) expect(Math.abs(ds.x[i]! - ref.x[i]!)).toBeLessThanOrEqual(6 / 255);
     expect(Array.from(ds.y!)).toEqual(labels);
+  });
+
+  it("image folders: a grayscale (one-component) JPEG is one channel, as a gray PNG is", () => {
+    expect(decodeImage(grayJpeg8x8(144), "g.jpg")).toMatchObject({ channels: 1, width: 8, height: 8 });
+    put("gray/a/p.png", pngBytes(new Uint8Array(64).fill(144), 8, 8, 1));
+    put("gray/b/j.jpg", grayJpeg8x8(144));
+    const ds = loadDataset(join(dir, "gray"));
+    expect(ds.exampleShape).toEqual([1, 8, 8]);
+    expect(new Set(ds.x)).toEqual(new Set([Math.fround(144 / 255)]));
+    // A folder of gray PNGs and one of gray JPEGs are the same shape, so they train and test together.
+    put("gray-test/a/j.jpg", grayJpeg8x8(144));
+    expect(() => checkCompatible(ds, loadDataset(join(dir, "gray-test")))).not.toThrow();
   });
 
   it("resizes images of different sizes to the size asked for", () => {
@@ -337,6 +368,46 @@ describe("loadDataset: bad input gets one line naming the problem", () => {
         ),
       ),
     ).toMatch(/Fortran-order/);
+  });
+
+  it("IDX: labels stored as floats", () => {
+    const x = put("fl-images.idx", idxBytes("uint8", [N, H, W], pixels));
+    for (const dtype of ["float32", "float64"] as const)
+      expect(kdMessage(() => loadDataset(x, put(`fl-${dtype}.idx`, idxBytes(dtype, [N], labels))))).toBe(
+        `${join(dir, `fl-${dtype}.idx`)}: labels must be integers, got ${dtype}`,
+      );
+  });
+
+  it("NPY: a shape with a float, exponent or hex dimension", () => {
+    const full = new TextDecoder("latin1").decode(npyBytes("float32", [2, 3], [1, 2, 3, 4, 5, 6]));
+    // Same-length replacements keep the header's length field and the data offset right.
+    for (const shape of ["(2,3.0),}", "(2,3e0),}", "(2,0x3),}"]) {
+      const text = full.replace("(2, 3), }", shape);
+      expect(text).not.toBe(full);
+      expect(
+        kdMessage(() =>
+          parseNpy(
+            Uint8Array.from(text, (c) => c.charCodeAt(0)),
+            "s.npy",
+          ),
+        ),
+      ).toMatch(/^s\.npy: malformed shape \(2,(3.0|3e0|0x3)\) in the NPY header$/);
+    }
+  });
+
+  it("NPY header text and NPZ entry names with line breaks: the message stays one line", () => {
+    const full = new TextDecoder("latin1").decode(npyBytes("float32", [2, 3], [1, 2, 3, 4, 5, 6]));
+    const text = full.replace("(2, 3), }", "(2,\n3x),}");
+    expect(
+      kdMessage(() =>
+        parseNpy(
+          Uint8Array.from(text, (c) => c.charCodeAt(0)),
+          "n.npy",
+        ),
+      ),
+    ).toBe("n.npy: malformed shape (2, 3x) in the NPY header");
+    const path = put("nl.npz", zipSync({ "x\n.npy": npyBytes("uint8", [1, 1], [0]) }));
+    expect(kdMessage(() => loadDataset(path))).toBe(`${path}: entry 0's name holds control characters`);
   });
 
   it("unknown formats, missing files, a labels file where labels come from elsewhere", () => {

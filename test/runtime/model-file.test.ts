@@ -223,6 +223,23 @@ describe("classifier outputs and messages", () => {
       "invalid argument: Got invalid dimensions for input: x for the following indices index: 1 Got: 3 Expected: 4",
     );
   });
+  it("an opset newer than ONNX Runtime supports: one short line with both numbers", async () => {
+    const path = join(tmp, "opset99.onnx");
+    const model = createModel({
+      irVersion: 8n,
+      opsetImport: [{ domain: "", version: 99n }],
+      graph: {
+        name: "g",
+        node: [makeNode("Flatten", ["x"], ["logits"], { axis: 1 })],
+        input: [valueInfo("x", "float32", ["N", 3])],
+        output: [valueInfo("logits", "float32", ["N", 3])],
+      },
+    });
+    writeFileSync(path, encodeModel(model));
+    expect(await kdMessage(() => OnnxClassifier.load(path))).toMatch(
+      /^.*opset99\.onnx: ONNX Runtime cannot load it \(the model uses opset 99 of ai\.onnx; this ONNX Runtime supports up to opset \d+\)$/,
+    );
+  });
 });
 
 describe("model files under mutation", () => {

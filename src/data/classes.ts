@@ -46,5 +46,6 @@ export function emptyClassesWarning(ds: Dataset, classes: number): string | unde
   });
   if (empty.length === 0) return undefined;
   const which = empty.length === 1 ? `class ${empty[0]}` : `classes ${someClasses(empty)}`;
-  return `warning: ${ds.name} has no examples of ${which} (of ${counts.length} classes, 0 to ${counts.length - 1}); the model learns ${empty.length === 1 ? "that class" : "those classes"} from nothing`;
+  const them = empty.length === 1 ? "it" : "them";
+  return `warning: ${ds.name} has no examples of ${which} (of ${counts.length} classes, 0 to ${counts.length - 1}); nothing trains the model's outputs for ${them}`;
 }

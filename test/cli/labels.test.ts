@@ -5,10 +5,11 @@
  * when it is used).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PNG } from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseModelFile } from "../../src/runtime/classifier.js";
 import { Rng } from "../../src/util/rng.js";
@@ -87,6 +88,32 @@ describe("labels from files", () => {
     // Every row is dog or emu, each right or named by its true class.
     for (const line of r.stdout.trim().split("\n").slice(0, -1))
       expect(line).toMatch(/\t(cat|dog|emu)( \(right\)| \(label (dog|emu)\))\t/);
+  });
+
+  it("an image folder's subfolder names are the model's class names, printed by kd predict", () => {
+    const png = (v: number) => {
+      const img = new PNG({ width: 4, height: 4 });
+      img.data.fill(v);
+      for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
+      return PNG.sync.write(img, { colorType: 0 });
+    };
+    for (const [cls, v] of [
+      ["cat", 230],
+      ["dog", 20],
+    ] as const)
+      for (let i = 0; i < 4; i++) {
+        mkdirSync(p(`pics/${cls}`), { recursive: true });
+        writeFileSync(p(`pics/${cls}/${i}.png`), png(v + i));
+      }
+    const t = kd(["train", "--train", p("pics"), "--test", p("pics"), ...quick, "--out", p("pics.onnx")]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(JSON.parse(metadata(p("pics.onnx")).get("kd.classes")!)).toEqual(["cat", "dog"]);
+    const r = kd(["predict", p("pics.onnx"), p("pics")]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(9);
+    for (const line of lines.slice(0, -1))
+      expect(line).toMatch(/\t(cat|dog)( \(right\)| \(label (cat|dog)\))\t(cat|dog): /);
   });
 
   it("labels {1, 2} train with a one-line warning that class 0 is empty", () => {

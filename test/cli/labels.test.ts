@@ -80,6 +80,12 @@ describe("labels from files", () => {
     expect(t.code, t.stderr).toBe(0);
     expect(JSON.parse(metadata(p("pets.onnx")).get("kd.classes")!)).toEqual(names);
     expect(JSON.parse(metadata(p("pets.onnx")).get("kd.data")!)).toEqual({ name: "pets.csv", shape: [6] });
+    // kd eval numbers the test file's dog and emu as the model does: no example is a cat.
+    const e = kd(["eval", p("pets.onnx"), "--test", noCat, "--json"]);
+    expect(e.code, e.stderr).toBe(0);
+    const confusion = JSON.parse(e.stdout).confusion as number[][];
+    expect(confusion[0]!.every((c) => c === 0)).toBe(true);
+    expect(confusion[1]![0]! + confusion[1]![1]! + confusion[1]![2]!).toBe(10);
     const r = kd(["predict", p("pets.onnx"), noCat, "-k", "2"]);
     expect(r.code, r.stderr).toBe(0);
     const first = r.stdout.split("\n")[0]!.split("\t");
@@ -150,7 +156,7 @@ describe("the embedded MNIST is not a silent default for a model trained on othe
     expect(t.code, t.stderr).toBe(0);
   };
 
-  it("kd eval, kd quantize and kd distill refuse MNIST for it; --mnist uses it and says so first", () => {
+  it("kd eval, quantize and distill refuse MNIST for it, kd summary skips it; --mnist uses it and says so first", () => {
     train();
     const e = kd(["eval", model]);
     expect(e.code).toBe(1);
@@ -178,6 +184,14 @@ describe("the embedded MNIST is not a silent default for a model trained on othe
     expect(q2.code, q2.stderr).toBe(0);
     expect(q2.stdout.split("\n")[0]).toBe(
       "data: calibration: embedded MNIST training set (default); test: embedded MNIST test set (default)",
+    );
+
+    // kd summary's accuracy line is optional: none, rather than MNIST's.
+    const sm = kd(["summary", model, "--timing", "1"]);
+    expect(sm.code, sm.stderr).toBe(0);
+    expect(sm.stdout).not.toMatch(/mnist/);
+    expect(kd(["summary", model, "--timing", "1", "--test", p("fashion.csv")]).stdout).toMatch(
+      /accuracy .* on fashion\.csv \(30\)/,
     );
 
     const d = kd(["distill", "--teacher", model, ...quick, "--out", p("s.onnx")]);

@@ -1,5 +1,6 @@
 /** The data of the deployment commands: a file in any format (--test), else MNIST for 784-value models that do not record other data. */
 
+import { alignClasses } from "../../data/classes.js";
 import type { Dataset } from "../../data/dataset.js";
 import { loadMnist } from "../../data/dataset.js";
 import { type LoadOptions, loadDataset } from "../../data/load.js";
@@ -18,6 +19,7 @@ export interface ModelFacts {
   readonly path: string;
   readonly features: number;
   readonly data: DataRecord | undefined;
+  readonly classNames?: readonly string[] | undefined;
 }
 
 /** What the first output line says when a default picked the embedded MNIST. */
@@ -52,8 +54,8 @@ export function defaultMnist(
 }
 
 /**
- * `--test PATH [--test-labels PATH]` loaded with `loadDataset`; without it, the embedded MNIST test
- * set as defaultMnist picks it.
+ * `--test PATH [--test-labels PATH]` loaded with `loadDataset`, its class names numbered as the
+ * model's; without it, the embedded MNIST test set as defaultMnist picks it.
  */
 export function testData(
   f: TestFlags,
@@ -65,5 +67,5 @@ export function testData(
     if (f.testLabels !== undefined) throw new KdError("--test-labels given without --test");
     return defaultMnist("test", model, f, "--test", otherData);
   }
-  return loadDataset(f.test, f.testLabels, load);
+  return alignClasses(loadDataset(f.test, f.testLabels, load), model.classNames, model.path);
 }

@@ -80,7 +80,7 @@ export function fromIdx(
       const label = y[i]!;
       ensure(label >= 0, () => `${name}: label ${i} is negative (${label})`);
     }
-    // MNIST states its 10 classes but holds every one; only a file's own labels are bounded by it.
+    // A stated class count is a floor here (MNIST states its 10); the labels are bounded by the data.
     numClasses = Math.max(numClasses, labelClassCount(y, name));
   }
   const ds: Dataset = {

@@ -211,15 +211,12 @@ export class DataCatalog {
 
   /**
    * The name of the source a dataset comes from, as models record it (runtime/data-record.ts):
-   * "mnist" for the embedded MNIST, else the file or folder's name.
+   * "mnist" for the embedded MNIST, else the file or folder's name. Call after get(name).
    */
-  origin(name: string, seen: readonly string[] = []): string {
-    ensure(
-      !seen.includes(name),
-      `datasets derive from each other in a cycle: ${[...seen, name].join(" → ")}`,
-    );
+  origin(name: string): string {
+    // Called for datasets already loaded (get refuses cycles), so the chain of `from` ends.
     const { source, from } = this.spec(name);
-    if (source === undefined) return this.origin(from!, [...seen, name]);
+    if (source === undefined) return this.origin(from!);
     if (source.kind === "mnist") return "mnist";
     return basename(source.kind === "idx" ? source.images : source.path);
   }

@@ -18,6 +18,7 @@ import {
 import { type LoadOptions, loadDataset } from "../data/load.js";
 import { type ClassifierOptions, OnnxClassifier } from "../runtime/classifier.js";
 import { ensure, KdError } from "../util/errors.js";
+import { printable } from "../util/printable.js";
 
 export interface PredictOptions extends ClassifierOptions {
   /** Softmax temperature T > 0 (default 1): probabilities are softmax(z / T). */
@@ -208,7 +209,8 @@ export async function predict(
 
 /** One line per example: source, class (and true label), then the top-k probabilities; classes by name when the model has names. */
 export function formatPredictions(res: PredictResult): string {
-  const show = (k: number) => res.classNames?.[k] ?? String(k);
+  // Names come from the data (a CSV's cells, folder names): shown so they cannot break the line.
+  const show = (k: number) => (res.classNames ? printable(res.classNames[k]!) : String(k));
   const lines = res.predictions.map((p) => {
     const truth = p.label === undefined ? "" : p.label === p.class ? " (right)" : ` (label ${show(p.label)})`;
     const top = p.top.map((t) => `${show(t.class)}: ${t.prob.toFixed(4)}`).join("  ");

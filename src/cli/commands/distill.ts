@@ -80,11 +80,10 @@ function mnistDefaults(f: DistillFlags): string[] {
     ...(!f.transferImages && dataPath(f, "train") === undefined ? [`training: ${MNIST_DEFAULT.train}`] : []),
     ...(dataPath(f, "test") === undefined ? [`test: ${MNIST_DEFAULT.test}`] : []),
   ];
+  const flag = f.transferImages ? "--test" : "--train and --test";
   if (defaults.length > 0 && !f.mnist)
-    for (const t of f.teacher) {
-      const flag = f.transferImages ? "--test" : "--train and --test";
+    for (const t of f.teacher)
       checkMnistDefault(readDataRecord(parseModelFile(t).model, t), `teacher ${t}`, flag, false);
-    }
   return defaults;
 }
 

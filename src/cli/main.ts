@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { cleanOrtMessage } from "../runtime/ort-errors.js";
 import { KdAbort, KdError } from "../util/errors.js";
 import { fsErrorMessage, isFsError } from "../util/fs-errors.js";
+import { printable } from "../util/printable.js";
 import { registerAdjustBias } from "./commands/adjust-bias.js";
 import { registerBake } from "./commands/bake.js";
 import { registerBench } from "./commands/bench.js";
@@ -41,15 +42,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** One line with control characters shown as \xNN, so text from a file cannot break it or drive the terminal. */
-export function printable(s: string): string {
-  let out = "";
-  for (const c of s) {
-    const code = c.charCodeAt(0);
-    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\x${code.toString(16).padStart(2, "0")}` : c;
-  }
-  return out;
-}
+export { printable };
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {

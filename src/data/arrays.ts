@@ -1,6 +1,6 @@
 /** Decoded arrays (features plus optional labels) checked and turned into a Dataset: one place for every loader. */
 import { ensure } from "../util/errors.js";
-import { MAX_CLASSES } from "./checks.js";
+import { labelClassCount } from "./checks.js";
 import { type Dataset, fromIdx } from "./dataset.js";
 import type { IdxArray } from "./idx.js";
 
@@ -16,22 +16,19 @@ export interface ArrayDatasetOptions {
 
 /**
  * Integer class labels from any numeric array: every value must be a whole number in
- * [0, numClasses) (or at least 0 when numClasses is not given). `what` names the source in errors.
+ * [0, numClasses) (or a plausible class count when numClasses is not given: see labelClassCount).
+ * `what` names the source in errors.
  */
 export function toLabels(values: ArrayLike<number | bigint>, what: string, numClasses?: number): Int32Array {
-  const y = new Int32Array(values.length);
+  const y = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = Number(values[i]!);
     ensure(Number.isInteger(v), () => `${what}: label ${i} is ${v}, not a whole number`);
     ensure(v >= 0, () => `${what}: label ${i} is negative (${v})`);
-    ensure(v < MAX_CLASSES, () => `${what}: label ${i} is ${v}; kd supports classes 0..${MAX_CLASSES - 1}`);
-    ensure(
-      numClasses === undefined || v < numClasses,
-      () => `${what}: label ${i} is ${v}, outside the ${numClasses} classes [0, ${numClasses! - 1}]`,
-    );
     y[i] = v;
   }
-  return y;
+  labelClassCount(y, what, numClasses);
+  return Int32Array.from(y);
 }
 
 /**
@@ -67,7 +64,5 @@ export function datasetFromArrays(
   if (labels === undefined) return ds;
   ensure(labels.length === n, () => `${name}: ${n} examples but ${labels.length} labels`);
   const y = toLabels(labels, name, opts.numClasses);
-  let max = -1;
-  for (const v of y) if (v > max) max = v;
-  return { ...ds, y, numClasses: Math.max(opts.numClasses ?? 0, max + 1) };
+  return { ...ds, y, numClasses: labelClassCount(y, name, opts.numClasses) };
 }

@@ -14,6 +14,36 @@ import type { Dataset } from "./dataset.js";
 export const MAX_CLASSES = 100_000;
 
 /**
+ * The most classes a file's labels may imply (max label + 1) beyond its example count. A dataset
+ * cannot fill more classes than it has examples, so past this a large label is a stray value (one
+ * 99999 among digits would otherwise make a 10⁵ × 10⁵ confusion matrix); below it, small test files
+ * of many-class data still load.
+ */
+export const MAX_INFERRED_CLASSES = 10_000;
+
+/**
+ * The class count whole, non-negative labels `y` imply: max label + 1, at least `stated`. Refuses a
+ * label that makes more than MAX_INFERRED_CLASSES classes and more classes than there are examples,
+ * naming it (and, with a stated count, any label at or above it).
+ */
+export function labelClassCount(y: ArrayLike<number>, what: string, stated = 0): number {
+  let at = -1;
+  for (let i = 0; i < y.length; i++) if (at < 0 || y[i]! > y[at]!) at = i;
+  if (at < 0) return stated;
+  const max = y[at]!;
+  if (stated > 0 && max >= stated)
+    throw new KdError(`${what}: label ${at} is ${max}, outside the ${stated} classes [0, ${stated - 1}]`);
+  const classes = Math.max(stated, max + 1);
+  if (classes > MAX_CLASSES)
+    throw new KdError(`${what}: label ${at} is ${max}; kd supports classes 0..${MAX_CLASSES - 1}`);
+  if (stated === 0 && classes > MAX_INFERRED_CLASSES && classes > y.length)
+    throw new KdError(
+      `${what}: label ${at} is ${max}, which would make ${classes} classes for ${y.length} examples (labels may make at most ${MAX_INFERRED_CLASSES} classes, or one per example)`,
+    );
+  return classes;
+}
+
+/**
  * Refuses a dataset with no examples, no features, non-finite values (NaN, ±∞) or more than
  * MAX_CLASSES classes. `scanValues: false` skips the pass over the pixels (for data that came from
  * integers, which are finite by construction).

@@ -1,4 +1,4 @@
-/** Tabular data from CSV: a header row, numeric feature columns and one integer label column (csv-parse). */
+/** Tabular data from CSV: a header row (or none), numeric feature columns and one label column of class numbers or names (csv-parse). */
 import { basename } from "node:path";
 import { parse } from "csv-parse/sync";
 import { ensure, KdError } from "../util/errors.js";
@@ -25,8 +25,20 @@ function parseRows(text: string, what: string, delimiter: string): string[][] {
   }
 }
 
+/** The header's names for messages: all of a short header, the first few of a long one. */
+function someNames(header: readonly string[]): string {
+  const shown = 8;
+  if (header.length <= shown) return `columns: ${header.join(", ")}`;
+  return `${header.length} columns: ${header.slice(0, shown).join(", ")}, …`;
+}
+
 /** Index of the label column in `header`, or -1 for none (see CsvOptions.labelColumn). */
-function labelIndex(header: readonly string[], col: CsvOptions["labelColumn"], what: string): number {
+function labelIndex(
+  header: readonly string[],
+  named: boolean,
+  col: CsvOptions["labelColumn"],
+  what: string,
+): number {
   if (col === null) return -1;
   if (typeof col === "number") {
     ensure(
@@ -37,45 +49,106 @@ function labelIndex(header: readonly string[], col: CsvOptions["labelColumn"], w
     return col;
   }
   if (col !== undefined) {
+    ensure(
+      named,
+      () =>
+        `${what}: no header row (the first row is numbers), so give the label column by index, not "${col}"`,
+    );
     const i = header.indexOf(col);
-    ensure(i >= 0, () => `${what}: no column named "${col}" for the labels (columns: ${header.join(", ")})`);
+    ensure(i >= 0, () => `${what}: no column named "${col}" for the labels (${someNames(header)})`);
     return i;
   }
   const i = header.indexOf("label");
   return i >= 0 ? i : header.length - 1;
 }
 
-/** Parses CSV text into a dataset: features [N, columns - 1] as float32, labels as integers. */
+const isNumber = (cell: string) => cell !== "" && !Number.isNaN(Number(cell));
+
+/**
+ * Whether the first row is a header. A row of numbers is data (a file saved without a header),
+ * unless it counts the columns 0, 1, 2, … or 1, 2, 3, … (pandas writes integer column names so).
+ */
+function hasHeader(first: readonly string[]): boolean {
+  if (!first.every(isNumber)) return true;
+  const v = first.map(Number);
+  return v.every((x, c) => x === c) || v.every((x, c) => x === c + 1);
+}
+
+/**
+ * Labels from the label column's cells: numbers as class numbers, or, when no cell is a number,
+ * names mapped to classes 0, 1, … in sorted order (`names`). A mix of both is refused: a stray
+ * word among numbers is more likely a typo than a class.
+ */
+function csvLabels(
+  cells: readonly string[],
+  line: (i: number) => number,
+  column: string,
+  what: string,
+): { values: number[]; names?: string[] } {
+  const numeric = cells.map(isNumber);
+  const empty = cells.indexOf("");
+  ensure(empty < 0, () => `${what}: line ${line(empty)}, column "${column}": the label is empty`);
+  if (numeric.every(Boolean)) return { values: cells.map(Number) };
+  const num = numeric.indexOf(true);
+  if (num >= 0) {
+    const word = numeric.indexOf(false);
+    throw new KdError(
+      `${what}: line ${line(word)}, column "${column}": "${cells[word]}" is not a number, but line ${line(num)}'s label is (labels are all numbers or all names)`,
+    );
+  }
+  const names = [...new Set(cells)].sort();
+  const index = new Map(names.map((n, k) => [n, k]));
+  return { values: cells.map((c) => index.get(c)!), names };
+}
+
+/**
+ * Parses CSV text into a dataset: features [N, columns - 1] as float32, labels as class numbers or
+ * names (see csvLabels). The first row is the header unless it is all numbers (see hasHeader).
+ */
 export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {}): Dataset {
   const rows = parseRows(text, what, opts.delimiter ?? ",");
-  ensure(rows.length >= 2, () => `${what}: needs a header row and at least one data row`);
-  const header = rows[0]!;
-  const li = labelIndex(header, opts.labelColumn, what);
+  ensure(rows.length >= 1, () => `${what}: no rows`);
+  const named = hasHeader(rows[0]!);
+  const header = named ? rows[0]! : rows[0]!.map((_, c) => `column ${c}`);
+  const first = named ? 1 : 0;
+  ensure(rows.length > first, () => `${what}: needs a header row and at least one data row`);
+  const li = labelIndex(header, named, opts.labelColumn, what);
   const features = header.length - (li >= 0 ? 1 : 0);
   ensure(features >= 1, () => `${what}: no feature columns besides the label column "${header[li]}"`);
-  const n = rows.length - 1;
+  const n = rows.length - first;
   const x = new Float64Array(n * features);
-  const y = li >= 0 ? new Float64Array(n) : undefined;
-  for (let r = 1; r <= n; r++) {
+  const labelCells: string[] = [];
+  for (let r = first; r < rows.length; r++) {
     const row = rows[r]!;
     ensure(
       row.length === header.length,
-      () => `${what}: line ${r + 1} has ${row.length} fields, the header ${header.length}`,
+      () =>
+        `${what}: line ${r + 1} has ${row.length} fields, the ${named ? "header" : "first row"} ${header.length}`,
     );
-    let k = (r - 1) * features;
+    let k = (r - first) * features;
     for (let c = 0; c < row.length; c++) {
       const cell = row[c]!;
+      if (c === li) {
+        labelCells.push(cell);
+        continue;
+      }
       const v = cell === "" ? Number.NaN : Number(cell);
       // Number("NaN") and Number("Infinity") parse: let checkDataset name those; refuse the rest here.
       ensure(
         !Number.isNaN(v) || cell === "NaN" || cell === "nan",
         () => `${what}: line ${r + 1}, column "${header[c]}": "${cell}" is not a number`,
       );
-      if (c === li) y![r - 1] = v;
-      else x[k++] = v;
+      x[k++] = v;
     }
   }
-  return datasetFromArrays({ dtype: "float64", dims: [n, features], data: x }, y, what, opts);
+  const labels = li >= 0 ? csvLabels(labelCells, (i) => i + first + 1, header[li]!, what) : undefined;
+  const ds = datasetFromArrays(
+    { dtype: "float64", dims: [n, features], data: x },
+    labels?.values,
+    what,
+    opts,
+  );
+  return labels?.names ? { ...ds, classNames: labels.names } : ds;
 }
 
 /** Loads a CSV file (see parseCsvDataset); a .tsv file is tab-separated. */

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { ensure, KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import type { Rng } from "../util/rng.js";
-import { checkClasses, checkDataset, MAX_CLASSES } from "./checks.js";
+import { checkClasses, checkDataset, labelClassCount } from "./checks.js";
 import { type IdxArray, readIdxFile } from "./idx.js";
 
 /**
@@ -27,6 +27,8 @@ export interface Dataset {
   readonly name: string;
   /** Names of classes 0, 1, ... when the source has them (an image folder's subfolders). */
   readonly classNames?: readonly string[];
+  /** Classes a class filter removed on purpose: empty, but not worth a warning (data/classes.ts). */
+  readonly filteredOut?: readonly number[];
   /**
    * What the stored values were multiplied by on loading: 1/255 for 8-bit data, so `x / rawScale`
    * gives the bytes back. Undefined for data loaded as it was (floats). Models record it.
@@ -42,8 +44,8 @@ const UINT8_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 /**
  * Builds a dataset from decoded IDX arrays: the first image dimension counts examples, the rest
  * are the example shape. uint8 images are scaled by 1/255; other types are converted as they are.
- * The result passes checkDataset (examples, features, finite values) and its labels lie in
- * 0..MAX_CLASSES-1.
+ * The result passes checkDataset (examples, features, finite values) and its labels imply a
+ * plausible class count (labelClassCount).
  */
 export function fromIdx(
   images: IdxArray,
@@ -74,17 +76,12 @@ export function fromIdx(
     ensure(INT_DTYPES.has(labels.dtype), () => `${name}: labels must be integers, got ${labels.dtype}`);
     ensure(labels.dims[0] === n, () => `${name}: images has ${n} examples but labels has ${labels.dims[0]}`);
     y = Int32Array.from(labels.data);
-    let max = -1;
     for (let i = 0; i < n; i++) {
       const label = y[i]!;
       ensure(label >= 0, () => `${name}: label ${i} is negative (${label})`);
-      ensure(
-        label < MAX_CLASSES,
-        () => `${name}: label ${i} is ${label}; kd supports classes 0..${MAX_CLASSES - 1}`,
-      );
-      if (label > max) max = label;
     }
-    numClasses = Math.max(numClasses, max + 1);
+    // A stated class count is a floor here (MNIST states its 10); the labels are bounded by the data.
+    numClasses = Math.max(numClasses, labelClassCount(y, name));
   }
   const ds: Dataset = {
     x,
@@ -178,7 +175,10 @@ export function filterClasses(ds: Dataset, filter: { omit?: number[]; only?: num
     if ((only === undefined || only.has(label)) && !omit.has(label)) keep.push(i);
   }
   ensure(keep.length > 0, () => `${ds.name}: no examples left after class filter (${desc})`);
-  return subset(ds, keep, `${ds.name}[${desc}]`);
+  const filteredOut = [...(ds.filteredOut ?? [])];
+  for (let k = 0; k < ds.numClasses; k++)
+    if ((only !== undefined && !only.has(k)) || omit.has(k)) filteredOut.push(k);
+  return { ...subset(ds, keep, `${ds.name}[${desc}]`), filteredOut };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { kindUnion } from "../spec/kinds.js";
 import { ensure, KdError } from "../util/errors.js";
@@ -207,6 +207,18 @@ export class DataCatalog {
       .slice(0, 16);
     this.prints.set(name, fp);
     return fp;
+  }
+
+  /**
+   * The name of the source a dataset comes from, as models record it (runtime/data-record.ts):
+   * "mnist" for the embedded MNIST, else the file or folder's name. Call after get(name).
+   */
+  origin(name: string): string {
+    // Called for datasets already loaded (get refuses cycles), so the chain of `from` ends.
+    const { source, from } = this.spec(name);
+    if (source === undefined) return this.origin(from!);
+    if (source.kind === "mnist") return "mnist";
+    return basename(source.kind === "idx" ? source.images : source.path);
   }
 
   get(name: string, seen: readonly string[] = []): Dataset {

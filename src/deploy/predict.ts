@@ -6,6 +6,7 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { basename } from "node:path";
+import { alignClasses } from "../data/classes.js";
 import type { Dataset } from "../data/dataset.js";
 import {
   type ImageOptions,
@@ -17,6 +18,7 @@ import {
 import { type LoadOptions, loadDataset } from "../data/load.js";
 import { type ClassifierOptions, OnnxClassifier } from "../runtime/classifier.js";
 import { ensure, KdError } from "../util/errors.js";
+import { printable } from "../util/printable.js";
 
 export interface PredictOptions extends ClassifierOptions {
   /** Softmax temperature T > 0 (default 1): probabilities are softmax(z / T). */
@@ -31,6 +33,8 @@ export interface PredictOptions extends ClassifierOptions {
 
 export interface ClassProb {
   readonly class: number;
+  /** The class's name, when the model records names (`kd.classes`). */
+  readonly name?: string;
   readonly prob: number;
 }
 
@@ -38,6 +42,8 @@ export interface Prediction {
   /** The image file, or `file[i]` for row i (from 0) of an array or table. */
   readonly source: string;
   readonly class: number;
+  /** The class's name, when the model records names (`kd.classes`). */
+  readonly name?: string;
   /** The true class, when the input has labels. */
   readonly label?: number;
   readonly top: readonly ClassProb[];
@@ -47,6 +53,8 @@ export interface PredictResult {
   readonly model: string;
   readonly temperature: number;
   readonly numClasses: number;
+  /** The model's class names (`kd.classes`: a CSV's label strings, an image folder's subfolders). */
+  readonly classNames?: readonly string[];
   readonly predictions: readonly Prediction[];
   /** Over the examples with labels. */
   readonly accuracy?: { readonly right: number; readonly total: number };
@@ -94,6 +102,16 @@ function isDir(path: string): boolean {
   }
 }
 
+/** `fn()`, or undefined when it throws a KdError (bad input read one way may be good read another). */
+function unlessKdError<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KdError) return undefined;
+    throw e;
+  }
+}
+
 /** Loads one input as a block of examples with their source names. */
 function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Block {
   const load = opts.load ?? {};
@@ -105,6 +123,11 @@ function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Blo
     );
     if (subdirs.length > 0) {
       const { classes, paths, labels } = listImageFolder(path);
+      if (clf.classNames) {
+        // A model with class names labels each image by its folder's name.
+        const ds = { ...loadImageFiles(paths, labels, basename(path), imageOpts), classNames: classes };
+        return { ds: alignClasses(ds, clf.classNames, clf.path), sources: paths };
+      }
       // Folders named by class numbers (0, 1, ..., maybe with gaps) label their images by that number.
       const numbered = classes.every((c) => /^\d+$/.test(c));
       const y = numbered ? labels.map((k) => Number(classes[k])) : labels;
@@ -117,11 +140,12 @@ function loadInput(path: string, clf: OnnxClassifier, opts: PredictOptions): Blo
   if (isImageFile(path))
     return { ds: loadImageFiles([path], undefined, basename(path), imageOpts), sources: [path] };
   if (/\.(csv|tsv)$/i.test(path) && load.labelColumn === undefined) {
-    // Rows of exactly the model's features have no label column; otherwise one column is the label.
-    const unlabeled = loadDataset(path, undefined, { ...load, labelColumn: null });
-    if (unlabeled.features === clf.features) return rows(unlabeled);
+    // Rows of exactly the model's features have no label column; otherwise one column is the label
+    // (a column of names cannot be a feature: such a table is read with labels).
+    const unlabeled = unlessKdError(() => loadDataset(path, undefined, { ...load, labelColumn: null }));
+    if (unlabeled?.features === clf.features) return rows(unlabeled);
   }
-  return rows(loadDataset(path, opts.labels, load));
+  return rows(alignClasses(loadDataset(path, opts.labels, load), clf.classNames, clf.path));
 }
 
 /** Runs the model at `modelPath` on every input and returns each example's top-k classes. */
@@ -136,6 +160,7 @@ export async function predict(
   const clf = await OnnxClassifier.load(modelPath, opts);
   try {
     const c = clf.numClasses;
+    const names = clf.classNames;
     const k = Math.min(opts.topK ?? 3, c);
     ensure(Number.isInteger(k) && k >= 1, () => `top-k must be a whole number ≥ 1, got ${opts.topK}`);
     // Everything loads and is checked before anything runs.
@@ -148,7 +173,11 @@ export async function predict(
       // The model's recorded preprocessing is applied to the values as loaded.
       const p = softmaxRows(await clf.logitsOf(ds), ds.n, c, T);
       for (let i = 0; i < ds.n; i++) {
-        const row = Array.from(p.subarray(i * c, (i + 1) * c), (prob, cls) => ({ class: cls, prob }));
+        const row: ClassProb[] = Array.from(p.subarray(i * c, (i + 1) * c), (prob, cls) => ({
+          class: cls,
+          ...(names ? { name: names[cls]! } : {}),
+          prob,
+        }));
         row.sort((a, b) => b.prob - a.prob || a.class - b.class);
         const best = row[0]!.class;
         const label = ds.y?.[i];
@@ -159,6 +188,7 @@ export async function predict(
         predictions.push({
           source: sources[i]!,
           class: best,
+          ...(names ? { name: names[best]! } : {}),
           ...(label !== undefined ? { label } : {}),
           top: row.slice(0, k),
         });
@@ -168,6 +198,7 @@ export async function predict(
       model: modelPath,
       temperature: T,
       numClasses: c,
+      ...(names ? { classNames: names } : {}),
       predictions,
       ...(total > 0 ? { accuracy: { right, total } } : {}),
     };
@@ -176,12 +207,14 @@ export async function predict(
   }
 }
 
-/** One line per example: source, class (and true label), then the top-k probabilities. */
+/** One line per example: source, class (and true label), then the top-k probabilities; classes by name when the model has names. */
 export function formatPredictions(res: PredictResult): string {
+  // Names come from the data (a CSV's cells, folder names): shown so they cannot break the line.
+  const show = (k: number) => (res.classNames ? printable(res.classNames[k]!) : String(k));
   const lines = res.predictions.map((p) => {
-    const truth = p.label === undefined ? "" : p.label === p.class ? " (right)" : ` (label ${p.label})`;
-    const top = p.top.map((t) => `${t.class}: ${t.prob.toFixed(4)}`).join("  ");
-    return `${p.source}\t${p.class}${truth}\t${top}`;
+    const truth = p.label === undefined ? "" : p.label === p.class ? " (right)" : ` (label ${show(p.label)})`;
+    const top = p.top.map((t) => `${show(t.class)}: ${t.prob.toFixed(4)}`).join("  ");
+    return `${p.source}\t${show(p.class)}${truth}\t${top}`;
   });
   if (res.accuracy)
     lines.push(

@@ -1,4 +1,5 @@
 /** The Runner interface, and the in-process runner: one planned run → train or distil → a results record. */
+import { alignClasses, emptyClassesWarning } from "../data/classes.js";
 import type { DataCatalog } from "../data/sources.js";
 import { distill } from "../distill/distill.js";
 import type { TeacherSpec } from "../distill/teacher.js";
@@ -7,6 +8,7 @@ import { inputNormStats, withInputNorm } from "../nn/normalize.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
 import { optimizerConfig } from "../optim/registry.js";
+import { dataMetadata } from "../runtime/data-record.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { defaultThreads } from "../runtime/session.js";
 import { runDiverged } from "../train/divergence.js";
@@ -96,9 +98,13 @@ export class LocalRunner implements Runner {
     const { planned } = task;
     const r = planned.spec;
     const train = this.data.get(r.train);
-    const test = r.test ? this.data.get(r.test) : undefined;
-    const val = r.val ? this.data.get(r.val) : undefined;
+    // Class names number the classes as the training set does: a test set missing one keeps the rest.
+    const names = train.classNames;
+    const test = r.test ? alignClasses(this.data.get(r.test), names, train.name) : undefined;
+    const val = r.val ? alignClasses(this.data.get(r.val), names, train.name) : undefined;
     const classes = Math.max(train.numClasses, test?.numClasses ?? 0, val?.numClasses ?? 0);
+    const empty = emptyClassesWarning(train, classes);
+    if (empty) listener.onNote?.(empty);
     const net = buildModel(r.model, train.exampleShape, classes);
     // Statistics of the labelled and unlabelled training (transfer) set the student sees.
     const model = r.standardize ? withInputNorm(net, inputNormStats(train, net.inputShape)) : net;
@@ -123,7 +129,8 @@ export class LocalRunner implements Runner {
       ...(task.checkpoint ? { checkpoint: task.checkpoint, resume: true } : {}),
       logFile: task.log,
       out: task.model,
-      ...(r.metadata ? { metadata: r.metadata } : {}),
+      // What the model was trained on, so eval/quantize/predict know its data and class names.
+      metadata: { ...dataMetadata(this.data.origin(r.train), train.exampleShape, names), ...r.metadata },
       ...(r.bakePreprocessing ? { bakePreprocessing: true } : {}),
       ...(listener.onProgress ? { onProgress: listener.onProgress } : {}),
       ...(listener.onEpoch ? { onEpoch: listener.onEpoch } : {}),

@@ -5,6 +5,7 @@ import { type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/prot
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import type { BackendSession } from "./backend.js";
+import { type DataRecord, readClassNames, readDataRecord } from "./data-record.js";
 import { loadModelFile } from "./model-file.js";
 import { cleanOrtMessage } from "./ort-errors.js";
 import { createSession, type SessionOptions } from "./session.js";
@@ -76,11 +77,16 @@ export class OnnxClassifier {
     readonly modelBytes: Uint8Array,
     /** What the model records of its preprocessing (`kd.preprocessing`), if anything. */
     readonly preprocessing: Preprocessing | undefined,
+    /** What the model records of its training data (`kd.data`), if anything. */
+    readonly data: DataRecord | undefined,
+    /** Its class names (`kd.classes`), when its training data had them. */
+    readonly classNames: readonly string[] | undefined,
   ) {}
 
   static async load(path: string, opts: ClassifierOptions = {}): Promise<OnnxClassifier> {
     const { model, bytes } = parseModelFile(path);
     const preprocessing = readPreprocessing(model, path);
+    const data = readDataRecord(model, path);
     const flags = opts.flags ?? TEACHER_FLAGS;
     const g = model.graph!;
     const inits = new Set(g.initializer.map((t) => t.name));
@@ -129,6 +135,7 @@ export class OnnxClassifier {
       );
     if (inDims.some((d) => (d as number) < 1))
       throw new KdError(`${path}: input "${input.name}" has an empty dimension [${inDims.join(", ")}]`);
+    const classNames = readClassNames(model, path, classes);
     let session: BackendSession;
     try {
       session = await createSession(bytes, opts);
@@ -145,6 +152,8 @@ export class OnnxClassifier {
       opts.outputs === "probs",
       bytes,
       preprocessing,
+      data,
+      classNames,
     );
   }
 

@@ -10,6 +10,8 @@ import {
   withDefaults,
 } from "../../objectives/index.js";
 import { formatMetrics } from "../../report/text.js";
+import { parseModelFile } from "../../runtime/classifier.js";
+import { checkMnistDefault, readDataRecord } from "../../runtime/data-record.js";
 import { KdError } from "../../util/errors.js";
 import {
   addDataOptions,
@@ -23,6 +25,7 @@ import {
   runOneRunSpec,
   type TrainFlags,
 } from "../options.js";
+import { MNIST_DEFAULT, MNIST_FLAG } from "./test-data.js";
 
 interface DistillFlags extends TrainFlags, DataFlags {
   teacher: string[];
@@ -38,6 +41,7 @@ interface DistillFlags extends TrainFlags, DataFlags {
   transferLabels?: string;
   cache: boolean;
   cacheDir: string;
+  mnist?: boolean;
   [param: string]: unknown;
 }
 
@@ -66,6 +70,22 @@ function objectiveOf(f: DistillFlags): ObjectiveSpec {
     given[key] = f[key];
   }
   return withDefaults(f.loss, given);
+}
+
+/**
+ * The sets a default filled with the embedded MNIST, for the first output line; refused (unless
+ * --mnist) when a teacher records that it was trained on other data.
+ */
+function mnistDefaults(f: DistillFlags): string[] {
+  const defaults = [
+    ...(!f.transferImages && dataPath(f, "train") === undefined ? [`training: ${MNIST_DEFAULT.train}`] : []),
+    ...(dataPath(f, "test") === undefined ? [`test: ${MNIST_DEFAULT.test}`] : []),
+  ];
+  const flag = f.transferImages ? "--test" : "--train and --test";
+  if (defaults.length > 0 && !f.mnist)
+    for (const t of f.teacher)
+      checkMnistDefault(readDataRecord(parseModelFile(t).model, t), `teacher ${t}`, flag, false);
+  return defaults;
 }
 
 export function registerDistill(program: Command): void {
@@ -98,7 +118,8 @@ export function registerDistill(program: Command): void {
     )
     .option("--transfer-labels <path>", "labels for --transfer-images")
     .option("--cache-dir <dir>", "where cached teacher logits live", ".kd-cache")
-    .option("--no-cache", "run the teacher on every batch instead of caching its logits");
+    .option("--no-cache", "run the teacher on every batch instead of caching its logits")
+    .option(...MNIST_FLAG);
   for (const [key, [flag, help]] of Object.entries(PARAM_FLAGS))
     cmd.option(flag, help, num({ min: 0, minExclusive: key === "temperature", max: 100_000 }));
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
@@ -116,6 +137,7 @@ export function registerDistill(program: Command): void {
         }
       : undefined;
     const objective = objectiveOf(f);
+    const defaults = mnistDefaults(f);
     const raw = oneRunSpec(f, "distill", {
       ...(train ? { train } : {}),
       run: {
@@ -146,6 +168,8 @@ export function registerDistill(program: Command): void {
         ),
       },
     });
+    if (defaults.length > 0 && !f.printSpec)
+      (f.json ? console.error : console.log)(`data: ${defaults.join("; ")}`);
     const rec = await runOneRunSpec(raw, f, f.cacheDir, [...f.teacher, f.transferImages, f.transferLabels]);
     if (!rec) return;
     const last = rec.history.at(-1);

@@ -1,6 +1,6 @@
 /** `kd quantize`: an int8 copy of a classifier (static QDQ, or dynamic), with its size, accuracy and latency beside the original's. */
 import type { Command } from "commander";
-import { loadMnist, subset } from "../../data/dataset.js";
+import { subset } from "../../data/dataset.js";
 import { loadDataset } from "../../data/load.js";
 import { quantizeModel } from "../../deploy/quantize.js";
 import { formatSummary, summarize } from "../../deploy/summary.js";
@@ -11,7 +11,7 @@ import { ensureWritableDir, writeFileAtomic } from "../../util/atomic.js";
 import { KdError } from "../../util/errors.js";
 import { num } from "../options.js";
 import { addLoadOptions, type LoadFlags, loadFlags } from "./load-options.js";
-import { type TestFlags, testData } from "./test-data.js";
+import { defaultMnist, MNIST_DEFAULT, MNIST_FLAG, type TestFlags, testData } from "./test-data.js";
 
 interface QuantizeFlags extends LoadFlags, TestFlags {
   out: string;
@@ -56,7 +56,8 @@ export function registerQuantize(program: Command): void {
       num({ int: true, min: 1 }),
       500,
     )
-    .option("--json", "print the two summaries as JSON");
+    .option("--json", "print the two summaries as JSON")
+    .option(...MNIST_FLAG);
   addLoadOptions(cmd);
   cmd.action(async (path: string, f: QuantizeFlags) => {
     const opts = {
@@ -69,15 +70,19 @@ export function registerQuantize(program: Command): void {
     const input = { name: clf.inputName, shape: clf.exampleShape };
     await clf.release();
     // Everything is read and checked before anything is written.
-    const test = testData(f, clf.features, loadFlags(f));
+    const test = testData(f, clf, loadFlags(f));
     if (test) clf.checkFits(test);
+    const defaults = [
+      ...(!f.dynamic && !f.calibration && clf.features === 784
+        ? [`calibration: ${MNIST_DEFAULT.train}`]
+        : []),
+      ...(test && f.test === undefined ? [`test: ${MNIST_DEFAULT.test}`] : []),
+    ];
     let calibration: { x: Float32Array; n: number } | undefined;
     if (!f.dynamic) {
       let ds = f.calibration
         ? loadDataset(f.calibration, undefined, loadFlags(f))
-        : clf.features === 784
-          ? loadMnist("train")
-          : undefined;
+        : defaultMnist("train", clf, f, "--calibration");
       if (ds === undefined)
         throw new KdError(
           `${path} takes ${clf.features} values per example: give --calibration data (or --dynamic)`,
@@ -91,6 +96,8 @@ export function registerQuantize(program: Command): void {
       // The calibration data as the model takes it: its recorded preprocessing applied.
       calibration = { x: clf.prepare(ds.x, ds.rawScale), n: ds.n };
     }
+    // Which data a default picked comes first, before anything is measured on it.
+    if (defaults.length > 0) (f.json ? console.error : console.log)(`data: ${defaults.join("; ")}`);
     const { model } = parseModelFile(path);
     const res = await quantizeModel(model, {
       mode: f.dynamic ? "dynamic" : "static",

@@ -1,6 +1,6 @@
 /** Hostile spec files: paths out of the output folder, prototype keys, devices and pipes, oversized plans and parses. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -199,7 +199,7 @@ describe("keys that reach a prototype are refused everywhere", () => {
   });
 });
 
-describe("teacher files are read only when regular, even for --dry-run", () => {
+describe("teacher files, results.json and spec.json are read only when regular, even for --dry-run", () => {
   it("/dev/zero and /dev/urandom: one line, no memory runaway", () => {
     for (const dev of ["/dev/zero", "/dev/urandom"]) {
       const r = cappedKd(["run", writeSpec(tmp, fileTeacher(dev), "dev.yaml"), "--dry-run"]);
@@ -217,6 +217,21 @@ describe("teacher files are read only when regular, even for --dry-run", () => {
     expect(r.timedOut).toBe(false);
     expect(r.stderr.trim().split("\n")).toEqual([
       `kd: ${fifo}: not a regular file (a device or pipe), not a teacher model`,
+    ]);
+  });
+
+  it("a FIFO as the output folder's results.json or spec.json: one line, no hang", () => {
+    const out = join(tmp, "fifo-out");
+    mkdirSync(out);
+    execFileSync("mkfifo", [join(out, "results.json"), join(out, "spec.json")]);
+    const r = cappedKd(["run", writeSpec(tmp, oneRun(), "fifo-out.yaml"), "--out", out, "--dry-run"], 20_000);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `kd: ${join(out, "results.json")}: not a regular file (a device or pipe), not a results file`,
+    ]);
+    // kd report reads spec.json first.
+    const rep = cappedKd(["report", out], 20_000);
+    expect(rep.stderr.trim().split("\n")).toEqual([
+      `kd: ${join(out, "spec.json")}: not a regular file (a device or pipe), not a spec file`,
     ]);
   });
 });

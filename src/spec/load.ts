@@ -79,9 +79,6 @@ function readText(path: string, what: string): string {
   }
 }
 
-/** A chain of datasets each derived `from` the next: real specs use a few; the planner recurses along it. */
-export const MAX_DERIVED_DEPTH = 100;
-
 /** A `path=value` override; the value is read as YAML, so numbers, lists and objects work. */
 export function parseSet(text: string): [string, unknown] {
   const eq = text.indexOf("=");
@@ -174,6 +171,9 @@ function checkReferences(spec: Spec, where: string): void {
   }
   for (const r of [...spec.report.confusion, ...(spec.report.curves ?? [])]) need("run", r, "report");
 }
+
+/** A chain of datasets each derived `from` the next: real specs use a few; the planner recurses along it. */
+export const MAX_DERIVED_DEPTH = 100;
 
 /**
  * Refuses a dataset derived through more than MAX_DERIVED_DEPTH others, in one pass (each chain's

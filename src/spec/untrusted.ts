@@ -38,7 +38,11 @@ export function checkKey(key: string, where: string): void {
  * `uniqueKeys` check compares each key with every earlier one, quadratic in a mapping's size.
  */
 export function parseSpecText(text: string, where: string): unknown {
-  const bad = (why: string) => new KdError(`${where}: not valid YAML/JSON (${why.split("\n")[0]})`);
+  const bad = (why: string) =>
+    new KdError(
+      // The parser recurses: a stack overflow is its way of saying so.
+      `${where}: not valid YAML/JSON (${/call stack/.test(why) ? "nested too deeply" : why.split("\n")[0]})`,
+    );
   const lines = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {

@@ -282,6 +282,16 @@ describe("plans and parses have stated limits", () => {
     expect(() => loadSpec(f)).toThrow(`${f}: runs.student.grid.lr.0: a YAML alias that contains itself`);
   });
 
+  it("deep nesting: one line saying so", () => {
+    const deep = (n: number) => {
+      const f = join(tmp, `deep${n}.yaml`);
+      writeFileSync(f, `name: deep\nnotes: ${"[".repeat(n)}${"]".repeat(n)}\n`);
+      return f;
+    };
+    expect(() => loadSpec(deep(100))).toThrow(/deep100\.yaml: notes(\.0)+: nested more than 64 levels deep$/);
+    expect(() => loadSpec(deep(5000))).toThrow(/deep5000\.yaml: not valid YAML\/JSON \(nested too deeply\)$/);
+  });
+
   it("parses a mapping of 40,000 keys in linear time; refuses spec files over 1 MB", () => {
     const notes = Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`k${i}`, "v"]));
     const f = writeSpec(

@@ -143,6 +143,21 @@ describe("a spec writes only inside its output folder", () => {
     ).toThrow(/paper: refuses the path "\.\.\/paper\.yaml", which leaves its folder/);
   });
 
+  it("kd run and kd report print the spec's row labels with terminal escapes shown, not obeyed", () => {
+    const s = {
+      name: "esc",
+      data: {},
+      runs: {},
+      report: { rows: [{ label: "\u001b[31mred", value: "runs.x.n" }] },
+    };
+    const out = join(tmp, "esc-out");
+    for (const r of [kd(["run", writeSpec(tmp, s, "esc.yaml"), "--out", out]), kd(["report", out])]) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("\\x1b[31mred");
+      expect(r.stdout).not.toContain("\u001b");
+    }
+  });
+
   it("kd run --out '' is refused, not the current folder", () => {
     const r = kd(["run", writeSpec(tmp, oneRun(), "empty-out.yaml"), "--out", "", "--dry-run"]);
     expect(r.stderr.trim().split("\n")).toEqual(["kd: --out: empty path"]);

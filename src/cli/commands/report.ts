@@ -7,6 +7,7 @@ import { readResults } from "../../runner/results.js";
 import { validateSpec } from "../../spec/load.js";
 import { ensure, KdError } from "../../util/errors.js";
 import { readInputFile } from "../../util/files.js";
+import { printableLines } from "../main.js";
 
 export function registerReport(program: Command): void {
   program
@@ -26,7 +27,7 @@ export function registerReport(program: Command): void {
       const results = readResults(join(dir, "results.json"));
       ensure(results, `${dir} has no results.json yet`);
       const { spec } = validateSpec(saved.spec, specPath);
-      console.log(writeReports(dir, spec, results, saved.paper ?? {}));
+      console.log(printableLines(writeReports(dir, spec, results, saved.paper ?? {})));
       console.log(`\nwrote ${join(dir, "report.md")} and ${join(dir, "report.html")}`);
     });
 }

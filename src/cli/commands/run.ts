@@ -8,7 +8,7 @@ import { QueueRunner } from "../../runner/queue.js";
 import { parseRedisUrl } from "../../runner/redis.js";
 import { type LoadedSpec, loadSpec } from "../../spec/load.js";
 import { ensure } from "../../util/errors.js";
-import { printable } from "../main.js";
+import { printable, printableLines } from "../main.js";
 import { num } from "../options.js";
 import { progressPrinter } from "../progress.js";
 
@@ -84,7 +84,8 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
     printer.stop();
     await runner?.close();
   });
-  console.log(writeReports(outDir, loaded.spec, results, loaded.paper));
+  // Row labels and titles come from the spec.
+  console.log(printableLines(writeReports(outDir, loaded.spec, results, loaded.paper)));
   const failed = Object.keys(results.failed).length;
   console.log(
     `\n${join(outDir, "")}: results.json, report.md, report.html (${(results.totalSeconds ?? 0).toFixed(0)} s of training)${failed ? `; ${failed} runs failed` : ""}`,

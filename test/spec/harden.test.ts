@@ -158,10 +158,23 @@ describe("a spec writes only inside its output folder", () => {
     }
   });
 
-  it("kd run --out '' is refused, not the current folder", () => {
+  it("kd run --out '' is refused, not the current folder; --store '' is refused, not ignored", () => {
     const r = kd(["run", writeSpec(tmp, oneRun(), "empty-out.yaml"), "--out", "", "--dry-run"]);
     expect(r.stderr.trim().split("\n")).toEqual(["kd: --out: empty path"]);
     expect(r.code).toBe(1);
+    const out = join(tmp, "empty-store");
+    const s = kd([
+      "run",
+      join(tmp, "empty-out.yaml"),
+      "--out",
+      out,
+      "--redis",
+      "redis://127.0.0.1:1",
+      "--store",
+      "",
+    ]);
+    expect(s.stderr.trim().split("\n")).toEqual(["kd: --store: empty path"]);
+    expect(s.code).toBe(1);
   });
 });
 

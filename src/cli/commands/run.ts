@@ -53,6 +53,8 @@ function printPlan(loaded: LoadedSpec, outDir: string, force: boolean): void {
 export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut: string): Promise<void> {
   // An empty --out would mean the current folder: results and models among the user's files.
   ensure(f.out === undefined || f.out.trim() !== "", "--out: empty path");
+  // An empty --store would quietly run everything here instead of on the workers.
+  ensure(f.store === undefined || f.store.trim() !== "", "--store: empty path");
   const outDir = f.out ?? defaultOut;
   if (f.dryRun) return printPlan(loaded, outDir, f.force === true);
   ensure(

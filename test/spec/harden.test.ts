@@ -265,7 +265,7 @@ describe("teacher files, results.json and spec.json are read only when regular, 
 });
 
 describe("plans and parses have stated limits", () => {
-  it("a 10⁶-point grid (six axes of ten) or 20,000 seeds are refused before planning", () => {
+  it("a 10⁶-point grid (six axes of ten) is refused before planning, in a child with a memory cap", () => {
     const axes = ["lr", "epochs", "batchSize", "jitter", "seed", "momentum"];
     const grid = oneRun((s) => {
       s.runs.student.grid = Object.fromEntries(
@@ -276,12 +276,19 @@ describe("plans and parses have stated limits", () => {
     expect(g.stderr.trim().split("\n")).toEqual([
       "kd: runs.student: 1,000,000 grid points × 1 seed bring the plan to 1,000,000 runs, more than the 10,000 a spec may plan",
     ]);
-    const seeds = oneRun((s) => (s.runs.student.seeds = Array.from({ length: 20_000 }, (_, i) => i)));
-    const r = cappedKd(["run", writeSpec(tmp, seeds, "seeds.yaml"), "--dry-run"]);
-    expect(r.stderr.trim()).toBe(
-      "kd: runs.student: 1 grid point × 20,000 seeds bring the plan to 20,000 runs, more than the 10,000 a spec may plan",
+    expect(g.code).toBe(1);
+  });
+
+  it("10,001 seeds over two runs are refused before planning", () => {
+    const seeds = oneRun((s) => {
+      s.runs.student.seeds = Array.from({ length: 10_000 }, (_, i) => i);
+      s.runs.other = { ...s.runs.student, seeds: undefined };
+    });
+    expect(() => planWithReuse(loaded(seeds, "seeds.yaml"), join(tmp, "seeds"))).toThrow(
+      new KdError(
+        "runs.other: 1 grid point × 1 seed bring the plan to 10,001 runs, more than the 10,000 a spec may plan",
+      ),
     );
-    expect(r.code).toBe(1);
   });
 
   it("a grid over one 1000-value list and its alias makes 10⁶ points: refused", () => {

@@ -1,18 +1,16 @@
 /** Hostile spec files: paths out of the output folder, prototype keys, devices and pipes, oversized plans and parses. */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { executeSpec, planWithReuse, runPaths } from "../../src/runner/execute.js";
 import { loadSpec, validateSpec } from "../../src/spec/load.js";
 import { KdError } from "../../src/util/errors.js";
-import { kd } from "../helpers/cli.js";
+import { kd, kdCapped } from "../helpers/cli.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-spec-harden-"));
-const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
 
 /** One run only (the student): enough to plan, cheap to execute. */
 function oneRun(change: (s: SpecDoc) => void = () => {}): SpecDoc {
@@ -28,25 +26,6 @@ function fileTeacher(path: string): SpecDoc {
     s.runs.student.teachers = [{ path }];
     s.runs.student.objective = { kind: "kd" };
   });
-}
-
-/**
- * `kd ARGS` in a child process that cannot run away: at most 1 GB of data memory (ulimit -d;
- * Node's WebAssembly reservations rule out ulimit -v), a 256 MB heap, and a timeout.
- */
-function cappedKd(args: readonly string[], timeoutMs = 30_000) {
-  const r = spawnSync(
-    "bash",
-    [
-      "-c",
-      'ulimit -d 1000000; exec "$0" --max-old-space-size=256 --import tsx "$@"',
-      process.execPath,
-      bin,
-      ...args,
-    ],
-    { encoding: "utf8", timeout: timeoutMs, env: { ...process.env, KD_DEBUG: "" } },
-  );
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, timedOut: r.error !== undefined };
 }
 
 const loaded = (s: SpecDoc, file: string) => loadSpec(writeSpec(tmp, s, file));
@@ -230,7 +209,7 @@ describe("keys that reach a prototype are refused everywhere", () => {
 describe("teacher files, results.json and spec.json are read only when regular, even for --dry-run", () => {
   it("/dev/zero and /dev/urandom: one line, no memory runaway", () => {
     for (const dev of ["/dev/zero", "/dev/urandom"]) {
-      const r = cappedKd(["run", writeSpec(tmp, fileTeacher(dev), "dev.yaml"), "--dry-run"]);
+      const r = kdCapped(["run", writeSpec(tmp, fileTeacher(dev), "dev.yaml"), "--dry-run"]);
       expect(r.stderr.trim().split("\n")).toEqual([
         `kd: ${dev}: not a regular file (a device or pipe), not a teacher model`,
       ]);
@@ -241,7 +220,7 @@ describe("teacher files, results.json and spec.json are read only when regular, 
   it("a FIFO: one line, no hang", () => {
     const fifo = join(tmp, "teacher.fifo");
     execFileSync("mkfifo", [fifo]);
-    const r = cappedKd(["run", writeSpec(tmp, fileTeacher(fifo), "fifo.yaml"), "--dry-run"], 20_000);
+    const r = kdCapped(["run", writeSpec(tmp, fileTeacher(fifo), "fifo.yaml"), "--dry-run"], 20_000);
     expect(r.timedOut).toBe(false);
     expect(r.stderr.trim().split("\n")).toEqual([
       `kd: ${fifo}: not a regular file (a device or pipe), not a teacher model`,
@@ -252,12 +231,12 @@ describe("teacher files, results.json and spec.json are read only when regular, 
     const out = join(tmp, "fifo-out");
     mkdirSync(out);
     execFileSync("mkfifo", [join(out, "results.json"), join(out, "spec.json")]);
-    const r = cappedKd(["run", writeSpec(tmp, oneRun(), "fifo-out.yaml"), "--out", out, "--dry-run"], 20_000);
+    const r = kdCapped(["run", writeSpec(tmp, oneRun(), "fifo-out.yaml"), "--out", out, "--dry-run"], 20_000);
     expect(r.stderr.trim().split("\n")).toEqual([
       `kd: ${join(out, "results.json")}: not a regular file (a device or pipe), not a results file`,
     ]);
     // kd report reads spec.json first.
-    const rep = cappedKd(["report", out], 20_000);
+    const rep = kdCapped(["report", out], 20_000);
     expect(rep.stderr.trim().split("\n")).toEqual([
       `kd: ${join(out, "spec.json")}: not a regular file (a device or pipe), not a spec file`,
     ]);
@@ -272,7 +251,7 @@ describe("plans and parses have stated limits", () => {
         axes.map((a) => [a, Array.from({ length: 10 }, (_, i) => i + 1)]),
       );
     });
-    const g = cappedKd(["run", writeSpec(tmp, grid, "grid.yaml"), "--dry-run"]);
+    const g = kdCapped(["run", writeSpec(tmp, grid, "grid.yaml"), "--dry-run"]);
     expect(g.stderr.trim().split("\n")).toEqual([
       "kd: runs.student: 1,000,000 grid points × 1 seed bring the plan to 1,000,000 runs, more than the 10,000 a spec may plan",
     ]);
@@ -301,7 +280,7 @@ describe("plans and parses have stated limits", () => {
         `  student:\n    grid: { lr: &v [${list}], momentum: *v }\n`,
       ),
     );
-    const r = cappedKd(["run", f, "--dry-run"]);
+    const r = kdCapped(["run", f, "--dry-run"]);
     expect(r.stderr.trim()).toMatch(/1,000,000 grid points × 1 seed bring the plan to 1,000,000 runs/);
   });
 

@@ -9,6 +9,7 @@ import type { DataCatalog } from "../data/sources.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { describeIssue, setPath } from "../spec/load.js";
 import { type RunSpec, runSchema, type Spec } from "../spec/schema.js";
+import { checkKey } from "../spec/untrusted.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
@@ -117,6 +118,9 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
   const all: PlannedRun[] = [];
   for (const name of order(spec)) {
     const raw = spec.runs[name]!;
+    // Grid fields are paths set on a copy of the run: `__proto__.x` would reach every object.
+    for (const path of Object.keys(raw.grid ?? {}))
+      for (const k of path.split(".")) checkKey(k, `runs.${name}.grid: ${path}`);
     const points = combinations(raw.grid ?? {});
     const seeds = raw.seeds ?? [raw.seed];
     const mine: PlannedRun[] = [];

@@ -171,6 +171,20 @@ describe("keys that reach a prototype are refused everywhere", () => {
     expect(({} as Record<string, unknown>).epochs).toBeUndefined();
   });
 
+  it("grid fields through __proto__ or constructor", () => {
+    const cases = [
+      ["__proto__.epochs", "__proto__"],
+      ["objective.constructor.x", "constructor"],
+    ];
+    for (const [path, key] of cases) {
+      const s = oneRun((s) => (s.runs.student.grid = { [path!]: [1] }));
+      expect(() => planWithReuse(loaded(s, "proto-grid.yaml"), join(tmp, "pg"))).toThrow(
+        new KdError(`runs.student.grid: ${path}: the key "${key}" is not allowed`),
+      );
+    }
+    expect(({} as Record<string, unknown>).epochs).toBeUndefined();
+  });
+
   it("--profile __proto__, and __proto__ keys in a file or an override's value", () => {
     const s = { ...oneRun(), profiles: { fast: { defaults: { epochs: 1 } } } };
     expect(() => validateSpec(s, "s", { profile: "__proto__" })).toThrow(

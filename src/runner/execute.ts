@@ -14,10 +14,10 @@ import { defaultThreads } from "../runtime/session.js";
 import type { LoadedSpec } from "../spec/load.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { KdAbort, KdError } from "../util/errors.js";
+import { ensure, KdAbort, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex } from "../util/hash.js";
-import { safeMkdir } from "../util/paths.js";
+import { isInside, safeMkdir } from "../util/paths.js";
 import { failedLog, fileState } from "./failed-log.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
@@ -50,19 +50,22 @@ export interface ExecuteOptions {
   readonly onEvent?: (e: RunEvent) => void;
 }
 
-/** Where a run's files go: its own paths if the spec gives them, else inside the output folder. */
+/**
+ * Where a run's files go: its own paths if the spec gives them (relative to the output folder),
+ * else inside the output folder.
+ */
 export function runPaths(outDir: string, p: PlannedRun) {
   const name = fileName(p.id);
-  const model = p.spec.out ? resolve(p.spec.out) : join(outDir, "models", `${name}.onnx`);
+  const model = p.spec.out ? resolve(outDir, p.spec.out) : join(outDir, "models", `${name}.onnx`);
   return {
     model,
     checkpoint:
       p.spec.checkpoint === false
         ? undefined
         : p.spec.checkpoint
-          ? resolve(p.spec.checkpoint)
+          ? resolve(outDir, p.spec.checkpoint)
           : join(outDir, "ckpt", `${name}-${p.fingerprint}.ckpt`),
-    log: p.spec.log ? resolve(p.spec.log) : join(outDir, "logs", `${name}.jsonl`),
+    log: p.spec.log ? resolve(outDir, p.spec.log) : join(outDir, "logs", `${name}.jsonl`),
     recordedModel:
       isAbsolute(relative(outDir, model)) || relative(outDir, model).startsWith("..")
         ? model
@@ -100,10 +103,31 @@ function copyTwin(
   return { ...asPlanned(twin, p), model: to.recordedModel };
 }
 
-/** The plan and which runs a rerun would reuse (what `--dry-run` prints). */
-export function planWithReuse(loaded: LoadedSpec, outDir: string, force = false) {
+/**
+ * Refuses a spec file's `out`, `checkpoint` or `log` that leaves the output folder (absolute, or
+ * with ".."): a spec must not write, or overwrite, files elsewhere. (One-run commands take these
+ * paths from their own flags, and skip this.)
+ */
+function checkConfined(outDir: string, p: PlannedRun): void {
+  for (const field of ["out", "checkpoint", "log"] as const) {
+    const v = p.spec[field];
+    if (typeof v !== "string") continue;
+    ensure(
+      !isAbsolute(v) && !v.split(/[\\/]/).includes("..") && isInside(outDir, resolve(outDir, v)),
+      () =>
+        `runs.${p.run}.${field}: ${JSON.stringify(v)} leaves the output folder; give a path relative to it, without ".."`,
+    );
+  }
+}
+
+/**
+ * The plan and which runs a rerun would reuse (what `--dry-run` prints). `confine` (spec files)
+ * keeps every run's own paths inside the output folder.
+ */
+export function planWithReuse(loaded: LoadedSpec, outDir: string, force = false, confine = true) {
   const catalog = new DataCatalog(loaded.spec.data, loaded.baseDir);
   const plan = planSpec(loaded.spec, catalog, loaded.baseDir);
+  if (confine) for (const p of plan) checkConfined(resolve(outDir), p);
   const previous = readPrevious(outDir, loaded);
   /** Finished runs' records as reused, each with its model file's digest. */
   const finished = new Map<string, RunRecord>();
@@ -140,7 +164,12 @@ export async function executeSpec(loaded: LoadedSpec, o: ExecuteOptions): Promis
   const outDir = resolve(o.outDir);
   const persist = o.persist ?? true;
   if (persist) for (const d of ["", "models", "ckpt", "logs"]) safeMkdir(join(outDir, d), "output folder");
-  const { catalog, plan, previous, reused, finished, stale } = planWithReuse(loaded, outDir, o.force);
+  const { catalog, plan, previous, reused, finished, stale } = planWithReuse(
+    loaded,
+    outDir,
+    o.force,
+    persist,
+  );
   o.onEvent?.({ kind: "plan", runs: plan, reused });
   for (const message of stale) o.onEvent?.({ kind: "note", message });
   const runner: Runner =

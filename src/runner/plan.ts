@@ -3,12 +3,14 @@
  * before their students, and fingerprints each from its fully resolved settings, its data's
  * content and its teachers — so a change that can change a result reruns that run and nothing else.
  */
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DataCatalog } from "../data/sources.js";
+import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { describeIssue, setPath } from "../spec/load.js";
 import { type RunSpec, runSchema, type Spec } from "../spec/schema.js";
+import { checkKey } from "../spec/untrusted.js";
 import { ensure, KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 import { sha256Hex as sha } from "../util/hash.js";
 import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
 
@@ -44,38 +46,79 @@ function combinations(grid: Readonly<Record<string, readonly unknown[]>>): Recor
   return out;
 }
 
-/** Run names in dependency order (teachers first), otherwise as declared; a cycle is an error. */
-function order(spec: Spec): string[] {
-  const names = Object.keys(spec.runs);
-  const done: string[] = [];
-  const visit = (n: string, path: string[]) => {
-    if (done.includes(n)) return;
-    ensure(!path.includes(n), `runs teach each other in a cycle: ${[...path, n].join(" → ")}`);
-    for (const t of spec.runs[n]!.teachers ?? []) if (typeof t === "string") visit(t, [...path, n]);
-    done.push(n);
-  };
-  for (const n of names) visit(n, []);
-  return done;
-}
+/**
+ * The most runs one spec may plan (grid points × seeds, over all runs): far more than anyone
+ * trains, and small enough that planning them takes seconds, not the machine's memory.
+ */
+export const MAX_PLANNED_RUNS = 10_000;
 
-function fileHash(path: string): string {
-  try {
-    return sha(readFileSync(path));
-  } catch (e) {
-    throw new KdError(
-      `teacher ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+/** Refuses a spec whose grids and seeds expand past MAX_PLANNED_RUNS, before expanding any. */
+function checkPlanSize(spec: Spec): void {
+  const n = (x: number, unit: string) => `${x.toLocaleString("en-US")} ${unit}${x === 1 ? "" : "s"}`;
+  let total = 0;
+  for (const [name, r] of Object.entries(spec.runs)) {
+    const points = Object.values(r.grid ?? {}).reduce((a, v) => a * v.length, 1);
+    const seeds = r.seeds?.length ?? 1;
+    total += points * seeds;
+    ensure(
+      total <= MAX_PLANNED_RUNS,
+      () =>
+        `runs.${name}: ${n(points, "grid point")} × ${n(seeds, "seed")} bring the plan to ${n(total, "run")}, more than the ${MAX_PLANNED_RUNS.toLocaleString("en-US")} a spec may plan`,
     );
   }
+}
+
+/**
+ * Run names in dependency order (teachers first), otherwise as declared; a cycle is an error.
+ * Iterative, so a long chain of teachers cannot overflow the stack.
+ */
+function order(spec: Spec): string[] {
+  const done = new Set<string>();
+  const teachersOf = (n: string) =>
+    (spec.runs[n]!.teachers ?? []).filter((t): t is string => typeof t === "string");
+  for (const root of Object.keys(spec.runs)) {
+    if (done.has(root)) continue;
+    // The path from root to the run being visited, each with the teachers still to visit.
+    const path: { name: string; next: string[] }[] = [{ name: root, next: teachersOf(root) }];
+    const onPath = new Set([root]);
+    while (path.length > 0) {
+      const top = path.at(-1)!;
+      const t = top.next.shift();
+      if (t === undefined) {
+        path.pop();
+        onPath.delete(top.name);
+        done.add(top.name);
+      } else if (!done.has(t)) {
+        ensure(
+          !onPath.has(t),
+          () => `runs teach each other in a cycle: ${[...path.map((p) => p.name), t].join(" → ")}`,
+        );
+        path.push({ name: t, next: teachersOf(t) });
+        onPath.add(t);
+      }
+    }
+  }
+  return [...done];
+}
+
+/** A teacher file's hash: a regular file only (not /dev/zero or a FIFO), no larger than a model can be. */
+function fileHash(path: string): string {
+  return sha(readInputFile(path, "teacher model", MAX_MODEL_BYTES));
 }
 
 /** Settings that change where files go or how fast, never the numbers: left out of fingerprints. */
 const NOT_RESULTS = ["out", "checkpoint", "log", "cache", "metadata", "grid", "seeds"] as const;
 
 export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): PlannedRun[] {
+  checkPlanSize(spec);
   const byRun = new Map<string, PlannedRun[]>();
+  const byId = new Map<string, PlannedRun>();
   const all: PlannedRun[] = [];
   for (const name of order(spec)) {
     const raw = spec.runs[name]!;
+    // Grid fields are paths set on a copy of the run: `__proto__.x` would reach every object.
+    for (const path of Object.keys(raw.grid ?? {}))
+      for (const k of path.split(".")) checkKey(k, `runs.${name}.grid: ${path}`);
     const points = combinations(raw.grid ?? {});
     const seeds = raw.seeds ?? [raw.seed];
     const mine: PlannedRun[] = [];
@@ -105,7 +148,6 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
         const deps = teachers.flatMap((t) => (t.kind === "run" ? t.ids : []));
         const settings: Record<string, unknown> = { ...rs };
         for (const k of NOT_RESULTS) delete settings[k];
-        const byId = new Map(all.map((r) => [r.id, r]));
         const key = {
           version: RESULTS_VERSION,
           settings,
@@ -137,6 +179,7 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
         };
         mine.push(planned);
         all.push(planned);
+        byId.set(id, planned);
       }
     }
     byRun.set(name, mine);

@@ -1,7 +1,8 @@
 /** The one results schema of every spec's results.json, validated with zod when read back. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { z } from "zod";
 import { KdError } from "../util/errors.js";
+import { readInputFile } from "../util/files.js";
 
 /** Bumped whenever results from older code could differ: part of every run's fingerprint. */
 export const RESULTS_VERSION = 2;
@@ -107,8 +108,10 @@ export function readResults(path: string): Results | undefined {
   if (!existsSync(path)) return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    // The output folder is the user's: results.json may be a FIFO or a link to a device.
+    raw = JSON.parse(readInputFile(path, "results file").toString("utf8"));
   } catch (e) {
+    if (e instanceof KdError) throw e;
     throw new KdError(`${path} is not valid JSON (${(e as Error).message.split("\n")[0]})`);
   }
   const r = resultsSchema.safeParse(raw);

@@ -4,15 +4,16 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { type AnalysisKind, analysisDef } from "../analyses/index.js";
 import { shareRows } from "../data/sources.js";
 import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
+import { resolveInside } from "../util/paths.js";
 import { checkRows } from "./rows.js";
 import { runSchema, type Spec, specSchema } from "./schema.js";
+import { checkKey, checkName, checkTree, MAX_SPEC_BYTES, parseSpecText } from "./untrusted.js";
 
 export interface LoadedSpec {
   readonly spec: Spec;
@@ -46,6 +47,8 @@ export function setPath(obj: Obj, path: string, value: unknown): void {
     parts.every((p) => p.length > 0),
     `bad field path "${path}"`,
   );
+  // `__proto__.x` would set a field of every object in the process.
+  for (const p of parts) checkKey(p, `field path "${path}"`);
   let cur = obj;
   for (const p of parts.slice(0, -1)) {
     if (!isObj(cur[p])) cur[p] = {};
@@ -71,27 +74,27 @@ export function describeIssue(issues: readonly z.core.$ZodIssue[], where: string
   return `${at}: ${i.message}`;
 }
 
-function parseText(text: string, path: string): unknown {
-  try {
-    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 1000, merge: true });
-  } catch (e) {
-    throw new KdError(`${path}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
-  }
-}
+/** Text only: invalid bytes would otherwise become names and messages that mean nothing. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function readText(path: string, what: string): string {
   ensure(existsSync(path), `${what} ${path} does not exist`);
-  return readInputFile(path, what, MAX_SPEC_BYTES).toString("utf8");
+  try {
+    return utf8.decode(readInputFile(path, what, MAX_SPEC_BYTES));
+  } catch (e) {
+    if (e instanceof KdError) throw e;
+    throw new KdError(`${path}: not UTF-8 text`);
+  }
 }
-
-/** Spec and paper files are small text; anything larger is not one. */
-const MAX_SPEC_BYTES = 16 << 20;
 
 /** A `path=value` override; the value is read as YAML, so numbers, lists and objects work. */
 export function parseSet(text: string): [string, unknown] {
   const eq = text.indexOf("=");
   ensure(eq > 0, `override "${text}": expected field.path=value`);
-  return [text.slice(0, eq).trim(), parseText(text.slice(eq + 1), `override ${text.slice(0, eq)}`)];
+  const where = `override ${text.slice(0, eq)}`;
+  const value = parseSpecText(text.slice(eq + 1), where);
+  checkTree(value, where);
+  return [text.slice(0, eq).trim(), value];
 }
 
 export interface LoadOptions {
@@ -112,14 +115,16 @@ export function validateSpec(
   o: LoadOptions = {},
 ): { spec: Spec; profile: string | null } {
   ensure(isObj(raw), `${where}: a spec is a mapping with data and runs`);
+  checkTree(raw, where);
   let doc: Obj = { ...raw };
   const base = namesOf(doc);
   const profiles = doc.profiles;
   delete doc.profiles;
   let profile: string | null = null;
   if (o.profile !== undefined) {
+    checkName(o.profile, `${where}: profile`);
     ensure(
-      isObj(profiles) && isObj(profiles[o.profile]),
+      isObj(profiles) && Object.hasOwn(profiles, o.profile) && isObj(profiles[o.profile]),
       `${where}: no profile "${o.profile}"${isObj(profiles) ? ` (known: ${Object.keys(profiles).join(", ")})` : " (the spec has none)"}`,
     );
     doc = overlay(doc, profiles[o.profile]) as Obj;
@@ -145,7 +150,11 @@ export function validateSpec(
   }
   const parsed = specSchema.safeParse(doc, { reportInput: true });
   if (!parsed.success) throw new KdError(describeIssue(parsed.error.issues, where));
+  // The spec's and its runs' names become folder and file names.
+  checkName(parsed.data.name, `${where}: name:`);
+  for (const r of Object.keys(parsed.data.runs)) checkName(r, `${where}: runs: the run name`);
   checkReferences(parsed.data, where);
+  checkDerivations(parsed.data.data, where);
   if (o.saved) return { spec: parsed.data, profile };
   checkOverlaps(parsed.data, where);
   const kept = namesOf(parsed.data);
@@ -165,14 +174,12 @@ function namesOf(doc: Obj): Set<string> {
 
 /** Names that must exist: datasets of runs and analyses, teacher runs, runs in the report. */
 function checkReferences(spec: Spec, where: string): void {
-  const data = Object.keys(spec.data);
-  const runs = Object.keys(spec.runs);
   const need = (kind: "dataset" | "run", name: string | undefined, field: string) => {
     if (name === undefined) return;
-    const known = kind === "dataset" ? data : runs;
+    const known = kind === "dataset" ? spec.data : spec.runs;
     ensure(
-      known.includes(name),
-      `${where}: ${field}: no ${kind} named "${name}" (known: ${known.join(", ")})`,
+      Object.hasOwn(known, name),
+      () => `${where}: ${field}: no ${kind} named "${name}" (known: ${Object.keys(known).join(", ")})`,
     );
   };
   for (const [k, d] of Object.entries(spec.data)) need("dataset", d.from, `data.${k}.from`);
@@ -220,15 +227,47 @@ function checkOverlaps(spec: Spec, where: string): void {
         if (field in a) check(field, run, (a as Record<string, string>)[field], `analyses.${k}`);
 }
 
+/** A chain of datasets each derived `from` the next: real specs use a few; the planner recurses along it. */
+export const MAX_DERIVED_DEPTH = 100;
+
+/**
+ * Refuses a dataset derived through more than MAX_DERIVED_DEPTH others, in one pass (each chain's
+ * length is remembered). Cycles are left to the planner, which names them.
+ */
+function checkDerivations(data: Spec["data"], where: string): void {
+  const depth = new Map<string, number>();
+  for (const start of Object.keys(data)) {
+    const chain: string[] = [];
+    const onChain = new Set<string>();
+    let cur: string | undefined = start;
+    while (cur !== undefined && Object.hasOwn(data, cur) && !depth.has(cur) && !onChain.has(cur)) {
+      chain.push(cur);
+      onChain.add(cur);
+      cur = data[cur]!.from;
+    }
+    let d = cur !== undefined && depth.has(cur) ? depth.get(cur)! : 0;
+    for (const name of chain.reverse()) {
+      d++;
+      ensure(
+        d <= MAX_DERIVED_DEPTH,
+        () => `${where}: data.${name}: derived through more than ${MAX_DERIVED_DEPTH} datasets`,
+      );
+      depth.set(name, d);
+    }
+  }
+}
+
 /** Reads and validates a spec file, with its paper numbers. */
 export function loadSpec(path: string, o: LoadOptions = {}): LoadedSpec {
   const text = readText(path, "spec");
-  const { spec, profile } = validateSpec(parseText(text, path), path, o);
+  const { spec, profile } = validateSpec(parseSpecText(text, path), path, o);
   const baseDir = dirname(resolve(path));
   let paper: Record<string, unknown> = {};
   if (spec.paper) {
-    const p = resolve(baseDir, spec.paper);
-    const raw = parseText(readText(p, "paper numbers"), p);
+    // A file beside the spec, as the schema says: not /proc/self/status or ../../secrets.
+    const p = resolveInside(baseDir, spec.paper, `${path}: paper`);
+    const raw = parseSpecText(readText(p, "paper numbers"), p);
+    checkTree(raw, p);
     ensure(isObj(raw), `${p}: expected a mapping of key → number`);
     paper = raw;
   }

@@ -1,11 +1,13 @@
 /** `kd report DIR`: render report.md and report.html of a finished (or partly finished) run folder. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { writeReports } from "../../report/index.js";
 import { readResults } from "../../runner/results.js";
 import { validateSpec } from "../../spec/load.js";
 import { ensure, KdError } from "../../util/errors.js";
+import { readInputFile } from "../../util/files.js";
+import { printableLines } from "../main.js";
 
 export function registerReport(program: Command): void {
   program
@@ -15,16 +17,17 @@ export function registerReport(program: Command): void {
     .action((dir: string) => {
       const specPath = join(dir, "spec.json");
       ensure(existsSync(specPath), `${dir} has no spec.json: not a folder written by kd run`);
-      const results = readResults(join(dir, "results.json"));
-      ensure(results, `${dir} has no results.json yet`);
       let saved: { spec: unknown; paper?: Record<string, unknown> };
       try {
-        saved = JSON.parse(readFileSync(specPath, "utf8"));
+        saved = JSON.parse(readInputFile(specPath, "spec file").toString("utf8"));
       } catch (e) {
+        if (e instanceof KdError) throw e;
         throw new KdError(`${specPath} is not valid JSON (${(e as Error).message.split("\n")[0]})`);
       }
+      const results = readResults(join(dir, "results.json"));
+      ensure(results, `${dir} has no results.json yet`);
       const { spec } = validateSpec(saved.spec, specPath, { saved: true });
-      console.log(writeReports(dir, spec, results, saved.paper ?? {}));
+      console.log(printableLines(writeReports(dir, spec, results, saved.paper ?? {})));
       console.log(`\nwrote ${join(dir, "report.md")} and ${join(dir, "report.html")}`);
     });
 }

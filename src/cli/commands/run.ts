@@ -8,6 +8,7 @@ import { QueueRunner } from "../../runner/queue.js";
 import { parseRedisUrl } from "../../runner/redis.js";
 import { type LoadedSpec, loadSpec } from "../../spec/load.js";
 import { ensure } from "../../util/errors.js";
+import { printable, printableLines } from "../main.js";
 import { num } from "../options.js";
 import { progressPrinter } from "../progress.js";
 
@@ -30,20 +31,30 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** The plan in words: each run, what it waits for, its fingerprint, and whether it is reused. */
 function printPlan(loaded: LoadedSpec, outDir: string, force: boolean): void {
   const { plan, reused } = planWithReuse(loaded, outDir, force);
+  const isReused = new Set(reused);
+  // Grid values come from the spec: shown with control characters escaped, like error messages.
   console.log(
-    `${loaded.spec.name}${loaded.profile ? ` (profile ${loaded.profile})` : ""}: ${plan.length} runs into ${outDir}`,
+    printable(
+      `${loaded.spec.name}${loaded.profile ? ` (profile ${loaded.profile})` : ""}: ${plan.length} runs into ${outDir}`,
+    ),
   );
   for (const [i, p] of plan.entries()) {
     const point = pointText(p.point);
     const deps = p.deps.length ? ` after ${p.deps.join(", ")}` : "";
     console.log(
-      `${String(i + 1).padStart(3)}. ${p.id}${point ? ` (${point})` : ""}: ${p.spec.epochs} epochs, ${p.spec.objective.kind}${deps}; ${p.fingerprint}${reused.includes(p.id) ? ", reused" : ""}`,
+      printable(
+        `${String(i + 1).padStart(3)}. ${p.id}${point ? ` (${point})` : ""}: ${p.spec.epochs} epochs, ${p.spec.objective.kind}${deps}; ${p.fingerprint}${isReused.has(p.id) ? ", reused" : ""}`,
+      ),
     );
   }
 }
 
 /** Runs a loaded spec with the CLI's progress output and prints the summary table. */
 export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut: string): Promise<void> {
+  // An empty --out would mean the current folder: results and models among the user's files.
+  ensure(f.out === undefined || f.out.trim() !== "", "--out: empty path");
+  // An empty --store would quietly run everything here instead of on the workers.
+  ensure(f.store === undefined || f.store.trim() !== "", "--store: empty path");
   const outDir = f.out ?? defaultOut;
   if (f.dryRun) return printPlan(loaded, outDir, f.force === true);
   ensure(
@@ -75,7 +86,8 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
     printer.stop();
     await runner?.close();
   });
-  console.log(writeReports(outDir, loaded.spec, results, loaded.paper));
+  // Row labels and titles come from the spec.
+  console.log(printableLines(writeReports(outDir, loaded.spec, results, loaded.paper)));
   const failed = Object.keys(results.failed).length;
   console.log(
     `\n${join(outDir, "")}: results.json, report.md, report.html (${(results.totalSeconds ?? 0).toFixed(0)} s of training)${failed ? `; ${failed} runs failed` : ""}`,

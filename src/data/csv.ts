@@ -16,12 +16,18 @@ export interface CsvOptions extends ArrayDatasetOptions {
   readonly delimiter?: string;
 }
 
-/** Parses CSV text (header first) into rows of cells. `what` names the source in errors. */
+/**
+ * Parses CSV text (header first) into rows of cells. `what` names the source in errors, which name
+ * lines and columns by number and never quote the file (it may be one the user cannot read).
+ */
 function parseRows(text: string, what: string, delimiter: string): string[][] {
   try {
     return parse(text, { delimiter, skip_empty_lines: true, trim: true, bom: true }) as string[][];
   } catch (e) {
-    throw new KdError(`${what}: not valid CSV (${(e as Error).message.split("\n")[0]})`);
+    // csv-parse's messages quote the offending field; its code and line say the same without it.
+    const { code, lines } = e as { code?: string; lines?: number };
+    const why = code ? code.replace(/^CSV_/, "").toLowerCase().replace(/_/g, " ") : "unreadable";
+    throw new KdError(`${what}: not valid CSV${lines ? ` at line ${lines}` : ""} (${why})`);
   }
 }
 
@@ -38,7 +44,7 @@ function labelIndex(header: readonly string[], col: CsvOptions["labelColumn"], w
   }
   if (col !== undefined) {
     const i = header.indexOf(col);
-    ensure(i >= 0, () => `${what}: no column named "${col}" for the labels (columns: ${header.join(", ")})`);
+    ensure(i >= 0, () => `${what}: no column named "${col}" for the labels in the header (line 1)`);
     return i;
   }
   const i = header.indexOf("label");
@@ -52,7 +58,7 @@ export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {
   const header = rows[0]!;
   const li = labelIndex(header, opts.labelColumn, what);
   const features = header.length - (li >= 0 ? 1 : 0);
-  ensure(features >= 1, () => `${what}: no feature columns besides the label column "${header[li]}"`);
+  ensure(features >= 1, () => `${what}: no feature columns besides the label column (column ${li + 1})`);
   const n = rows.length - 1;
   const x = new Float64Array(n * features);
   const y = li >= 0 ? new Float64Array(n) : undefined;
@@ -69,7 +75,7 @@ export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {
       // Number("NaN") and Number("Infinity") parse: let checkDataset name those; refuse the rest here.
       ensure(
         !Number.isNaN(v) || cell === "NaN" || cell === "nan",
-        () => `${what}: line ${r + 1}, column "${header[c]}": "${cell}" is not a number`,
+        () => `${what}: line ${r + 1}, column ${c + 1}: not a number`,
       );
       if (c === li) y![r - 1] = v;
       else x[k++] = v;

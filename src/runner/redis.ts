@@ -3,7 +3,7 @@
  * probe that turns "cannot connect" into one line, and a watchdog that reports a connection lost
  * for good, so neither the coordinator nor a worker hangs on a dead server.
  */
-import type { ConnectionOptions } from "bullmq";
+import { type ConnectionOptions, createIORedisClient, RedisConnection } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { KdError } from "../util/errors.js";
 
@@ -100,8 +100,23 @@ export async function connectRedis(target: RedisTarget, onLost: (message: string
 
 const closing = new WeakSet<Redis>();
 
+/**
+ * Every client BullMQ opens keeps an error listener of its own: BullMQ removes its listener when
+ * it closes a connection, but ioredis may still be reconnecting to a dead server and would then
+ * print "[ioredis] Unhandled error event" with a stack. Errors reach the user through the
+ * watchdog (lost for good) or a job's failure instead.
+ */
+function quietClients(): void {
+  RedisConnection.clientFactory ??= (opts) => {
+    const client = new Redis(opts);
+    client.on("error", () => {});
+    return createIORedisClient(client);
+  };
+}
+
 /** The options BullMQ's queues, events and workers connect with (each opens its own connections). */
 export function bullConnection(target: RedisTarget): ConnectionOptions {
+  quietClients();
   return { ...target.options } as ConnectionOptions;
 }
 

@@ -72,3 +72,37 @@ export function parseJob(name: unknown, payload: unknown): Job {
   if (!r.success) throw new KdError(describeIssue(r.error.issues, `not a kd ${name} job`).slice(0, 300));
   return { name, data: r.data } as Job;
 }
+
+const num = z.number();
+
+/**
+ * Progress a worker sends (queue.ts JobProgress). Anyone who can write to Redis can publish
+ * events, so the coordinator shows only well-formed ones: a malformed one would crash its printer.
+ */
+export const jobProgressSchema = z.union([
+  z.strictObject({
+    progress: z.strictObject({
+      epoch: int,
+      epochs: int,
+      seen: num,
+      total: num,
+      loss: num,
+      accuracy: num.optional(),
+      examplesPerSec: num,
+    }),
+  }),
+  z.strictObject({
+    epoch: z.strictObject({
+      epoch: int,
+      loss: num,
+      parts: z.record(z.string().regex(/^[\w-]{1,40}$/), num),
+      trainAccuracy: num.nullable(),
+      evalErrors: num.nullable(),
+      evalAccuracy: num.nullable(),
+      lr: num,
+      momentum: num,
+      seconds: num,
+      examplesPerSec: num,
+    }),
+  }),
+]);

@@ -17,7 +17,7 @@ import type { Spec } from "../spec/schema.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { KdAbort, KdError } from "../util/errors.js";
 import { queueSecret, signJob } from "./job-auth.js";
-import type { RunJobData, ShardJobData } from "./jobs.js";
+import { jobProgressSchema, type RunJobData, type ShardJobData } from "./jobs.js";
 import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
 import type { RunRecord } from "./results.js";
@@ -74,11 +74,12 @@ export class QueueRunner implements Runner {
     this.lost.catch(() => {});
     events.on("progress", ({ jobId, data }) => {
       const l = this.listeners.get(jobId);
-      const d = data as JobProgress;
-      if (l && typeof d === "object" && d !== null) {
-        if ("progress" in d) l.onProgress?.(d.progress);
-        else if ("epoch" in d) l.onEpoch?.(d.epoch);
-      }
+      const p = l && jobProgressSchema.safeParse(data);
+      if (!p?.success) return;
+      // An undefined accuracy arrives as a missing key (JSON): the same to every reader.
+      const d = p.data as JobProgress;
+      if ("progress" in d) l?.onProgress?.(d.progress);
+      else l?.onEpoch?.(d.epoch);
     });
   }
 

@@ -3,9 +3,11 @@
  * like kd's, refuses the rest at once with one line that quotes nothing from any file, and a dead
  * Redis under a worker is its one clean line.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +27,7 @@ import {
 } from "../helpers/redis.js";
 import { writeSpec } from "../helpers/specs.js";
 
+const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "kd-queue-auth-"));
 const SECRET = "the-workers-secret-0123456789";
 const OTHER = "not-the-workers-secret-987654";
@@ -84,7 +87,7 @@ describe.skipIf(!hasRedis())("queue jobs are checked before a worker touches the
     await redis?.stop();
   });
 
-  it("forged jobs (no HMAC, another secret's, data a string, data not JSON) fail at once, with one line each and no file content anywhere", async () => {
+  it("forged jobs (no HMAC, another secret's, data a string, a signed one of the wrong shape, data not JSON) fail at once, with one line each and no file content anywhere", async () => {
     const connection = bullConnection(parseRedisUrl(redis.url));
     const queue = new Queue(QUEUE_NAME, { connection });
     const raw = new Redis(parseRedisUrl(redis.url).options);
@@ -92,12 +95,18 @@ describe.skipIf(!hasRedis())("queue jobs are checked before a worker touches the
     await queue.add("run", forged, opts("forged-nomac"));
     await queue.add("run", signJob(Buffer.from(OTHER), "run", forged), opts("forged-othermac"));
     await queue.add("run", "just a string", opts("string-data"));
+    // Signed with the workers' secret, but not a job this kd makes (another version's, say).
+    await queue.add(
+      "run",
+      signJob(Buffer.from(SECRET), "run", { ...forged, baseDir: 42 }),
+      opts("bad-shape"),
+    );
     // Stored as BullMQ stores a job, then its data replaced by bytes that are not JSON.
     const delayed = await queue.add("run", forged, { ...opts("not-json"), delay: 600_000 });
     await raw.hset(`bull:${QUEUE_NAME}:not-json`, "data", "not json{");
     await delayed.promote();
 
-    const ids = ["forged-nomac", "forged-othermac", "string-data", "not-json"];
+    const ids = ["forged-nomac", "forged-othermac", "string-data", "bad-shape", "not-json"];
     const failed = async () =>
       (await Promise.all(ids.map((id) => raw.zscore(`bull:${QUEUE_NAME}:failed`, id)))).every(
         (s) => s !== null,
@@ -110,6 +119,7 @@ describe.skipIf(!hasRedis())("queue jobs are checked before a worker touches the
       expect.stringMatching(unsigned),
       expect.stringMatching(unsigned),
       expect.stringMatching(unsigned),
+      expect.stringMatching(/^kd-bad-input: job refused: not a kd run job: baseDir: /),
       "kd-bad-input: job refused: its data is not JSON",
     ]);
     // Final at once: one attempt each, nothing left waiting.
@@ -191,6 +201,76 @@ describe("the queue's secret and signatures", () => {
     expect(() => verifyJob(key, "run", moved)).toThrow(/not signed/);
     expect(() => verifyJob(key, "shard", signed)).toThrow(/not signed/);
     expect(() => verifyJob(Buffer.from(OTHER), "run", signed)).toThrow(/not signed/);
+  });
+});
+
+describe.skipIf(!hasRedis())("events on Redis are not trusted either", () => {
+  it("kd run shows only well-formed progress events: a forged one cannot write terminal escapes into its output", async () => {
+    const lone = await startRedis();
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        bin,
+        "run",
+        spec,
+        "--redis",
+        lone.url,
+        "--store",
+        join(tmp, "events"),
+        "--out",
+        join(tmp, "ev"),
+        "--no-progress",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, KD_DEBUG: "" } },
+    );
+    const p: Proc = { child, stderr: "" };
+    child.stderr!.on("data", (b: Buffer) => {
+      p.stderr += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+    const raw = new Redis(parseRedisUrl(lone.url).options);
+    let jobId: string | undefined;
+    await waitFor(
+      async () => {
+        jobId = (await raw.lrange(`bull:${QUEUE_NAME}:wait`, 0, 0))[0];
+        return jobId !== undefined;
+      },
+      60_000,
+      "the job",
+    );
+    const event = (data: unknown) =>
+      raw.xadd(
+        `bull:${QUEUE_NAME}:events`,
+        "*",
+        "event",
+        "progress",
+        "jobId",
+        jobId!,
+        "data",
+        JSON.stringify(data),
+      );
+    const epoch = { epoch: 1, loss: 0.5, parts: {}, trainAccuracy: 0.9, evalErrors: 7, evalAccuracy: 0.93 };
+    // Sent again until one arrives: kd run may not be reading events yet when the job is queued.
+    await waitFor(
+      async () => {
+        const rest = { lr: 0.1, momentum: 0.9, seconds: 1, examplesPerSec: 300 };
+        await event({ epoch: { epoch: 1 } });
+        await event({ epoch: { ...epoch, ...rest, loss: 0.25, parts: { "\u001b[2J": 1, b: 2 } } });
+        await event({ epoch: { ...epoch, ...rest } });
+        await new Promise((r) => setTimeout(r, 300));
+        return p.stderr.includes("epoch 1/1 - loss 0.5000");
+      },
+      10_000,
+      "the well-formed event's line",
+    );
+    raw.disconnect();
+    child.kill("SIGKILL");
+    await exited;
+    await lone.stop();
+    expect(p.stderr).not.toContain("\u001b");
+    expect(p.stderr).not.toContain("loss 0.2500");
   });
 });
 

@@ -24,12 +24,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server and waits until it accepts connections (it prints "Ready to accept"). */
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server (with `extraArgs`, e.g. --requirepass) and waits until it accepts connections (it prints "Ready to accept"). */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const proc: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {

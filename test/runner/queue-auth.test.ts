@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queueSecret, SECRET_ENV, signJob, verifyJob } from "../../src/runner/job-auth.js";
 import { QUEUE_NAME } from "../../src/runner/queue.js";
-import { bullConnection, parseRedisUrl } from "../../src/runner/redis.js";
+import { bullConnection, PASSWORD_ENV, parseRedisUrl } from "../../src/runner/redis.js";
 import { runSchema } from "../../src/spec/schema.js";
 import { kd } from "../helpers/cli.js";
 import {
@@ -272,6 +272,60 @@ describe.skipIf(!hasRedis())("events on Redis are not trusted either", () => {
     expect(p.stderr).not.toContain("\u001b");
     expect(p.stderr).not.toContain("loss 0.2500");
   });
+});
+
+describe("Redis with a password", () => {
+  it("rediss:// (TLS) and passwords parse; a message never shows the password", () => {
+    const t = parseRedisUrl("rediss://kd:pa%40ss@example.org:6380/2");
+    expect(t.url).toBe("rediss://example.org:6380/2");
+    expect(t.options).toMatchObject({
+      host: "example.org",
+      port: 6380,
+      db: 2,
+      username: "kd",
+      password: "pa@ss",
+    });
+    expect(t.options.tls).toEqual({});
+    expect(parseRedisUrl("redis://h").options.tls).toBeUndefined();
+    let msg = "";
+    try {
+      parseRedisUrl("redis://kd:hunter2@h/x");
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toBe('--redis "redis://h/x": database must be a number');
+  });
+
+  it.skipIf(!hasRedis())(
+    "kd worker reaches a requirepass Redis with KD_REDIS_PASSWORD; without it, or with a wrong one, it says so in one line",
+    async () => {
+      const pw = "redis-password-for-test";
+      const locked = await startRedis(["--requirepass", pw]);
+      try {
+        const r = kd(["worker", "--redis", locked.url, "--store", join(tmp, "locked")], 30_000);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+          `kd: cannot reach Redis at ${locked.url}: it needs a password (KD_REDIS_PASSWORD, or redis://:PASSWORD@HOST)\n`,
+        );
+        const wrong = kd([
+          "worker",
+          "--redis",
+          locked.url.replace("//", "//:nope@"),
+          "--store",
+          join(tmp, "locked"),
+        ]);
+        expect(wrong.stderr).toBe(`kd: cannot reach Redis at ${locked.url}: wrong user name or password\n`);
+        const w = spawnWorker(locked.url, join(tmp, "locked"), [], { [PASSWORD_ENV]: pw });
+        await waitFor(() => w.stderr.includes("waiting") || w.child.exitCode !== null, 60_000, "the worker");
+        await stopProc(w);
+        expect(w.stderr).toBe(
+          `kd worker: waiting for runs on ${locked.url} (store ${join(tmp, "locked")})\n`,
+        );
+      } finally {
+        await locked.stop();
+      }
+    },
+  );
 });
 
 describe.skipIf(!hasRedis())("Redis killed under a worker", () => {

@@ -339,7 +339,7 @@ describe("Redis unreachable", () => {
       [["--shard-rows", "5"], "kd: --shard-rows needs --redis (shards run on the workers)\n"],
       [
         ["--redis", "http://x", "--store", join(tmp, "s2")],
-        'kd: --redis "http://x": expected a redis:// URL\n',
+        'kd: --redis "http://x": expected a redis:// or rediss:// (TLS) URL\n',
       ],
     ] as const) {
       const r = kd(["run", specFile, "--out", join(tmp, "f"), ...args], 30_000);

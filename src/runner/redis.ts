@@ -24,7 +24,7 @@ export const PASSWORD_ENV = "KD_REDIS_PASSWORD";
  * without its user and password.
  */
 export function parseRedisUrl(text: string): RedisTarget {
-  const quoted = `--redis "${text.replace(/\/\/[^/@]*@/, "//")}"`;
+  const quoted = `--redis "${text.replace(/\/\/.*@/, "//")}"`;
   let u: URL;
   try {
     u = new URL(text);

@@ -77,11 +77,12 @@ const num = z.number();
 
 /**
  * Progress a worker sends (queue.ts JobProgress). Anyone who can write to Redis can publish
- * events, so the coordinator shows only well-formed ones: a malformed one would crash its printer.
+ * events, so the coordinator shows only well-formed ones (a malformed one threw in its printer,
+ * a forged part name could write terminal escapes); fields it does not know are dropped.
  */
 export const jobProgressSchema = z.union([
-  z.strictObject({
-    progress: z.strictObject({
+  z.object({
+    progress: z.object({
       epoch: int,
       epochs: int,
       seen: num,
@@ -91,8 +92,8 @@ export const jobProgressSchema = z.union([
       examplesPerSec: num,
     }),
   }),
-  z.strictObject({
-    epoch: z.strictObject({
+  z.object({
+    epoch: z.object({
       epoch: int,
       loss: num,
       parts: z.record(z.string().regex(/^[\w-]{1,40}$/), num),

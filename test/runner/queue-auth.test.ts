@@ -160,6 +160,8 @@ describe.skipIf(!hasRedis())("queue jobs are checked before a worker touches the
     ]);
     const good = run(SECRET, "same");
     expect(good.code, good.stderr).toBe(0);
+    // The worker's own progress events pass the coordinator's check.
+    expect(good.stderr).toMatch(/epoch 1\/1 - loss \d/);
     expect(Object.keys(JSON.parse(readFileSync(join(tmp, "same", "results.json"), "utf8")).runs)).toEqual([
       "s",
     ]);

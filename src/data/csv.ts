@@ -16,20 +16,19 @@ export interface CsvOptions extends ArrayDatasetOptions {
   readonly delimiter?: string;
 }
 
-/** Parses CSV text (header first) into rows of cells. `what` names the source in errors. */
+/**
+ * Parses CSV text (header first) into rows of cells. `what` names the source in errors, which name
+ * lines and columns by number and never quote the file (it may be one the user cannot read).
+ */
 function parseRows(text: string, what: string, delimiter: string): string[][] {
   try {
     return parse(text, { delimiter, skip_empty_lines: true, trim: true, bom: true }) as string[][];
   } catch (e) {
-    throw new KdError(`${what}: not valid CSV (${(e as Error).message.split("\n")[0]})`);
+    // csv-parse's messages quote the offending field; its code and line say the same without it.
+    const { code, lines } = e as { code?: string; lines?: number };
+    const why = code ? code.replace(/^CSV_/, "").toLowerCase().replace(/_/g, " ") : "unreadable";
+    throw new KdError(`${what}: not valid CSV${lines ? ` at line ${lines}` : ""} (${why})`);
   }
-}
-
-/** The header's names for messages: all of a short header, the first few of a long one. */
-function someNames(header: readonly string[]): string {
-  const shown = 8;
-  if (header.length <= shown) return `columns: ${header.join(", ")}`;
-  return `${header.length} columns: ${header.slice(0, shown).join(", ")}, …`;
 }
 
 /** Index of the label column in `header`, or -1 for none (see CsvOptions.labelColumn). */
@@ -55,7 +54,7 @@ function labelIndex(
         `${what}: no header row (the first row is numbers), so give the label column by index, not "${col}"`,
     );
     const i = header.indexOf(col);
-    ensure(i >= 0, () => `${what}: no column named "${col}" for the labels (${someNames(header)})`);
+    ensure(i >= 0, () => `${what}: no column named "${col}" for the labels in the header (line 1)`);
     return i;
   }
   const i = header.indexOf("label");
@@ -82,18 +81,18 @@ function hasHeader(first: readonly string[]): boolean {
 function csvLabels(
   cells: readonly string[],
   line: (i: number) => number,
-  column: string,
+  column: number,
   what: string,
 ): { values: number[]; names?: string[] } {
   const numeric = cells.map(isNumber);
   const empty = cells.indexOf("");
-  ensure(empty < 0, () => `${what}: line ${line(empty)}, column "${column}": the label is empty`);
+  ensure(empty < 0, () => `${what}: line ${line(empty)}, column ${column}: the label is empty`);
   if (numeric.every(Boolean)) return { values: cells.map(Number) };
   const num = numeric.indexOf(true);
   if (num >= 0) {
     const word = numeric.indexOf(false);
     throw new KdError(
-      `${what}: line ${line(word)}, column "${column}": "${cells[word]}" is not a number, but line ${line(num)}'s label is (labels are all numbers or all names)`,
+      `${what}: line ${line(word)}, column ${column}: the label is not a number, but line ${line(num)}'s is (labels are all numbers or all names)`,
     );
   }
   const names = [...new Set(cells)].sort();
@@ -114,7 +113,7 @@ export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {
   ensure(rows.length > first, () => `${what}: needs a header row and at least one data row`);
   const li = labelIndex(header, named, opts.labelColumn, what);
   const features = header.length - (li >= 0 ? 1 : 0);
-  ensure(features >= 1, () => `${what}: no feature columns besides the label column "${header[li]}"`);
+  ensure(features >= 1, () => `${what}: no feature columns besides the label column (column ${li + 1})`);
   const n = rows.length - first;
   const x = new Float64Array(n * features);
   const labelCells: string[] = [];
@@ -136,12 +135,12 @@ export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {
       // Number("NaN") and Number("Infinity") parse: let checkDataset name those; refuse the rest here.
       ensure(
         !Number.isNaN(v) || cell === "NaN" || cell === "nan",
-        () => `${what}: line ${r + 1}, column "${header[c]}": "${cell}" is not a number`,
+        () => `${what}: line ${r + 1}, column ${c + 1}: not a number`,
       );
       x[k++] = v;
     }
   }
-  const labels = li >= 0 ? csvLabels(labelCells, (i) => i + first + 1, header[li]!, what) : undefined;
+  const labels = li >= 0 ? csvLabels(labelCells, (i) => i + first + 1, li + 1, what) : undefined;
   const ds = datasetFromArrays(
     { dtype: "float64", dims: [n, features], data: x },
     labels?.values,

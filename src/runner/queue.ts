@@ -10,15 +10,16 @@ import type { Redis } from "ioredis";
 import { DataCatalog } from "../data/sources.js";
 import { cacheKey, cachePath } from "../distill/cache.js";
 import { cacheSettings } from "../distill/distill.js";
-import { assembleShards, type RowRange, shardRanges } from "../distill/shards.js";
+import { assembleShards, shardRanges } from "../distill/shards.js";
 import { Teachers } from "../distill/teacher.js";
 import { objective as obj } from "../objectives/index.js";
 import type { Spec } from "../spec/schema.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdAbort, KdError } from "../util/errors.js";
+import { queueSecret, signJob } from "./job-auth.js";
+import { jobProgressSchema, type RunJobData, type ShardJobData } from "./jobs.js";
 import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
-import type { PlannedRun } from "./plan.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
 import type { RunRecord } from "./results.js";
 import { Store } from "./store.js";
@@ -30,21 +31,6 @@ export const BAD_INPUT = "kd-bad-input: ";
 
 /** Attempts of a job that crashed (a bug, a killed process past the stall limit); bad input gets one. */
 export const CRASH_ATTEMPTS = 3;
-
-/** What a worker needs to rebuild the run: the plan entry, the spec's datasets and their folder. */
-export interface RunJobData {
-  readonly planned: PlannedRun;
-  readonly datasets: Spec["data"];
-  readonly baseDir: string;
-  /** Teacher files in the store (blobs/), in order. */
-  readonly teacherFiles: readonly string[];
-  readonly stepsPerRun?: number;
-}
-
-/** One shard (row range) of a run's teacher logits over its transfer set. */
-export interface ShardJobData extends RunJobData {
-  readonly range: RowRange;
-}
 
 /** Sent by the worker through job progress. */
 export type JobProgress = { readonly progress: Progress } | { readonly epoch: EpochLog };
@@ -62,6 +48,8 @@ export interface QueueRunnerOptions {
   readonly shardRows?: number;
   /** Forget finished jobs and store records of the spec's runs first (kd run --force). */
   readonly force?: boolean;
+  /** The file holding the secret jobs are signed with (default: $KD_QUEUE_SECRET, else <store>/secret). */
+  readonly secretFile?: string;
 }
 
 export class QueueRunner implements Runner {
@@ -76,6 +64,7 @@ export class QueueRunner implements Runner {
   private constructor(
     private readonly o: QueueRunnerOptions,
     readonly store: Store,
+    private readonly secret: Buffer,
     private readonly queue: Queue,
     private readonly events: QueueEvents,
     private readonly watch: Redis,
@@ -86,11 +75,12 @@ export class QueueRunner implements Runner {
     this.lost.catch(() => {});
     events.on("progress", ({ jobId, data }) => {
       const l = this.listeners.get(jobId);
-      const d = data as JobProgress;
-      if (l && typeof d === "object" && d !== null) {
-        if ("progress" in d) l.onProgress?.(d.progress);
-        else if ("epoch" in d) l.onEpoch?.(d.epoch);
-      }
+      const p = l && jobProgressSchema.safeParse(data);
+      if (!p?.success) return;
+      // An undefined accuracy arrives as a missing key (JSON): the same to every reader.
+      const d = p.data as JobProgress;
+      if ("progress" in d) l?.onProgress?.(d.progress);
+      else l?.onEpoch?.(d.epoch);
     });
   }
 
@@ -103,8 +93,10 @@ export class QueueRunner implements Runner {
       else lostEarly = msg;
     });
     let store: Store;
+    let secret: Buffer;
     try {
       store = new Store(o.store).init();
+      secret = queueSecret({ store: store.root, ...(o.secretFile ? { secretFile: o.secretFile } : {}) });
     } catch (e) {
       closeWatch(watch);
       throw e;
@@ -119,7 +111,7 @@ export class QueueRunner implements Runner {
     // its runnable runs in flight (a sweep: dozens), so Node's leak warning at 10 would be noise.
     queue.setMaxListeners(0);
     events.setMaxListeners(0);
-    runner = new QueueRunner(o, store, queue, events, watch);
+    runner = new QueueRunner(o, store, secret, queue, events, watch);
     if (lostEarly) runner.fail(lostEarly);
     await Promise.race([events.waitUntilReady(), runner.lost]);
     return runner;
@@ -195,11 +187,11 @@ export class QueueRunner implements Runner {
       if (existsSync(cachePath(this.store.cacheDir, key))) return;
       const jobs = await Promise.all(
         ranges.map((range) =>
-          this.queue.add("shard", { ...data, range } satisfies ShardJobData, {
-            jobId: `shard-${key.slice(0, 24)}-${range.start}-${range.end}`,
-            attempts: CRASH_ATTEMPTS,
-            backoff: { type: "fixed", delay: 1000 },
-          }),
+          this.enqueue(
+            "shard",
+            { ...data, range } satisfies ShardJobData,
+            `shard-${key.slice(0, 24)}-${range.start}-${range.end}`,
+          ),
         ),
       );
       await Promise.all(jobs.map((j) => this.finished(j, data.planned.id, named)));
@@ -209,10 +201,26 @@ export class QueueRunner implements Runner {
     }
   }
 
+  /**
+   * Queues a job signed with the queue's secret. A job of this id left failed in an earlier
+   * coordinator's time (a crash, bad input, or refused by the workers: signed with another secret,
+   * or not ours at all) is replaced by this one, so a rerun tries again with this run's data.
+   */
+  private async enqueue(
+    name: "run" | "shard",
+    payload: RunJobData | ShardJobData,
+    jobId: string,
+  ): Promise<Job> {
+    const data = signJob(this.secret, name, payload);
+    const opts = { jobId, attempts: CRASH_ATTEMPTS, backoff: { type: "fixed", delay: 1000 } };
+    const job = await this.queue.add(name, data, opts);
+    if ((await job.getState()) !== "failed") return job;
+    // A worker may have taken a twin coordinator's replacement meanwhile: then that one is awaited.
+    await this.queue.remove(jobId).catch(() => {});
+    return this.queue.add(name, data, opts);
+  }
+
   private async finished(job: Job, id: string, named: (m: string) => string): Promise<unknown> {
-    // A job left failed by crashes in an earlier coordinator's time is retried; bad input is final.
-    if ((await job.getState()) === "failed" && !job.failedReason?.startsWith(BAD_INPUT))
-      await job.retry("failed");
     try {
       return await job.waitUntilFinished(this.events);
     } catch (e) {
@@ -230,11 +238,7 @@ export class QueueRunner implements Runner {
       await this.queue.remove(jobId);
       this.store.forget(data.planned.fingerprint);
     }
-    const job = await this.queue.add("run", data, {
-      jobId,
-      attempts: CRASH_ATTEMPTS,
-      backoff: { type: "fixed", delay: 1000 },
-    });
+    const job = await this.enqueue("run", data, jobId);
     return (await this.finished(job, data.planned.id, named)) as RunRecord;
   }
 

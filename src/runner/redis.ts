@@ -3,7 +3,7 @@
  * probe that turns "cannot connect" into one line, and a watchdog that reports a connection lost
  * for good, so neither the coordinator nor a worker hangs on a dead server.
  */
-import type { ConnectionOptions } from "bullmq";
+import { type ConnectionOptions, createIORedisClient, RedisConnection } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { KdError } from "../util/errors.js";
 
@@ -16,19 +16,30 @@ export interface RedisTarget {
 /** Reconnect attempts before a lost connection counts as lost for good (about 10 s in all). */
 const RECONNECTS = 20;
 
+/** The environment variable with the Redis password when the URL has none (a URL's shows in `ps`). */
+export const PASSWORD_ENV = "KD_REDIS_PASSWORD";
+
+/**
+ * `redis://` or `rediss://` (TLS) `[USER[:PASSWORD]@]HOST[:PORT][/DB]`. Messages show the URL
+ * without its user and password.
+ */
 export function parseRedisUrl(text: string): RedisTarget {
+  const quoted = `--redis "${text.replace(/\/\/.*@/, "//")}"`;
   let u: URL;
   try {
     u = new URL(text);
   } catch {
-    throw new KdError(`--redis "${text}": not a URL (expected redis://HOST:PORT[/DB])`);
+    throw new KdError(`${quoted}: not a URL (expected redis://HOST:PORT[/DB])`);
   }
-  if (u.protocol !== "redis:") throw new KdError(`--redis "${text}": expected a redis:// URL`);
-  if (!u.hostname) throw new KdError(`--redis "${text}": no host`);
+  if (u.protocol !== "redis:" && u.protocol !== "rediss:")
+    throw new KdError(`${quoted}: expected a redis:// or rediss:// (TLS) URL`);
+  if (!u.hostname) throw new KdError(`${quoted}: no host`);
   const db = u.pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d{1,2}$/.test(db)) throw new KdError(`--redis "${text}": database must be a number`);
+  if (db !== "" && !/^\d{1,2}$/.test(db)) throw new KdError(`${quoted}: database must be a number`);
   const port = u.port ? Number(u.port) : 6379;
-  const shown = `redis://${u.hostname}:${port}${db ? `/${db}` : ""}`;
+  const tls = u.protocol === "rediss:";
+  const shown = `${u.protocol}//${u.hostname}:${port}${db ? `/${db}` : ""}`;
+  const password = u.password ? decodeURIComponent(u.password) : process.env[PASSWORD_ENV] || undefined;
   return {
     url: shown,
     options: {
@@ -36,7 +47,9 @@ export function parseRedisUrl(text: string): RedisTarget {
       port,
       ...(db ? { db: Number(db) } : {}),
       ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      ...(password ? { password } : {}),
+      // Node checks the server's certificate against the host name (extra CAs: NODE_EXTRA_CA_CERTS).
+      ...(tls ? { tls: {} } : {}),
       connectTimeout: 5000,
       // BullMQ's blocking connections need this; commands wait while ioredis reconnects.
       maxRetriesPerRequest: null,
@@ -58,8 +71,12 @@ export function redisReason(e: unknown): string {
       return "connection timed out";
     case "ECONNRESET":
       return "connection reset";
-    default:
-      return String(err?.message ?? e).split("\n")[0] ?? "unknown error";
+    default: {
+      const msg = String(err?.message ?? e).split("\n")[0] ?? "unknown error";
+      if (msg.startsWith("NOAUTH")) return `it needs a password (${PASSWORD_ENV}, or redis://:PASSWORD@HOST)`;
+      if (msg.startsWith("WRONGPASS")) return "wrong user name or password";
+      return msg;
+    }
   }
 }
 
@@ -100,8 +117,23 @@ export async function connectRedis(target: RedisTarget, onLost: (message: string
 
 const closing = new WeakSet<Redis>();
 
+/**
+ * Every client BullMQ opens keeps an error listener of its own: BullMQ removes its listener when
+ * it closes a connection, but ioredis may still be reconnecting to a dead server and would then
+ * print "[ioredis] Unhandled error event" with a stack. Errors reach the user through the
+ * watchdog (lost for good) or a job's failure instead.
+ */
+function quietClients(): void {
+  RedisConnection.clientFactory ??= (opts) => {
+    const client = new Redis(opts);
+    client.on("error", () => {});
+    return createIORedisClient(client);
+  };
+}
+
 /** The options BullMQ's queues, events and workers connect with (each opens its own connections). */
 export function bullConnection(target: RedisTarget): ConnectionOptions {
+  quietClients();
   return { ...target.options } as ConnectionOptions;
 }
 

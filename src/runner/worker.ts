@@ -5,7 +5,7 @@
  * again after its lock expires and resumes from its checkpoint in the store.
  */
 import { mkdirSync, rmSync } from "node:fs";
-import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { type Job, type JobJson, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { DataCatalog } from "../data/sources.js";
 import { cacheSettings } from "../distill/distill.js";
@@ -14,8 +14,10 @@ import { Teachers } from "../distill/teacher.js";
 import { objective } from "../objectives/index.js";
 import { KdAbort, KdError } from "../util/errors.js";
 import { failedLog, fileState } from "./failed-log.js";
+import { queueSecret, verifyJob } from "./job-auth.js";
+import { type Job as KdJob, parseJob, type RunJobData, type ShardJobData } from "./jobs.js";
 import { LocalRunner, teacherSpecFor } from "./local.js";
-import { BAD_INPUT, type JobProgress, QUEUE_NAME, type RunJobData, type ShardJobData } from "./queue.js";
+import { BAD_INPUT, type JobProgress, QUEUE_NAME } from "./queue.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
 import type { RunRecord } from "./results.js";
 import { Store } from "./store.js";
@@ -32,10 +34,36 @@ export interface WorkerOptions {
    */
   readonly lockMs?: number;
   readonly onEvent?: (message: string) => void;
+  /** The file holding the secret jobs are signed with (default: $KD_QUEUE_SECRET, else <store>/secret). */
+  readonly secretFile?: string;
 }
 
 /** Progress updates sent to Redis at most this often (ms); epochs are always sent. */
 const PROGRESS_EVERY_MS = 500;
+
+/**
+ * BullMQ's worker, except that a job whose data is not JSON reaches the processor (which refuses
+ * it, so it fails) instead of throwing in the fetch loop, which left the job stuck without a word.
+ */
+class KdWorker extends Worker<unknown, RunRecord | string> {
+  readonly unreadable = new WeakSet<Job>();
+
+  protected override createJob(json: JobJson, jobId: string): Job<unknown, RunRecord | string> {
+    try {
+      return super.createJob(json, jobId);
+    } catch {
+      const job = super.createJob({ ...json, data: "null" }, jobId);
+      this.unreadable.add(job);
+      return job;
+    }
+  }
+}
+
+/** Text from Redis (a job's id) as it may appear in a log line: printable, bounded. */
+const shown = (s: unknown): string =>
+  String(s)
+    .replace(/[^\x20-\x7e]/g, "?")
+    .slice(0, 100);
 
 export interface RunningWorker {
   /** Settles when the worker stops: resolves after close(), rejects when Redis is lost for good. */
@@ -50,7 +78,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     resolveDone = res;
     rejectDone = rej;
   });
-  let worker: Worker | undefined;
+  let worker: KdWorker | undefined;
   let watch: Redis | undefined;
   const stop = async (force: boolean) => {
     closeWatch(watch);
@@ -64,8 +92,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     void stop(true).then(() => rejectDone(new KdAbort(msg)));
   });
   let store: Store;
+  let secret: Buffer;
   try {
     store = new Store(o.store).init();
+    secret = queueSecret({ store: store.root, ...(o.secretFile ? { secretFile: o.secretFile } : {}) });
   } catch (e) {
     closeWatch(watch);
     throw e;
@@ -83,12 +113,22 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return c;
   };
   const lockDuration = o.lockMs ?? 30_000;
-  worker = new Worker<RunJobData, RunRecord | string>(
+  // Each admitted job's name in log lines; a refused job is named by its id alone.
+  const labels = new WeakMap<Job, string>();
+  worker = new KdWorker(
     QUEUE_NAME,
-    async (job) =>
-      job.name === "shard"
-        ? processShard(job.data as ShardJobData, store, catalog(job.data), o)
-        : processRun(job as Job<RunJobData, RunRecord>, store, catalog(job.data), o),
+    async (job) => {
+      const j = admit(job, secret, worker!.unreadable.has(job));
+      const label =
+        j.name === "shard"
+          ? `${j.data.planned.id} teacher rows ${j.data.range.start}-${j.data.range.end}`
+          : j.data.planned.id;
+      labels.set(job, label);
+      o.onEvent?.(`${label}: started (${shown(job.id)})`);
+      return j.name === "shard"
+        ? processShard(j.data, store, catalog(j.data), o)
+        : processRun(job as Job<unknown, RunRecord>, j.data, store, catalog(j.data), o);
+    },
     {
       connection: bullConnection(o.redis),
       concurrency: o.concurrency ?? 1,
@@ -99,13 +139,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     },
   );
   worker.on("error", () => {});
-  const what = (job: Job<RunJobData> | undefined) =>
-    job?.name === "shard"
-      ? `${job.data.planned.id} teacher rows ${(job.data as ShardJobData).range.start}-${(job.data as ShardJobData).range.end}`
-      : (job?.data.planned.id ?? "?");
-  worker.on("active", (job) => o.onEvent?.(`${what(job)}: started (${job.id})`));
+  const what = (job: Job | undefined) => (job && labels.get(job)) ?? `job ${shown(job?.id)}`;
   worker.on("completed", (job) => o.onEvent?.(`${what(job)}: done`));
-  worker.on("failed", (job, err) => o.onEvent?.(`${what(job)}: failed: ${err.message}`));
+  worker.on("failed", (job, err) => {
+    const msg = err.message.startsWith(BAD_INPUT) ? err.message.slice(BAD_INPUT.length) : err.message;
+    o.onEvent?.(`${what(job)}: failed: ${msg}`);
+  });
   await worker.waitUntilReady();
   return {
     done,
@@ -114,6 +153,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       resolveDone();
     },
   };
+}
+
+/**
+ * A job's checked payload: its signature first, before anything reads its data, then its shape.
+ * A refused job fails at once as bad input, with a reason that quotes nothing from the job's data.
+ */
+function admit(job: Job, secret: Buffer, unreadable: boolean): KdJob {
+  try {
+    if (unreadable) throw new KdError("its data is not JSON");
+    return parseJob(job.name, verifyJob(secret, String(job.name), job.data));
+  } catch (e) {
+    if (e instanceof KdError) throw new UnrecoverableError(`${BAD_INPUT}job refused: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Computes one shard of a run's teacher logits into the store (kept if already there). */
@@ -142,12 +195,12 @@ async function processShard(
 }
 
 async function processRun(
-  job: Job<RunJobData, RunRecord>,
+  job: Job<unknown, RunRecord>,
+  d: RunJobData,
   store: Store,
   catalog: DataCatalog,
   o: WorkerOptions,
 ): Promise<RunRecord> {
-  const d = job.data;
   const fp = d.planned.fingerprint;
   const files = store.run(fp);
   const runner = new LocalRunner(catalog, {

@@ -54,11 +54,11 @@ describe("the class count is bounded by what the data holds", () => {
 });
 
 describe("CSV labels", () => {
-  it("--label-column with a wrong name lists a few of 785 columns, not all", () => {
+  it("--label-column with a wrong name: one short line, no list of 785 columns (and no file text)", () => {
     const head = [...Array.from({ length: 784 }, (_, i) => `pixel${i}`), "label"];
     const csv = put("wide.csv", `${head.join(",")}\n${head.map(() => "0").join(",")}\n`);
     const msg = kdMessage(() => loadDataset(csv, undefined, { labelColumn: "nope" }));
-    expect(msg).toMatch(/no column named "nope" for the labels \(785 columns: pixel0, pixel1, .*…\)/);
+    expect(msg).toMatch(/no column named "nope" for the labels in the header \(line 1\)$/);
     expect(msg.length).toBeLessThan(200);
   });
 
@@ -85,10 +85,10 @@ describe("CSV labels", () => {
 
   it("a word among numeric labels, or an empty label, is refused", () => {
     expect(kdMessage(() => loadDataset(put("mixed.csv", "a,label\n1,0\n2,x\n3,1\n")))).toMatch(
-      /mixed\.csv: line 3, column "label": "x" is not a number, but line 2's label is/,
+      /mixed\.csv: line 3, column 2: the label is not a number, but line 2's is/,
     );
     expect(kdMessage(() => loadDataset(put("blank.csv", "a,label\n1,cat\n2,\n")))).toMatch(
-      /blank\.csv: line 3, column "label": the label is empty/,
+      /blank\.csv: line 3, column 2: the label is empty/,
     );
   });
 });

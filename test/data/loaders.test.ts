@@ -290,16 +290,14 @@ describe("loadDataset: bad input gets one line naming the problem", () => {
 
   it("CSV: non-numeric cells, ragged rows, a missing label column, no data rows", () => {
     expect(kdMessage(() => loadDataset(csv("a,b,label\n1,2,0\n3,x,1\n")))).toMatch(
-      /line 3, column "b": "x" is not a number/,
+      /line 3, column 2: not a number/,
     );
-    expect(kdMessage(() => loadDataset(csv("a,b,label\n1,,0\n")))).toMatch(
-      /line 2, column "b": "" is not a number/,
-    );
+    expect(kdMessage(() => loadDataset(csv("a,b,label\n1,,0\n")))).toMatch(/line 2, column 2: not a number/);
     expect(kdMessage(() => loadDataset(csv("a,b,label\n1,2\n")))).toMatch(
       /not valid CSV|line 2 has 2 fields/,
     );
     expect(kdMessage(() => loadDataset(csv("a,b,c\n1,2,0\n"), undefined, { labelColumn: "label" }))).toMatch(
-      /no column named "label" for the labels \(columns: a, b, c\)/,
+      /no column named "label" for the labels in the header \(line 1\)/,
     );
     expect(kdMessage(() => loadDataset(csv("a,b\n1,0\n"), undefined, { labelColumn: 5 }))).toMatch(
       /label column 5 is outside the 2 columns/,
@@ -307,6 +305,28 @@ describe("loadDataset: bad input gets one line naming the problem", () => {
     expect(kdMessage(() => loadDataset(csv("a,b,label\n")))).toMatch(
       /needs a header row and at least one data row/,
     );
+  });
+
+  it("CSV messages name the file, line and column, never the file's text (it may be /etc/shadow)", () => {
+    const secret = "root:$6$s3cr3t-hash:19000:0:99999:7:::";
+    for (const [text, msg, opts] of [
+      [
+        `${secret}\ndaemon:*:19000:0:99999:7:::\n`,
+        /no feature columns besides the label column \(column 1\)/,
+        {},
+      ],
+      [`a,b\n1,"${secret}"x\n`, /not valid CSV at line 2 \(invalid closing quote\)/, {}],
+      [`a,label\n${secret},0\n`, /line 2, column 1: not a number/, {}],
+      [
+        `${secret},b\n1,2\n`,
+        /no column named "label" for the labels in the header \(line 1\)/,
+        { labelColumn: "label" },
+      ],
+    ] as const) {
+      const m = kdMessage(() => loadDataset(csv(text), undefined, opts));
+      expect(m).toMatch(msg);
+      expect(m).not.toContain("s3cr3t");
+    }
   });
 
   it("NaN or infinity in features (CSV and NPY)", () => {

@@ -1,6 +1,9 @@
-/** A throwaway redis-server on a free loopback port for queue tests (no persistence). */
+/** A throwaway redis-server on a free loopback port for queue tests (no persistence), and `kd worker` processes. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
 
 export const hasRedis = (): boolean => spawnSync("sh", ["-c", "command -v redis-server"]).status === 0;
 
@@ -21,12 +24,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server and waits until it accepts connections (it prints "Ready to accept"). */
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server (with `extraArgs`, e.g. --requirepass) and waits until it accepts connections (it prints "Ready to accept"). */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const proc: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -54,4 +57,61 @@ export async function startRedis(): Promise<RedisServer> {
       await closed;
     },
   };
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  stderr: string;
+}
+
+/** `kd worker` on `url` and `store` (1 thread, 1 s locks), its stderr collected as it comes. */
+export function spawnWorker(
+  url: string,
+  store: string,
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Proc {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      bin,
+      "worker",
+      "--redis",
+      url,
+      "--store",
+      store,
+      "--threads",
+      "1",
+      "--lock-ms",
+      "1000",
+      ...args,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, KD_DEBUG: "", ...env } },
+  );
+  const p: Proc = { child, stderr: "" };
+  child.stderr!.on("data", (b: Buffer) => {
+    p.stderr += b.toString();
+  });
+  return p;
+}
+
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function stopProc(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const closed = new Promise((r) => p.child.once("close", r));
+  p.child.kill("SIGTERM");
+  await closed;
 }

@@ -3,7 +3,7 @@
  * is SIGKILLed in the middle of a run, and every model still equals a local run's bit for bit;
  * bad input fails once; an unreachable or vanished Redis is one line and a non-zero exit.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,15 @@ import { Store } from "../../src/runner/store.js";
 import { loadSpec } from "../../src/spec/load.js";
 import { kd } from "../helpers/cli.js";
 import { writeIntOnlyModel } from "../helpers/onnx-files.js";
-import { hasRedis, type RedisServer, startRedis } from "../helpers/redis.js";
+import {
+  hasRedis,
+  type Proc,
+  type RedisServer,
+  startRedis,
+  stopProc,
+  waitFor,
+  spawnWorker as worker,
+} from "../helpers/redis.js";
 import { writeSpec } from "../helpers/specs.js";
 
 const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
@@ -55,52 +63,6 @@ function sweep(teacher: string) {
     },
   };
 }
-
-interface Proc {
-  readonly child: ChildProcess;
-  stderr: string;
-}
-
-function worker(url: string, store: string): Proc {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      bin,
-      "worker",
-      "--redis",
-      url,
-      "--store",
-      store,
-      "--threads",
-      "1",
-      "--lock-ms",
-      "1000",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, KD_DEBUG: "" } },
-  );
-  const p: Proc = { child, stderr: "" };
-  child.stderr!.on("data", (b: Buffer) => {
-    p.stderr += b.toString();
-  });
-  return p;
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-const stopProc = async (p: Proc) => {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const closed = new Promise((r) => p.child.once("close", r));
-  p.child.kill("SIGTERM");
-  await closed;
-};
 
 describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
   let redis: RedisServer;
@@ -337,6 +299,7 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     expect(await wExited).toBe(1);
     expect(Date.now() - t1).toBeLessThan(30_000);
     expect(w.stderr.trim().split("\n").at(-1)).toMatch(/^kd: lost the connection to Redis at /);
+    expect(w.stderr).not.toContain("Unhandled error event");
     // Progress lines, then exactly one error line and no stack trace.
     const errLines = stderr.split("\n").filter((l) => l.startsWith("kd:") || /^\s+at /.test(l));
     expect(errLines).toEqual([
@@ -376,7 +339,7 @@ describe("Redis unreachable", () => {
       [["--shard-rows", "5"], "kd: --shard-rows needs --redis (shards run on the workers)\n"],
       [
         ["--redis", "http://x", "--store", join(tmp, "s2")],
-        'kd: --redis "http://x": expected a redis:// URL\n',
+        'kd: --redis "http://x": expected a redis:// or rediss:// (TLS) URL\n',
       ],
     ] as const) {
       const r = kd(["run", specFile, "--out", join(tmp, "f"), ...args], 30_000);

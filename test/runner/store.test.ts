@@ -10,8 +10,10 @@ import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataCatalog } from "../../src/data/sources.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
+import { queueSecret, signJob } from "../../src/runner/job-auth.js";
+import type { RunJobData } from "../../src/runner/jobs.js";
 import { type PlannedRun, planSpec } from "../../src/runner/plan.js";
-import { CRASH_ATTEMPTS, QUEUE_NAME, QueueRunner, type RunJobData } from "../../src/runner/queue.js";
+import { CRASH_ATTEMPTS, QUEUE_NAME, QueueRunner } from "../../src/runner/queue.js";
 import { bullConnection, parseRedisUrl } from "../../src/runner/redis.js";
 import type { Results } from "../../src/runner/results.js";
 import { Store } from "../../src/runner/store.js";
@@ -76,7 +78,7 @@ describe.skipIf(!hasRedis())("the queue's store, tampered with", () => {
     await queue.clean(0, 0, "failed");
   };
 
-  /** Queues the teacher's job straight to the worker (no coordinator checks) and waits for it to settle. */
+  /** Queues the teacher's job straight to the worker (no coordinator checks, but signed) and waits for it to settle. */
   async function teacherJob() {
     const loaded = loadSpec(specFile);
     const catalog = new DataCatalog(loaded.spec.data, loaded.baseDir);
@@ -91,7 +93,13 @@ describe.skipIf(!hasRedis())("the queue's store, tampered with", () => {
       baseDir: loaded.baseDir,
       teacherFiles: [],
     };
-    await queue.add("run", data, { jobId, attempts: CRASH_ATTEMPTS, backoff: { type: "fixed", delay: 200 } });
+    // Signed with the store's secret, as kd run signs its jobs (the worker refuses unsigned ones).
+    const signed = signJob(queueSecret({ store: store.root }), "run", data);
+    await queue.add("run", signed, {
+      jobId,
+      attempts: CRASH_ATTEMPTS,
+      backoff: { type: "fixed", delay: 200 },
+    });
     for (let t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 50))) {
       const state = await queue.getJobState(jobId);
       if (state === "failed" || state === "completed") break;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { writeReports } from "../../report/index.js";
 import { executeSpec, planWithReuse } from "../../runner/execute.js";
+import { SECRET_FILE_HELP } from "../../runner/job-auth.js";
 import { pointText } from "../../runner/plan.js";
 import { QueueRunner } from "../../runner/queue.js";
 import { parseRedisUrl } from "../../runner/redis.js";
@@ -24,6 +25,7 @@ export interface RunFlags {
   redis?: string;
   store?: string;
   shardRows?: number;
+  secretFile?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -62,6 +64,7 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
     f.redis ? "--redis needs --store DIR (the folder the workers share)" : "--store needs --redis URL",
   );
   ensure(f.shardRows === undefined || f.redis, "--shard-rows needs --redis (shards run on the workers)");
+  ensure(f.secretFile === undefined || f.redis, "--secret-file needs --redis (it signs the queue's jobs)");
   // Open the queue first: an unreachable Redis is one line before anything is written.
   const runner =
     f.redis && f.store
@@ -72,6 +75,7 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
           baseDir: loaded.baseDir,
           ...(f.force ? { force: true } : {}),
           ...(f.shardRows ? { shardRows: f.shardRows } : {}),
+          ...(f.secretFile ? { secretFile: f.secretFile } : {}),
         })
       : undefined;
   const printer = progressPrinter({ bar: f.progress });
@@ -109,7 +113,8 @@ export function addRunOptions(cmd: Command): Command {
       "--shard-rows <n>",
       "with --redis: compute teacher logits of larger transfer sets in shards of about n rows, one job each",
       num({ int: true, min: 1 }),
-    );
+    )
+    .option("--secret-file <path>", SECRET_FILE_HELP);
 }
 
 export function registerRun(program: Command): void {

@@ -1,5 +1,6 @@
 /** `kd worker --redis URL --store DIR`: take runs from the queue until stopped (SIGINT/SIGTERM). */
 import type { Command } from "commander";
+import { SECRET_FILE_HELP } from "../../runner/job-auth.js";
 import { parseRedisUrl } from "../../runner/redis.js";
 import { startWorker } from "../../runner/worker.js";
 import { num } from "../options.js";
@@ -11,6 +12,7 @@ interface WorkerFlags {
   threads?: number;
   lockMs?: number;
   quiet?: boolean;
+  secretFile?: string;
 }
 
 export function registerWorker(program: Command): void {
@@ -26,6 +28,7 @@ export function registerWorker(program: Command): void {
       "a job's lock; a killed worker's run is taken again about this long after (default 30000)",
       num({ int: true, min: 200, max: 3_600_000 }),
     )
+    .option("--secret-file <path>", SECRET_FILE_HELP)
     .option("--quiet", "no line per job")
     .action(async (f: WorkerFlags) => {
       const say = f.quiet ? undefined : (m: string) => process.stderr.write(`kd worker: ${m}\n`);
@@ -36,6 +39,7 @@ export function registerWorker(program: Command): void {
         ...(f.threads ? { threads: f.threads } : {}),
         ...(f.lockMs ? { lockMs: f.lockMs } : {}),
         ...(say ? { onEvent: say } : {}),
+        ...(f.secretFile ? { secretFile: f.secretFile } : {}),
       });
       say?.(`waiting for runs on ${parseRedisUrl(f.redis).url} (store ${f.store})`);
       const stop = () => void w.close();

@@ -31,6 +31,11 @@ function inversePerm(perm: readonly number[]): number[] {
   return inv;
 }
 
+/** The (fixed) sizes of `axes` of `x`, as slice and pad require. */
+function axisSizes(x: Tensor, axes: readonly number[]): number[] {
+  return axes.map((a) => x.shape[a < 0 ? a + x.rank : a] as number);
+}
+
 /** x [N, G·Cig, H, W] as [Cig, G·N, H, W]: batch and channels swapped, channels still group-major. */
 function groupMajor(x: Tensor, groups: number): Tensor {
   const [n, c, h, w] = x.shape as [Dim, number, Dim, Dim];
@@ -135,25 +140,11 @@ export const gradRules: { readonly [P in Prim]: GradRule<P> } = {
     return [dx, convWeightGrad(g, x!, [w!.shape[2]!, w!.shape[3]!], params)];
   },
   slice: ({ inputs: [x], params: { axes, starts, ends }, g }) => {
-    const sizes = axes.map((a) => x!.shape[a < 0 ? a + x!.rank : a] as number);
-    return [
-      o.pad(
-        g,
-        axes,
-        starts,
-        ends.map((e, i) => sizes[i]! - e),
-      ),
-    ];
+    const after = axisSizes(x!, axes).map((d, i) => d - ends[i]!);
+    return [o.pad(g, axes, starts, after)];
   },
   pad: ({ inputs: [x], params: { axes, before }, g }) => {
-    const sizes = axes.map((a) => x!.shape[a < 0 ? a + x!.rank : a] as number);
-    return [
-      o.slice(
-        g,
-        axes,
-        before,
-        before.map((b, i) => b + sizes[i]!),
-      ),
-    ];
+    const ends = axisSizes(x!, axes).map((d, i) => before[i]! + d);
+    return [o.slice(g, axes, before, ends)];
   },
 };

@@ -230,20 +230,21 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
     if (!isFloat(like!.dtype)) fail("dropoutMask: shape source must be floating point");
     return { shape: like!.shape, dtype: like!.dtype };
   },
-  conv2d: ([x, w], params) => {
-    const { strides, pads, dilations } = params;
+  conv2d: ([x, w], { strides, pads, dilations, groups: g }) => {
     if (x!.rank !== 4 || w!.rank !== 4) fail("conv2d: input and weight must be 4-D (NCHW, OIHW)");
-    const groups = checkGroups(params.groups, w!.shape[0]!, "conv2d");
-    if (x!.shape[1] !== dimTimes(w!.shape[1]!, groups))
-      fail(`conv2d: ${x!.shape[1]} input channels, weight wants ${w!.shape[1]} x ${groups} groups`);
+    const groups = checkGroups(g, w!.shape[0]!, "conv2d");
+    if (x!.shape[1] !== dimTimes(w!.shape[1]!, groups)) {
+      const per = groups === 1 ? "" : ` per group x ${groups} groups`;
+      fail(`conv2d: ${x!.shape[1]} input channels, weight wants ${w!.shape[1]}${per}`);
+    }
     const h = convOut(x!.shape[2]!, w!.shape[2]!, strides[0], pads[0], dilations[0], "conv2d");
     const wd = convOut(x!.shape[3]!, w!.shape[3]!, strides[1], pads[1], dilations[1], "conv2d");
     return { shape: [x!.shape[0]!, w!.shape[0]!, h, wd], dtype: sameDtype([x!, w!], "conv2d") };
   },
   convTranspose2d: ([x, w], { strides, pads, dilations, outputPadding, groups: g }) => {
-    const groups = checkGroups(g, x!.shape[1]!, "convTranspose2d");
     if (dilations[0] !== 1 || dilations[1] !== 1) fail("convTranspose2d: dilation must be 1");
     if (x!.rank !== 4 || w!.rank !== 4) fail("convTranspose2d: input and weight must be 4-D");
+    const groups = checkGroups(g, x!.shape[1]!, "convTranspose2d");
     if (x!.shape[1] !== w!.shape[0]) fail("convTranspose2d: channel mismatch");
     const size = (i: 0 | 1) => {
       const n = x!.shape[2 + i]!;

@@ -222,6 +222,22 @@ describe("errors", () => {
     expect(() => grad(o.sum(y), [w])).toThrow(/conv2d: no gradient rule for dilated kernels/);
   });
 
+  it("grouped convolution, slice and pad shape errors name the primitive", () => {
+    const g = new Graph();
+    const x = g.input("x", [1, 4, 5, 5]);
+    expect(() => o.conv2d(x, g.input("w", [6, 1, 3, 3]), [1, 1], [0, 0], 4)).toThrow(
+      /conv2d: 6 channels are not divisible into 4 groups/,
+    );
+    expect(() => o.conv2d(x, g.input("v", [4, 1, 3, 3]), [1, 1], [0, 0], 2)).toThrow(
+      /conv2d: 4 input channels, weight wants 1 per group x 2 groups/,
+    );
+    expect(() => o.slice(x, [2], [3], [6])).toThrow(/slice: range \[3, 6\) outside axis 2 of size 5/);
+    expect(() => o.pad(x, [1, 1], [1, 1], [0, 0])).toThrow(/pad: repeated axis/);
+    expect(() => o.pad(g.input("b", ["batch", 3]), [0], [1], [1])).toThrow(
+      /pad: axis 0 must have a fixed size/,
+    );
+  });
+
   it("grad of a non-scalar is refused", () => {
     const g = new Graph();
     const x = g.input("x", [3]);

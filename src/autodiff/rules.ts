@@ -1,6 +1,6 @@
 /** One reverse-mode rule per primitive: given the output's cotangent, each input's (or null). */
 import * as o from "../ir/ops.js";
-import { type ConvParams, normAxes, type Prim, type PrimParams } from "../ir/primitives.js";
+import { type ConvParams, dimTimes, normAxes, type Prim, type PrimParams } from "../ir/primitives.js";
 import type { Dim, Tensor } from "../ir/tensor.js";
 
 export interface RuleArgs<P extends Prim> {
@@ -31,26 +31,51 @@ function inversePerm(perm: readonly number[]): number[] {
   return inv;
 }
 
+/** The (fixed) sizes of `axes` of `x`, as slice and pad require. */
+function axisSizes(x: Tensor, axes: readonly number[]): number[] {
+  return axes.map((a) => x.shape[a < 0 ? a + x.rank : a] as number);
+}
+
+/** x [N, G·Cig, H, W] as [Cig, G·N, H, W]: batch and channels swapped, channels still group-major. */
+function groupMajor(x: Tensor, groups: number): Tensor {
+  const [n, c, h, w] = x.shape as [Dim, number, Dim, Dim];
+  const perGroup = o.transpose(o.reshape(x, [n, groups, c / groups, h, w]), [2, 1, 0, 3, 4]);
+  return o.reshape(perGroup, [c / groups, dimTimes(n, groups), h, w]);
+}
+
+/**
+ * The operands of a weight-gradient convolution, with batch and channels swapped; with groups,
+ * a convolution of G groups then pairs each group's inputs only with that group's cotangents.
+ * x goes first: creation order names the tensors, and ungrouped graphs must not change.
+ */
+function swapBatchAndChannels(x: Tensor, gy: Tensor, groups: number): [Tensor, Tensor] {
+  const xt = groups === 1 ? o.transpose(x, [1, 0, 2, 3]) : groupMajor(x, groups);
+  return [xt, o.transpose(gy, [1, 0, 2, 3])];
+}
+
 /**
  * Weight gradient of a convolution written as another convolution: with batch and channels
- * swapped, the data convolved with the output cotangent (dilated by the stride) is dW.
+ * swapped, the data convolved with the output cotangent (dilated by the stride) is dW. When
+ * (size + 2·pad − kernel) is not a multiple of the stride, the forward pass never read the last
+ * rows/columns of the padded input: that convolution then runs past the kernel, and is cropped.
  */
 function convWeightGrad(
   x: Tensor,
   gy: Tensor,
   kernel: readonly Dim[],
-  { strides, pads }: ConvParams,
+  { strides, pads, groups }: ConvParams,
 ): Tensor {
-  for (const i of [0, 1] as const) {
-    const size = x.shape[2 + i] as number;
-    const k = kernel[i] as number;
-    if ((size + 2 * pads[i] - k) % strides[i] !== 0)
-      throw new Error("conv2d gradient: (size + 2*pad - kernel) must be divisible by the stride");
-  }
-  const xt = o.transpose(x, [1, 0, 2, 3]);
-  const gt = o.transpose(gy, [1, 0, 2, 3]);
-  const dw = o.apply("conv2d", { strides: [1, 1], pads, dilations: strides }, [xt, gt]);
-  return o.transpose(dw, [1, 0, 2, 3]);
+  const g = groups ?? 1;
+  const [xt, gt] = swapBatchAndChannels(x, gy, g);
+  const params = {
+    strides: [1, 1] as [number, number],
+    pads,
+    dilations: strides,
+    ...(g !== 1 ? { groups: g } : {}),
+  };
+  const dw = o.transpose(o.apply("conv2d", params, [xt, gt]), [1, 0, 2, 3]);
+  if (dw.shape[2] === kernel[0] && dw.shape[3] === kernel[1]) return dw;
+  return o.slice(dw, [2, 3], [0, 0], kernel as number[]);
 }
 
 export const gradRules: { readonly [P in Prim]: GradRule<P> } = {
@@ -103,12 +128,23 @@ export const gradRules: { readonly [P in Prim]: GradRule<P> } = {
       h - (strides[0] * (gh - 1) + kh - 2 * pads[0]),
       wd - (strides[1] * (gw - 1) + kw - 2 * pads[1]),
     ];
-    const dx = o.apply("convTranspose2d", { strides, pads, dilations, outputPadding }, [g, w!]);
+    // outputPadding restores the rows/columns a stride that does not divide left unread.
+    const grouped = params.groups !== undefined && params.groups !== 1 ? { groups: params.groups } : {};
+    const dx = o.apply("convTranspose2d", { strides, pads, dilations, outputPadding, ...grouped }, [g, w!]);
     return [dx, convWeightGrad(x!, g, [kh, kw], params)];
   },
   convTranspose2d: ({ inputs: [x, w], params, g }) => {
     // y = convT(x, w) is the input-gradient of conv(·, w): its own gradients swap roles.
-    const dx = o.apply("conv2d", { strides: params.strides, pads: params.pads, dilations: [1, 1] }, [g, w!]);
+    const { strides, pads, groups } = params;
+    const dx = o.conv2d(g, w!, [strides[0], strides[1]], [pads[0], pads[1]], groups ?? 1);
     return [dx, convWeightGrad(g, x!, [w!.shape[2]!, w!.shape[3]!], params)];
+  },
+  slice: ({ inputs: [x], params: { axes, starts, ends }, g }) => {
+    const after = axisSizes(x!, axes).map((d, i) => d - ends[i]!);
+    return [o.pad(g, axes, starts, after)];
+  },
+  pad: ({ inputs: [x], params: { axes, before }, g }) => {
+    const ends = axisSizes(x!, axes).map((d, i) => before[i]! + d);
+    return [o.slice(g, axes, before, ends)];
   },
 };

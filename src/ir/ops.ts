@@ -81,12 +81,28 @@ export const expandLike = (x: Tensor, like: Tensor): Tensor => apply("expandLike
 export const countOf = (x: Tensor, axes: readonly number[]): Tensor => apply("countOf", { axes }, [x]);
 export const dropoutMask = (seed: Tensor, like: Tensor, rate: number): Tensor =>
   apply("dropoutMask", { rate }, [seed, like]);
+/** NCHW convolution; `groups` > 1 splits channels into blocks (groups = channels: depthwise). */
 export const conv2d = (
   x: Tensor,
   w: Tensor,
   strides: [number, number] = [1, 1],
   pads: [number, number] = [0, 0],
-) => apply("conv2d", { strides, pads, dilations: [1, 1] }, [x, w]);
+  groups = 1,
+) => apply("conv2d", { strides, pads, dilations: [1, 1], ...(groups !== 1 ? { groups } : {}) }, [x, w]);
+/** `x` restricted to [starts[i], ends[i]) along each of `axes` (fixed-size axes only). */
+export const slice = (
+  x: Tensor,
+  axes: readonly number[],
+  starts: readonly number[],
+  ends: readonly number[],
+) => apply("slice", { axes, starts, ends }, [x]);
+/** `x` with before[i] zeros ahead of and after[i] zeros behind it along each of `axes`. */
+export const pad = (
+  x: Tensor,
+  axes: readonly number[],
+  before: readonly number[],
+  after: readonly number[],
+) => apply("pad", { axes, before, after }, [x]);
 
 /** Mean over `axes` (all by default); works when a reduced dim is symbolic. */
 export function mean(x: Tensor, axes?: readonly number[], keepDims = false): Tensor {

@@ -11,6 +11,19 @@ export interface ConvParams {
   readonly pads: readonly [number, number];
   /** Kernel dilation; 1 except in the weight gradient, where it equals the forward stride. */
   readonly dilations: readonly [number, number];
+  /** Channel groups (1 when absent): input and output channels split into this many blocks. */
+  readonly groups?: number;
+}
+/** Static per-axis ranges: `axes[i]` runs over [starts[i], ends[i]) (slice) or gains zeros (pad). */
+export interface SliceParams {
+  readonly axes: readonly number[];
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+}
+export interface PadParams {
+  readonly axes: readonly number[];
+  readonly before: readonly number[];
+  readonly after: readonly number[];
 }
 
 /**
@@ -47,10 +60,14 @@ export interface PrimParams {
    * else 0; a pure function of the int64 scalar seed (input 0) and the element's position.
    */
   dropoutMask: { readonly rate: number };
-  /** NCHW convolution; weight [Cout, Cin, kh, kw]. */
+  /** NCHW convolution; weight [Cout, Cin / groups, kh, kw]. */
   conv2d: ConvParams;
-  /** Transposed convolution; weight [Cin, Cout, kh, kw]; output size fixed by outputPadding. */
+  /** Transposed convolution; weight [Cin, Cout / groups, kh, kw]; output size fixed by outputPadding. */
   convTranspose2d: ConvParams & { readonly outputPadding: readonly [number, number] };
+  /** The sub-tensor over static ranges of some (fixed-size) axes. */
+  slice: SliceParams;
+  /** Zeros added before and after some axes. */
+  pad: PadParams;
 }
 
 export type Prim = keyof PrimParams;
@@ -127,6 +144,38 @@ function convOut(size: Dim, k: Dim, stride: number, pad: number, dilation: numbe
   return Math.floor((size + 2 * pad - dilation * (k - 1) - 1) / stride) + 1;
 }
 
+/** `d · k` as a dim: a number, or for a symbolic `d` the symbol "d*k" (what grouped gradients reshape to). */
+export function dimTimes(d: Dim, k: number): Dim {
+  if (k === 1) return d;
+  return typeof d === "number" ? d * k : `${d}*${k}`;
+}
+
+function checkGroups(groups: number | undefined, channels: Dim, what: string): number {
+  const g = groups ?? 1;
+  if (!Number.isInteger(g) || g < 1) fail(`${what}: groups must be a positive integer, got ${g}`);
+  if (typeof channels === "number" && channels % g !== 0)
+    fail(`${what}: ${channels} channels are not divisible into ${g} groups`);
+  return g;
+}
+
+/** Checks axes and ranges of slice/pad, returning the normalised axes and each one's fixed size. */
+function rangeAxes(
+  x: Tensor,
+  axes: readonly number[],
+  a: readonly number[],
+  b: readonly number[],
+  what: string,
+) {
+  const ax = axes.map((v) => (v < 0 ? v + x.rank : v));
+  if (a.length !== ax.length || b.length !== ax.length) fail(`${what}: one range per axis`);
+  if (new Set(normAxes(ax, x.rank)).size !== ax.length) fail(`${what}: repeated axis`);
+  return ax.map((axis) => {
+    const d = x.shape[axis]!;
+    if (typeof d !== "number") fail(`${what}: axis ${axis} must have a fixed size`);
+    return { axis, d };
+  });
+}
+
 /** The shape and dtype rule of each primitive. */
 export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
   add: binary,
@@ -181,17 +230,21 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
     if (!isFloat(like!.dtype)) fail("dropoutMask: shape source must be floating point");
     return { shape: like!.shape, dtype: like!.dtype };
   },
-  conv2d: ([x, w], { strides, pads, dilations }) => {
+  conv2d: ([x, w], { strides, pads, dilations, groups: g }) => {
     if (x!.rank !== 4 || w!.rank !== 4) fail("conv2d: input and weight must be 4-D (NCHW, OIHW)");
-    if (x!.shape[1] !== w!.shape[1])
-      fail(`conv2d: ${x!.shape[1]} input channels, weight wants ${w!.shape[1]}`);
+    const groups = checkGroups(g, w!.shape[0]!, "conv2d");
+    if (x!.shape[1] !== dimTimes(w!.shape[1]!, groups)) {
+      const per = groups === 1 ? "" : ` per group x ${groups} groups`;
+      fail(`conv2d: ${x!.shape[1]} input channels, weight wants ${w!.shape[1]}${per}`);
+    }
     const h = convOut(x!.shape[2]!, w!.shape[2]!, strides[0], pads[0], dilations[0], "conv2d");
     const wd = convOut(x!.shape[3]!, w!.shape[3]!, strides[1], pads[1], dilations[1], "conv2d");
     return { shape: [x!.shape[0]!, w!.shape[0]!, h, wd], dtype: sameDtype([x!, w!], "conv2d") };
   },
-  convTranspose2d: ([x, w], { strides, pads, dilations, outputPadding }) => {
+  convTranspose2d: ([x, w], { strides, pads, dilations, outputPadding, groups: g }) => {
     if (dilations[0] !== 1 || dilations[1] !== 1) fail("convTranspose2d: dilation must be 1");
     if (x!.rank !== 4 || w!.rank !== 4) fail("convTranspose2d: input and weight must be 4-D");
+    const groups = checkGroups(g, x!.shape[1]!, "convTranspose2d");
     if (x!.shape[1] !== w!.shape[0]) fail("convTranspose2d: channel mismatch");
     const size = (i: 0 | 1) => {
       const n = x!.shape[2 + i]!;
@@ -199,6 +252,24 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
       if (typeof n !== "number" || typeof k !== "number") fail("convTranspose2d: spatial dims must be fixed");
       return strides[i] * (n - 1) + outputPadding[i] + k - 2 * pads[i];
     };
-    return { shape: [x!.shape[0]!, w!.shape[1]!, size(0), size(1)], dtype: sameDtype([x!, w!], "convT") };
+    const channels = dimTimes(w!.shape[1]!, groups);
+    return { shape: [x!.shape[0]!, channels, size(0), size(1)], dtype: sameDtype([x!, w!], "convT") };
+  },
+  slice: ([x], { axes, starts, ends }) => {
+    const shape = [...x!.shape];
+    rangeAxes(x!, axes, starts, ends, "slice").forEach(({ axis, d }, i) => {
+      if (!(0 <= starts[i]! && starts[i]! < ends[i]! && ends[i]! <= d))
+        fail(`slice: range [${starts[i]}, ${ends[i]}) outside axis ${axis} of size ${d}`);
+      shape[axis] = ends[i]! - starts[i]!;
+    });
+    return { shape, dtype: x!.dtype };
+  },
+  pad: ([x], { axes, before, after }) => {
+    const shape = [...x!.shape];
+    rangeAxes(x!, axes, before, after, "pad").forEach(({ axis, d }, i) => {
+      if (!(before[i]! >= 0 && after[i]! >= 0)) fail("pad: negative padding");
+      shape[axis] = before[i]! + d + after[i]!;
+    });
+    return { shape, dtype: x!.dtype };
   },
 };

@@ -107,6 +107,10 @@ function fmix32(c: LowerCtx, h: string): string {
   return xorShift(c, mulU32(c, xorShift(c, mulU32(c, xorShift(c, h, 16), FMIX[0]), 13), FMIX[1]), 16);
 }
 
+/** ONNX's `group` attribute, written only for grouped convolutions (ungrouped ones stay as before). */
+const groupAttr = (groups: number | undefined): Record<string, AttrValue> =>
+  groups !== undefined && groups !== 1 ? { group: groups } : {};
+
 export const lowerings: { readonly [P in Prim]: Lower<P> } = {
   add: direct("Add"),
   sub: direct("Sub"),
@@ -182,12 +186,35 @@ export const lowerings: { readonly [P in Prim]: Lower<P> } = {
     );
     c.emit("Reshape", [flat, shape], [c.out]);
   },
-  conv2d: (c, { strides, pads, dilations }) =>
-    c.emit("Conv", c.in, [c.out], { strides, pads: [pads[0], pads[1], pads[0], pads[1]], dilations }),
-  convTranspose2d: (c, { strides, pads, outputPadding }) =>
+  conv2d: (c, { strides, pads, dilations, groups }) =>
+    c.emit("Conv", c.in, [c.out], {
+      strides,
+      pads: [pads[0], pads[1], pads[0], pads[1]],
+      dilations,
+      ...groupAttr(groups),
+    }),
+  convTranspose2d: (c, { strides, pads, outputPadding, groups }) =>
     c.emit("ConvTranspose", c.in, [c.out], {
       strides,
       pads: [pads[0], pads[1], pads[0], pads[1]],
       output_padding: outputPadding,
+      ...groupAttr(groups),
     }),
+  slice: (c, { axes, starts, ends }, node) => {
+    const ax = axes.map((a) => (a < 0 ? a + node.inputs[0]!.rank : a));
+    const n = [ax.length];
+    const ranges = [c.constant(starts, "int64", n), c.constant(ends, "int64", n), c.constant(ax, "int64", n)];
+    c.emit("Slice", [c.in[0]!, ...ranges], [c.out]);
+  },
+  pad: (c, { axes, before, after }, node) => {
+    // Full-rank pads: Pad's axes input needs opset 18, and exports are written at 17.
+    const rank = node.inputs[0]!.rank;
+    const pads = new Array<number>(2 * rank).fill(0);
+    axes.forEach((a, i) => {
+      const axis = a < 0 ? a + rank : a;
+      pads[axis] = before[i]!;
+      pads[rank + axis] = after[i]!;
+    });
+    c.emit("Pad", [c.in[0]!, c.constant(pads, "int64", [2 * rank])], [c.out], { mode: "constant" });
+  },
 };

@@ -129,6 +129,63 @@ const rows: Row[] = [
     tol: 2e-3,
   },
   {
+    // 8 + 2 - 3 = 7 is odd: the last padded row and column are never read (the 28-pixel case).
+    name: "conv2d 3x3 stride 2 pad 1, size not a multiple of the stride",
+    f: ([x, w]) => o.conv2d(x!, w!, [2, 2], [1, 1]),
+    inputs: [{ shape: [2, 2, 8, 7] }, { shape: [3, 2, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "conv2d 1x1 stride 2 shortcut on an even size",
+    f: ([x, w]) => o.conv2d(x!, w!, [2, 2], [0, 0]),
+    inputs: [{ shape: [2, 3, 6, 6] }, { shape: [4, 3, 1, 1] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "conv2d stride 3, remainder 2, different strides and pads per axis",
+    f: ([x, w]) => o.conv2d(x!, w!, [3, 2], [0, 1]),
+    inputs: [{ shape: [2, 2, 7, 6] }, { shape: [2, 2, 2, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "conv2d groups 2",
+    f: ([x, w]) => o.conv2d(x!, w!, [1, 1], [1, 1], 2),
+    inputs: [{ shape: [2, 4, 5, 5] }, { shape: [6, 2, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "conv2d depthwise, stride 2, size not a multiple of the stride",
+    f: ([x, w]) => o.conv2d(x!, w!, [2, 2], [1, 1], 3),
+    inputs: [{ shape: [2, 3, 8, 8] }, { shape: [3, 1, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "conv2d depthwise with channel multiplier 2",
+    f: ([x, w]) => o.conv2d(x!, w!, [1, 1], [0, 0], 2),
+    inputs: [{ shape: [3, 2, 5, 4] }, { shape: [4, 1, 2, 2] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
+    name: "convTranspose2d groups 2 with output padding",
+    f: ([x, w]) =>
+      o.apply(
+        "convTranspose2d",
+        { strides: [2, 2], pads: [1, 1], dilations: [1, 1], outputPadding: [1, 1], groups: 2 },
+        [x!, w!],
+      ),
+    inputs: [{ shape: [2, 4, 3, 3] }, { shape: [4, 3, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  { name: "slice", f: ([a]) => o.slice(a!, [0, -1], [1, 0], [3, 2]), inputs: [{ shape: [4, 3] }] },
+  { name: "pad", f: ([a]) => o.pad(a!, [1], [2], [1]), inputs: [{ shape: [2, 3, 2] }] },
+  {
     name: "maxPool2d",
     f: ([x]) => o.maxPool2d(x!, 2),
     inputs: [{ shape: [2, 2, 4, 4] }],
@@ -163,6 +220,22 @@ describe("errors", () => {
     const w = g.input("w", [1, 1, 3, 3]);
     const y = o.apply("conv2d", { strides: [1, 1], pads: [0, 0], dilations: [2, 2] }, [x, w]);
     expect(() => grad(o.sum(y), [w])).toThrow(/conv2d: no gradient rule for dilated kernels/);
+  });
+
+  it("grouped convolution, slice and pad shape errors name the primitive", () => {
+    const g = new Graph();
+    const x = g.input("x", [1, 4, 5, 5]);
+    expect(() => o.conv2d(x, g.input("w", [6, 1, 3, 3]), [1, 1], [0, 0], 4)).toThrow(
+      /conv2d: 6 channels are not divisible into 4 groups/,
+    );
+    expect(() => o.conv2d(x, g.input("v", [4, 1, 3, 3]), [1, 1], [0, 0], 2)).toThrow(
+      /conv2d: 4 input channels, weight wants 1 per group x 2 groups/,
+    );
+    expect(() => o.slice(x, [2], [3], [6])).toThrow(/slice: range \[3, 6\) outside axis 2 of size 5/);
+    expect(() => o.pad(x, [1, 1], [1, 1], [0, 0])).toThrow(/pad: repeated axis/);
+    expect(() => o.pad(g.input("b", ["batch", 3]), [0], [1], [1])).toThrow(
+      /pad: axis 0 must have a fixed size/,
+    );
   });
 
   it("grad of a non-scalar is refused", () => {

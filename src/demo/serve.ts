@@ -79,6 +79,8 @@ async function answer(root: string, req: IncomingMessage, res: ServerResponse): 
   if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed");
   const path = requestPath(req.url);
   if (path === undefined) return send(res, 400, "bad request: malformed URL");
+  // A path that climbs out of the site (`..%2f`, which the URL parser leaves encoded) is refused as such.
+  if (path.split(/[\\/]/).includes("..")) return send(res, 403, "forbidden: the path leaves the site");
   const name = path.endsWith("/") ? `${path}index.html` : path;
   const file = await openInside(root, name);
   if (!file) return send(res, 404, "not found");

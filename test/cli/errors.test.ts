@@ -34,11 +34,15 @@ describe("bad input: one clear line and a non-zero exit", () => {
     expectOneLineError(["train", "--epochs", "many", "--out", out], /--epochs.*expected a whole number/));
   it("an out-of-range flag", () =>
     expectOneLineError(["train", "--dropout-hidden", "1.5", "--out", out], /--dropout-hidden.*≤ 0.95/));
-  it("an output path in a missing folder", () =>
+  // A missing folder of --out is now created (kd train makes it, as kd run does its output folder);
+  // a folder that cannot be made is the bad input left.
+  it("an output path whose folder cannot be made", () => {
+    writeFileSync(join(tmp, "a-file"), "");
     expectOneLineError(
-      ["train", "--out", join(tmp, "missing", "m.onnx")],
-      /folder .*missing does not exist/,
-    ));
+      ["train", "--out", join(tmp, "a-file", "m.onnx")],
+      /output folder .*a-file is a file, not a folder/,
+    );
+  });
   it("an IDX file with a wrong magic number", () => {
     const p = join(tmp, "wrong-magic.idx");
     writeFileSync(p, idx([0, 0, 0x99, 1], [3], [1, 2, 3]));

@@ -5,7 +5,7 @@
  * when it is used).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,8 +43,10 @@ describe("labels from files", () => {
     const x = npyBytes("float32", [6, 2], [0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0]);
     writeFileSync(p("x.npy"), x);
     writeFileSync(p("y.npy"), npyBytes("int64", [6], [0, 1, 0, 99999, 0, 1]));
+    // A test set of its own: kd refuses one that shares rows with the training set.
+    writeFileSync(p("xt.npy"), x);
     const bin = fileURLToPath(new URL("../../src/cli/bin.ts", import.meta.url));
-    const args = ["train", "--train", p("x.npy"), "--train-labels", p("y.npy"), "--test", p("x.npy")];
+    const args = ["train", "--train", p("x.npy"), "--train-labels", p("y.npy"), "--test", p("xt.npy")];
     const r = spawnSync(
       process.execPath,
       [
@@ -111,7 +113,17 @@ describe("labels from files", () => {
         mkdirSync(p(`pics/${cls}`), { recursive: true });
         writeFileSync(p(`pics/${cls}/${i}.png`), png(v + i));
       }
-    const t = kd(["train", "--train", p("pics"), "--test", p("pics"), ...quick, "--out", p("pics.onnx")]);
+    cpSync(p("pics"), p("pics-test"), { recursive: true });
+    const t = kd([
+      "train",
+      "--train",
+      p("pics"),
+      "--test",
+      p("pics-test"),
+      ...quick,
+      "--out",
+      p("pics.onnx"),
+    ]);
     expect(t.code, t.stderr).toBe(0);
     expect(JSON.parse(metadata(p("pics.onnx")).get("kd.classes")!)).toEqual(["cat", "dog"]);
     const r = kd(["predict", p("pics.onnx"), p("pics")]);
@@ -124,12 +136,13 @@ describe("labels from files", () => {
 
   it("labels {1, 2} train with a one-line warning that class 0 is empty", () => {
     writeCsv(p("onetwo.csv"), 30, 4, (i) => String(1 + (i % 2)));
+    cpSync(p("onetwo.csv"), p("onetwo-test.csv"));
     const t = kd([
       "train",
       "--train",
       p("onetwo.csv"),
       "--test",
-      p("onetwo.csv"),
+      p("onetwo-test.csv"),
       ...quick,
       "--out",
       p("ot.onnx"),
@@ -143,12 +156,13 @@ describe("the embedded MNIST is not a silent default for a model trained on othe
   const model = p("fashion.onnx");
   const train = () => {
     writeCsv(p("fashion.csv"), 30, 784, (i) => String(i % 10));
+    cpSync(p("fashion.csv"), p("fashion-test.csv"));
     const t = kd([
       "train",
       "--train",
       p("fashion.csv"),
       "--test",
-      p("fashion.csv"),
+      p("fashion-test.csv"),
       ...quick,
       "--out",
       model,

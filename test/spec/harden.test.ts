@@ -127,7 +127,8 @@ describe("a spec writes only inside its output folder", () => {
       name: "esc",
       data: {},
       runs: {},
-      report: { rows: [{ label: "\u001b[31mred", value: "runs.x.n" }] },
+      // A row that resolves (a spec's rows must): its label carries the escape.
+      report: { rows: [{ label: "\u001b[31mred", value: "machine.cpus" }] },
     };
     const out = join(tmp, "esc-out");
     for (const r of [kd(["run", writeSpec(tmp, s, "esc.yaml"), "--out", out]), kd(["report", out])]) {

@@ -168,13 +168,14 @@ export function registerDistill(program: Command): void {
         ),
       },
     });
-    if (defaults.length > 0 && !f.printSpec)
-      (f.json ? console.error : console.log)(`data: ${defaults.join("; ")}`);
+    // Which data a default picked comes first (with --json, in the summary, keeping stderr for errors).
+    if (defaults.length > 0 && !f.printSpec && !f.json) console.log(`data: ${defaults.join("; ")}`);
     const rec = await runOneRunSpec(raw, f, f.cacheDir, [...f.teacher, f.transferImages, f.transferLabels]);
     if (!rec) return;
     const last = rec.history.at(-1);
     const out = outPath(f, "distill");
     const summary = {
+      ...(defaults.length > 0 ? { data: defaults } : {}),
       out,
       transfer: { n: rec.trainExamples, labeled: !f.unlabeled },
       teacher: rec.teacher,

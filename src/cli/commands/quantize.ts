@@ -96,8 +96,9 @@ export function registerQuantize(program: Command): void {
       // The calibration data as the model takes it: its recorded preprocessing applied.
       calibration = { x: clf.prepare(ds.x, ds.rawScale), n: ds.n };
     }
-    // Which data a default picked comes first, before anything is measured on it.
-    if (defaults.length > 0) (f.json ? console.error : console.log)(`data: ${defaults.join("; ")}`);
+    // Which data a default picked comes first, before anything is measured on it (with --json, in
+    // the JSON, keeping stderr for errors).
+    if (defaults.length > 0 && !f.json) console.log(`data: ${defaults.join("; ")}`);
     const { model } = parseModelFile(path);
     const res = await quantizeModel(model, {
       mode: f.dynamic ? "dynamic" : "static",
@@ -113,7 +114,13 @@ export function registerQuantize(program: Command): void {
     const after = await summarize(f.out, sOpts);
     if (f.json)
       console.log(
-        JSON.stringify({ quantized: res.quantized, skipped: res.skipped, model: before, int8: after }),
+        JSON.stringify({
+          ...(defaults.length > 0 ? { data: defaults } : {}),
+          quantized: res.quantized,
+          skipped: res.skipped,
+          model: before,
+          int8: after,
+        }),
       );
     else {
       console.log(

@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { crc32, deflateRawSync, deflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/load.js";
-import { KdError } from "../../src/util/errors.js";
 import { runCapped } from "../helpers/capped.js";
+import { kdMessage } from "../helpers/errors.js";
 import { grayJpeg8x8 } from "./gray-jpeg.js";
 import { npyBytes } from "./npy-bytes.js";
 import { deflatedZeros, type ZipEntrySpec, zipBytes } from "./zip-bytes.js";
@@ -24,17 +24,6 @@ function put(name: string, bytes: Uint8Array): string {
   const p = join(dir, name);
   writeFileSync(p, bytes);
   return p;
-}
-
-/** Runs `fn`, expecting a KdError, and returns its message. */
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KdError);
-    return (err as KdError).message;
-  }
-  throw new Error("expected a KdError");
 }
 
 /** A deflated .npy entry of uint8 zeros with shape `dims`, declaring its true size. */

@@ -6,18 +6,8 @@ import { describe, expect, it } from "vitest";
 import { checkClasses, checkCompatible, checkDataset, MAX_CLASSES } from "../../src/data/checks.js";
 import { type Dataset, fromIdx } from "../../src/data/dataset.js";
 import { parseIdx, readIdxFile } from "../../src/data/idx.js";
-import { KdError } from "../../src/util/errors.js";
+import { kdMessage } from "../helpers/errors.js";
 import { idxBytes } from "./idx-bytes.js";
-
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KdError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a KdError");
-}
 
 const ds = (over: Partial<Dataset>): Dataset => ({
   x: new Float32Array(4),

@@ -6,19 +6,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseIdx, readIdxFile } from "../../src/data/idx.js";
-import { KdError } from "../../src/util/errors.js";
+import { kdMessage } from "../helpers/errors.js";
 import { idxBytes } from "./idx-bytes.js";
-
-/** Runs `fn`, expecting a KdError, and returns its message. */
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KdError);
-    return (err as KdError).message;
-  }
-  throw new Error("expected a KdError");
-}
 
 describe("parseIdx", () => {
   it("decodes every dtype big-endian into native arrays", () => {

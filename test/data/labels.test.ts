@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { alignClasses, emptyClassesWarning } from "../../src/data/classes.js";
 import { filterClasses, loadIdxDataset } from "../../src/data/dataset.js";
 import { loadDataset } from "../../src/data/load.js";
-import { KdError } from "../../src/util/errors.js";
+import { kdMessage } from "../helpers/errors.js";
 import { idxBytes } from "./idx-bytes.js";
 import { npyBytes } from "./npy-bytes.js";
 
@@ -20,17 +20,6 @@ function put(name: string, bytes: Uint8Array | string): string {
   const p = join(dir, name);
   writeFileSync(p, bytes);
   return p;
-}
-
-/** Runs `fn`, expecting a KdError, and returns its message. */
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KdError);
-    return (err as KdError).message;
-  }
-  throw new Error("expected a KdError");
 }
 
 describe("the class count is bounded by what the data holds", () => {

@@ -13,8 +13,8 @@ import { checkCompatible } from "../../src/data/checks.js";
 import { decodeImage, resizeBilinear } from "../../src/data/images.js";
 import { detectFormat, loadDataset } from "../../src/data/load.js";
 import { parseNpy } from "../../src/data/npy.js";
-import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { kdMessage } from "../helpers/errors.js";
 import { grayJpeg8x8 } from "./gray-jpeg.js";
 import { idxBytes } from "./idx-bytes.js";
 import { npyBytes } from "./npy-bytes.js";
@@ -28,17 +28,6 @@ function put(name: string, bytes: Uint8Array | string): string {
   mkdirSync(join(p, ".."), { recursive: true });
   writeFileSync(p, bytes);
   return p;
-}
-
-/** Runs `fn`, expecting a KdError, and returns its message. */
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KdError);
-    return (err as KdError).message;
-  }
-  throw new Error("expected a KdError");
 }
 
 // Four 5×4 grayscale images of classes 0, 0, 1, 2 (grouped by class, as an image folder orders them).

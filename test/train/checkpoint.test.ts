@@ -9,19 +9,9 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from "../../src/train/checkpoint.js";
-import { KdError } from "../../src/util/errors.js";
+import { kdMessage } from "../helpers/errors.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-ckpt-"));
-
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KdError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a KdError");
-}
 
 const log = {
   epoch: 1,

@@ -14,19 +14,9 @@ import { KdError } from "../../src/util/errors.js";
 import { fsError, fsErrorMessage, isFsError } from "../../src/util/fs-errors.js";
 import { checkAllocation, formatBytes } from "../../src/util/memory.js";
 import { checkOutputPath, checkOutputPaths, resolveInside, safeMkdir } from "../../src/util/paths.js";
+import { kdMessage } from "../helpers/errors.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-paths-"));
-
-/** The KdError message `fn` throws (fails the test on any other outcome). */
-function kdMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KdError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a KdError");
-}
 
 describe("safeMkdir", () => {
   it("creates nested folders and accepts an existing one", () => {

@@ -6,6 +6,7 @@
 import type { DataCatalog } from "../data/sources.js";
 import type { RunSpec } from "../spec/schema.js";
 import { lrScheduleUsesLength } from "../train/schedule.js";
+import type { TrainConfig } from "../train/trainer.js";
 import { sha256Hex as sha } from "../util/hash.js";
 import { RESULTS_VERSION } from "./results.js";
 
@@ -28,10 +29,7 @@ export interface RunIdentity {
 }
 
 /** What the trainer stores in a checkpoint and compares on resume. */
-export interface CheckpointIdentity {
-  readonly key: string;
-  readonly fields: Record<string, unknown>;
-}
+export type CheckpointIdentity = NonNullable<TrainConfig["identity"]>;
 
 /** Settings that change where files go or how fast, never the numbers: left out of identities. */
 const NOT_RESULTS = ["out", "checkpoint", "log", "cache", "metadata", "grid", "seeds"] as const;

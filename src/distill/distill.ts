@@ -4,7 +4,7 @@ import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import { type JobOptions, type JobResult, runJob } from "../train/run.js";
 import type { TeacherProvider } from "../train/trainer.js";
 import { KdError } from "../util/errors.js";
-import { type CacheStatus, cachedLogits } from "./cache.js";
+import { type CacheKeyParts, type CacheStatus, cachedLogits, cacheKey, cachePath } from "./cache.js";
 import { cachedTeacher, liveTeacher, type TeacherSpec, Teachers } from "./teacher.js";
 
 export interface DistillOptions extends Omit<JobOptions, "teacher"> {
@@ -33,6 +33,47 @@ export function cacheSettings(teachers: Teachers, spec: TeacherSpec, T: number):
   };
 }
 
+/** What keys the cache entry of `teachers`' logits over `transfer` at temperature `T`. */
+function cacheParts(teachers: Teachers, spec: TeacherSpec, transfer: Dataset, T: number): CacheKeyParts {
+  return { teachers, data: transfer, settings: cacheSettings(teachers, spec, T) };
+}
+
+/** A distilled run's teacher-logit cache entry, for those who compute it elsewhere (the queue's shards). */
+export interface TeacherCache {
+  readonly parts: CacheKeyParts;
+  /** The temperature the logits are computed at. */
+  readonly temperature: number;
+  /** The entry's key: hashes the teacher files and the transfer set, so computed once, when first asked. */
+  key(): string;
+  /** Where the entry lives in the cache folder `dir`. */
+  path(dir: string): string;
+  /** Frees the loaded teachers. */
+  release(): Promise<void>;
+}
+
+/**
+ * The cache entry `distill` reads for these teachers, transfer set and objective. Loads the
+ * teachers: release them when done.
+ */
+export async function teacherCacheFor(
+  spec: TeacherSpec,
+  transfer: Dataset,
+  objective: ObjectiveSpec,
+): Promise<TeacherCache> {
+  const teachers = await Teachers.load(spec);
+  const temperature = obj.temperature(objective);
+  const parts = cacheParts(teachers, spec, transfer, temperature);
+  let key: string | undefined;
+  const keyOf = () => (key ??= cacheKey(parts));
+  return {
+    parts,
+    temperature,
+    key: keyOf,
+    path: (dir) => cachePath(dir, keyOf()),
+    release: () => teachers.release(),
+  };
+}
+
 /**
  * The teacher-logit source for a transfer set. Inputs that change between epochs (jitter) need
  * the teacher on every batch; otherwise its logits are computed once, and kept on disk when a
@@ -52,8 +93,8 @@ export async function teacherSource(
       provider: cachedTeacher(teachers.id, await compute(), teachers.numClasses),
       mode: { kind: "cached", status: "memory" },
     };
-  const settings = cacheSettings(teachers, o.teachers, T);
-  const res = await cachedLogits(o.cacheDir, { teachers, data: transfer, settings }, compute, o.onNote);
+  const parts = cacheParts(teachers, o.teachers, transfer, T);
+  const res = await cachedLogits(o.cacheDir, parts, compute, o.onNote);
   return {
     provider: cachedTeacher(teachers.id, res.logits, teachers.numClasses),
     mode: { kind: "cached", status: res.status, path: res.path },

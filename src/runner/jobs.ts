@@ -50,6 +50,25 @@ const plannedSchema = z.strictObject({
     ]),
   ),
   deps: z.array(text),
+  /** Optional so a job from a kd before run identities still parses; without it the trainer keys its own checkpoint. */
+  identity: z
+    .strictObject({
+      version: int,
+      settings: z.record(z.string(), z.unknown()),
+      data: z.strictObject({ train: text, test: text.nullable(), val: text.nullable() }),
+      teachers: z.array(
+        z.union([
+          z.array(text),
+          z.strictObject({
+            file: text,
+            input: z.string().nullable(),
+            output: z.string().nullable(),
+            probs: z.boolean(),
+          }),
+        ]),
+      ),
+    })
+    .optional(),
   fingerprint: z.string().regex(/^[0-9a-f]{8,64}$/),
 });
 

@@ -18,6 +18,7 @@ import type { EpochLog, Progress } from "../train/trainer.js";
 import { ensure } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex } from "../util/hash.js";
+import { checkpointIdentity } from "./identity.js";
 import type { PlannedRun } from "./plan.js";
 import type { Metrics, RunRecord } from "./results.js";
 
@@ -127,6 +128,8 @@ export class LocalRunner implements Runner {
       ...(this.o.threads ? { threads: this.o.threads } : {}),
       ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
       ...(task.checkpoint ? { checkpoint: task.checkpoint, resume: true } : {}),
+      // A queue job from a kd before run identities carries none: the trainer then keys the checkpoint.
+      ...(planned.identity ? { identity: checkpointIdentity(planned.identity) } : {}),
       logFile: task.log,
       out: task.model,
       // What the model was trained on, so eval/quantize/predict know its data and class names.

@@ -1,7 +1,7 @@
 /**
  * The planner: expands a spec's runs over their grids and seeds, orders them so teachers come
- * before their students, and fingerprints each from its fully resolved settings, its data's
- * content and its teachers — so a change that can change a result reruns that run and nothing else.
+ * before their students, and fingerprints each by its identity (identity.ts: its resolved settings,
+ * its data's content and its teachers) — so a change that can change a result reruns that run and nothing else.
  */
 import { resolve } from "node:path";
 import type { DataCatalog } from "../data/sources.js";
@@ -12,7 +12,8 @@ import { checkKey } from "../spec/untrusted.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex as sha } from "../util/hash.js";
-import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
+import { fingerprintOf, type RunIdentity, runIdentity } from "./identity.js";
+import { fmt, groupKey } from "./results.js";
 
 export type TeacherRef =
   | { readonly kind: "run"; readonly ids: readonly string[] }
@@ -35,6 +36,8 @@ export interface PlannedRun {
   readonly teachers: readonly TeacherRef[];
   /** Ids of planned runs that must finish first. */
   readonly deps: readonly string[];
+  /** Everything that shapes the result (see identity.ts); `fingerprint` is its hash. */
+  readonly identity: RunIdentity;
   readonly fingerprint: string;
 }
 
@@ -106,9 +109,6 @@ function fileHash(path: string): string {
   return sha(readInputFile(path, "teacher model", MAX_MODEL_BYTES));
 }
 
-/** Settings that change where files go or how fast, never the numbers: left out of fingerprints. */
-const NOT_RESULTS = ["out", "checkpoint", "log", "cache", "metadata", "grid", "seeds"] as const;
-
 export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): PlannedRun[] {
   checkPlanSize(spec);
   const byRun = new Map<string, PlannedRun[]>();
@@ -146,17 +146,10 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
             : { kind: "file", ...t, path: resolve(baseDir, t.path) },
         );
         const deps = teachers.flatMap((t) => (t.kind === "run" ? t.ids : []));
-        const settings: Record<string, unknown> = { ...rs };
-        for (const k of NOT_RESULTS) delete settings[k];
-        const key = {
-          version: RESULTS_VERSION,
-          settings,
-          data: {
-            train: catalog.fingerprint(rs.train),
-            test: rs.test ? catalog.fingerprint(rs.test) : null,
-            val: rs.val ? catalog.fingerprint(rs.val) : null,
-          },
-          teachers: teachers.map((t) =>
+        const identity = runIdentity(
+          rs,
+          catalog,
+          teachers.map((t) =>
             t.kind === "run"
               ? t.ids.map((i) => byId.get(i)!.fingerprint)
               : {
@@ -166,7 +159,7 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
                   probs: t.probs ?? false,
                 },
           ),
-        };
+        );
         const planned: PlannedRun = {
           id,
           run: name,
@@ -175,7 +168,8 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
           spec: rs,
           teachers,
           deps,
-          fingerprint: sha(JSON.stringify(key)).slice(0, 16),
+          identity,
+          fingerprint: fingerprintOf(identity),
         };
         mine.push(planned);
         all.push(planned);

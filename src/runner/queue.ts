@@ -8,10 +8,8 @@ import { existsSync } from "node:fs";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { DataCatalog } from "../data/sources.js";
-import { cacheKey, cachePath } from "../distill/cache.js";
-import { cacheSettings } from "../distill/distill.js";
+import { type TeacherCache, teacherCacheFor } from "../distill/distill.js";
 import { assembleShards, shardRanges } from "../distill/shards.js";
-import { Teachers } from "../distill/teacher.js";
 import { objective as obj } from "../objectives/index.js";
 import type { Spec } from "../spec/schema.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
@@ -173,18 +171,19 @@ export class QueueRunner implements Runner {
     const train = this.catalog.get(r.train);
     const ranges = shardRanges(train.n, Math.ceil(train.n / this.o.shardRows));
     if (ranges.length < 2) return;
-    const T = obj.temperature(r.objective);
-    const spec = teacherSpecFor(data.planned, data.teacherFiles, undefined);
-    let teachers: Teachers;
+    let cache: TeacherCache;
     try {
-      teachers = await Teachers.load(spec);
+      cache = await teacherCacheFor(
+        teacherSpecFor(data.planned, data.teacherFiles, undefined),
+        train,
+        r.objective,
+      );
     } catch (e) {
       throw e instanceof KdError ? new KdError(named(e.message)) : e;
     }
     try {
-      const parts = { teachers, data: train, settings: cacheSettings(teachers, spec, T) };
-      const key = cacheKey(parts);
-      if (existsSync(cachePath(this.store.cacheDir, key))) return;
+      if (existsSync(cache.path(this.store.cacheDir))) return;
+      const key = cache.key();
       const jobs = await Promise.all(
         ranges.map((range) =>
           this.enqueue(
@@ -195,9 +194,9 @@ export class QueueRunner implements Runner {
         ),
       );
       await Promise.all(jobs.map((j) => this.finished(j, data.planned.id, named)));
-      assembleShards(this.store.cacheDir, this.store.shardDir, parts, ranges);
+      assembleShards(this.store.cacheDir, this.store.shardDir, cache.parts, ranges);
     } finally {
-      await teachers.release();
+      await cache.release();
     }
   }
 

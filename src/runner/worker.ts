@@ -8,10 +8,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { type Job, type JobJson, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { DataCatalog } from "../data/sources.js";
-import { cacheSettings } from "../distill/distill.js";
+import { teacherCacheFor } from "../distill/distill.js";
 import { computeShard } from "../distill/shards.js";
-import { Teachers } from "../distill/teacher.js";
-import { objective } from "../objectives/index.js";
 import { KdAbort, KdError } from "../util/errors.js";
 import { failedLog, fileState } from "./failed-log.js";
 import { queueSecret, verifyJob } from "./job-auth.js";
@@ -179,14 +177,12 @@ async function processShard(
   const spec = teacherSpecFor(d.planned, d.teacherFiles, o.threads);
   try {
     for (const f of d.teacherFiles) store.checkBlob(f);
-    const teachers = await Teachers.load(spec);
+    const r = d.planned.spec;
+    const cache = await teacherCacheFor(spec, catalog.get(r.train), r.objective);
     try {
-      const T = objective.temperature(d.planned.spec.objective);
-      const data = catalog.get(d.planned.spec.train);
-      const parts = { teachers, data, settings: cacheSettings(teachers, spec, T) };
-      return await computeShard(store.shardDir, parts, T, d.range);
+      return await computeShard(store.shardDir, cache.parts, cache.temperature, d.range);
     } finally {
-      await teachers.release();
+      await cache.release();
     }
   } catch (e) {
     if (e instanceof KdError) throw new UnrecoverableError(`${BAD_INPUT}${e.message}`);

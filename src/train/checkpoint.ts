@@ -34,6 +34,8 @@ const epochLogSchema = z
 const headerSchema = z.object({
   /** Identifies the run's configuration; a resume with another configuration is refused. */
   fingerprint: z.string(),
+  /** What the fingerprint hashes (runner/identity.ts), so a refused resume can name what differs. */
+  identity: z.record(z.string(), z.unknown()).optional(),
   epoch: z.number().int().nonnegative(),
   step: z.number().int().nonnegative(),
   rng: z.tuple([u32, u32, u32, u32]),
@@ -155,6 +157,45 @@ export function readCheckpoint(path: string): Checkpoint {
     off += length * 4;
   }
   return { header, tensors };
+}
+
+/**
+ * Refuses a checkpoint of a run with other settings: `key` is this run's checkpoint key and
+ * `fields` what it hashes. When both sides have fields, the line names the fields that differ.
+ */
+export function checkResumable(
+  path: string,
+  header: CheckpointHeader,
+  key: string,
+  fields: Record<string, unknown> | undefined,
+): void {
+  if (header.fingerprint === key) return;
+  const diff = fields && header.identity ? differences(fields, header.identity) : [];
+  const what = diff.length
+    ? ` (${diff.slice(0, 3).join("; ")}${diff.length > 3 ? `; ${diff.length - 3} more` : ""})`
+    : "";
+  throw new KdError(`${path} belongs to a run with other settings${what}; remove it to start afresh`);
+}
+
+/** `name: now X, checkpoint Y` for each leaf that differs; settings are named without their prefix. */
+function differences(now: Record<string, unknown>, then: Record<string, unknown>): string[] {
+  const a = leaves(now);
+  const b = leaves(then);
+  const show = (v: string | undefined) =>
+    v === undefined ? "unset" : v.length > 40 ? `${v.slice(0, 37)}...` : v;
+  return [...new Set([...a.keys(), ...b.keys()])]
+    .filter((k) => a.get(k) !== b.get(k))
+    .map(
+      (k) => `${k.replace(/^settings\./, "")}: ${show(a.get(k))} now, ${show(b.get(k))} in the checkpoint`,
+    );
+}
+
+/** Leaf path → JSON text; arrays are leaves. */
+function leaves(v: unknown, path = "", out = new Map<string, string>()): Map<string, string> {
+  if (v !== null && typeof v === "object" && !Array.isArray(v))
+    for (const [k, x] of Object.entries(v)) leaves(x, path ? `${path}.${k}` : k, out);
+  else out.set(path, JSON.stringify(v));
+  return out;
 }
 
 /**

@@ -13,7 +13,7 @@ import { ensureWritableDir } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import { Rng } from "../util/rng.js";
-import { checkCheckpointTensors, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { checkCheckpointTensors, checkResumable, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import {
   atChance,
   chanceOf,
@@ -71,6 +71,8 @@ export interface TrainConfig {
   /** Written atomically after every epoch; with `resume`, read first. */
   readonly checkpoint?: string;
   readonly resume?: boolean;
+  /** The run's checkpoint identity (runner/identity.ts); without it the trainer keys the checkpoint itself. */
+  readonly identity?: { readonly key: string; readonly fields: Record<string, unknown> };
   /** A JSON line per epoch is appended here. */
   readonly logFile?: string;
   readonly onProgress?: (p: Progress) => void;
@@ -197,7 +199,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
 
   // Fresh start, or everything a finished epoch left behind.
   // Hashing the data costs a pass over it: only runs that checkpoint need the fingerprint.
-  const print = cfg.checkpoint ? fingerprint(cfg) : "";
+  const print = cfg.checkpoint ? (cfg.identity?.key ?? fingerprint(cfg)) : "";
   let rng = new Rng(cfg.seed);
   const initRng = rng.fork(1);
   const single = await TrainStep.compile({ ...stepOpts, stepsPerRun: 1 });
@@ -212,8 +214,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   let best: { epoch: number; errors: number; params: Map<string, Float32Array> } | undefined;
   if (cfg.resume && cfg.checkpoint && existsSync(cfg.checkpoint)) {
     const ck = readCheckpoint(cfg.checkpoint);
-    if (ck.header.fingerprint !== print)
-      throw new KdError(`${cfg.checkpoint} belongs to a run with other settings; remove it to start afresh`);
+    checkResumable(cfg.checkpoint, ck.header, print, cfg.identity?.fields);
     const expected = new Map([...state.params, ...state.opt].map(([k, v]) => [k, v.length]));
     if (ck.header.best) for (const [k, v] of state.params) expected.set(`${BEST}${k}`, v.length);
     checkCheckpointTensors(cfg.checkpoint, ck, expected);
@@ -371,6 +372,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
           cfg.checkpoint,
           {
             fingerprint: print,
+            ...(cfg.identity ? { identity: cfg.identity.fields } : {}),
             epoch: epoch + 1,
             step: globalStep,
             rng: rng.state(),

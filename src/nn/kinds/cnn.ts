@@ -1,11 +1,11 @@
 /** The `cnn` kind: per entry a 3x3 conv + ReLU + 2x2 max-pool block, then a dense layer to the classes. */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { KdError } from "../../util/errors.js";
 import { type Block, classifier, convBlock, flattenBlock, NO_REG, regularisation } from "../blocks.js";
 import type { Model, Regularisation } from "../model.js";
 import { dropoutParams, type ModelKindDef, sizeList, sizes } from "./kind.js";
 
-const params = z.strictObject({ channels: sizes.min(1), dropout: dropoutParams.optional() });
+const params = z.strictObject({ channels: sizes.check(z.minLength(1)), dropout: z.optional(dropoutParams) });
 export type CnnParams = z.output<typeof params>;
 
 const arch = (channels: readonly number[]) => `cnn:${channels.join(",")}`;

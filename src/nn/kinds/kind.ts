@@ -1,12 +1,13 @@
 /** What a model kind declares (its file in this folder), and the parameter pieces kinds share. */
-import { z } from "zod";
+// zod/mini, not zod: the browser page builds models, and zod's classic API stays out of it.
+import * as z from "zod/mini";
 import { ensure } from "../../util/errors.js";
 import type { Model } from "../model.js";
 
 /** A model kind: parameters, `--arch` short form and builder. The size check runs on every kind's model (buildModel). */
 export interface ModelKindDef<P> {
   /** The spec's parameters beside `kind`. */
-  readonly params: z.ZodType<P> & z.ZodObject;
+  readonly params: z.ZodMiniType<P> & z.ZodMiniObject;
   /** The short form's pattern for `--arch` help ("mlp:H1,H2,..."). */
   readonly usage: string;
   /** A short form for "unknown architecture" messages ("mlp:1200,1200"). */
@@ -23,12 +24,12 @@ export interface ModelKindDef<P> {
 }
 
 const MAX_WIDTH = 100_000;
-const rate = z.number().min(0).max(0.95);
+const rate = z.number().check(z.minimum(0), z.maximum(0.95));
 
 /** Layer widths or channel counts. */
-export const sizes = z.array(z.number().int().min(1).max(MAX_WIDTH));
+export const sizes = z.array(z.int().check(z.minimum(1), z.maximum(MAX_WIDTH)));
 /** Dropout rates on the inputs and on hidden units. */
-export const dropoutParams = z.strictObject({ input: rate.default(0), hidden: rate.default(0) });
+export const dropoutParams = z.strictObject({ input: z._default(rate, 0), hidden: z._default(rate, 0) });
 
 /** A short form's "800,800" part as sizes; undefined when it is not a comma list of digits. */
 export function sizeList(body: string, arch: string): number[] | undefined {

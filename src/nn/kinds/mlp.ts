@@ -1,11 +1,11 @@
 /** The `mlp` kind: fully connected ReLU layers on the flattened example, then a dense layer to the classes. */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { classifier, denseBlock, NO_REG, regularisation } from "../blocks.js";
 import type { Model, Regularisation } from "../model.js";
 import { paramCount } from "../size.js";
 import { dropoutParams, type ModelKindDef, sizeList, sizes } from "./kind.js";
 
-const params = z.strictObject({ hidden: sizes, dropout: dropoutParams.optional() });
+const params = z.strictObject({ hidden: sizes, dropout: z.optional(dropoutParams) });
 export type MlpParams = z.output<typeof params>;
 
 const arch = (hidden: readonly number[]) => `mlp:${hidden.join(",")}`;

@@ -15,7 +15,7 @@ export const MODELS = {
   mlp: mlpKind,
   /** 3×3 conv + ReLU + 2×2 max-pool per entry, then a dense layer to the classes. */
   cnn: cnnKind,
-} as const;
+};
 
 export type ModelKind = keyof typeof MODELS;
 /** Each kind's parameters, as its file declares them. */
@@ -71,6 +71,7 @@ export function parseArchSpec(arch: string, drop?: { input: number; hidden: numb
 /**
  * A short form's model for this data (the library's entry point; the spec path uses buildModel).
  * An MLP takes any example flattened; a cnn takes image-shaped examples, [H, W] or [C, H, W].
+ * `features` stays for existing callers: it is the product of `exampleShape`, which decides.
  */
 export function parseArch(
   arch: string,

@@ -9,7 +9,7 @@ export { NO_REG } from "./blocks.js";
 export { cnn } from "./kinds/cnn.js";
 export { mlp, mlpParamCount } from "./kinds/mlp.js";
 export { parseArch } from "./registry.js";
-export { checkModelSize, MAX_PARAMS, paramCount } from "./size.js";
+export { MAX_PARAMS, paramCount } from "./size.js";
 
 export interface ForwardOptions {
   /** Dropout on (training) or off (evaluation, export). */

@@ -5,7 +5,7 @@ import { stringify } from "yaml";
 import { MAX_CLASSES } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { DataCatalog, type DatasetSpec } from "../data/sources.js";
-import { parseArchSpec } from "../nn/registry.js";
+import { ARCH_USAGE, parseArchSpec } from "../nn/registry.js";
 import type { OptimizerName } from "../optim/optimizers.js";
 import { executeSpec } from "../runner/execute.js";
 import { fileName } from "../runner/plan.js";
@@ -179,7 +179,7 @@ export function addTrainOptions(
 ): Command {
   const rate = num({ min: 0, max: 0.95 });
   return cmd
-    .option("--arch <arch>", "architecture: mlp:H1,H2,... or cnn:C1,C2,...", defaults.arch)
+    .option("--arch <arch>", `architecture: ${ARCH_USAGE}`, defaults.arch)
     .option("--epochs <n>", "training epochs", num({ int: true, min: 1, max: 100000 }), defaults.epochs)
     .option("--batch-size <n>", "examples per step", num({ int: true, min: 1, max: 65536 }), 128)
     .addOption(

@@ -1,79 +1,85 @@
-/** The model registry: each architecture kind, its parameters (a zod schema) and how it is built for a dataset. */
-import { z } from "zod";
-import { ensure } from "../util/errors.js";
-import { checkModelSize, cnn, type Model, mlp, paramCount, type Regularisation } from "./model.js";
+/**
+ * The model registry: one table of kinds, each one file in kinds/ (parameters, `--arch` short form,
+ * builder). Specs and short forms become models here, and every model passes the size check.
+ * A new kind: its file, one line in MODELS, and its test.
+ */
+import { ensure, KdError } from "../util/errors.js";
+import { cnnKind } from "./kinds/cnn.js";
+import type { ModelKindDef } from "./kinds/kind.js";
+import { mlpKind } from "./kinds/mlp.js";
+import type { Model, Regularisation } from "./model.js";
+import { checkModelSize, paramCount } from "./size.js";
 
-const rate = z.number().min(0).max(0.95);
-const dropout = z.strictObject({ input: rate.default(0), hidden: rate.default(0) });
-const sizes = z.array(z.number().int().min(1).max(100_000));
-
-export interface ModelParams {
+export const MODELS = {
   /** Fully connected ReLU layers of these widths on the flattened example. */
-  mlp: { hidden: number[]; dropout?: { input: number; hidden: number } };
+  mlp: mlpKind,
   /** 3×3 conv + ReLU + 2×2 max-pool per entry, then a dense layer to the classes. */
-  cnn: { channels: number[]; dropout?: { input: number; hidden: number } };
-}
-export type ModelKind = keyof ModelParams;
-export type ModelSpec = { [K in ModelKind]: { readonly kind: K } & ModelParams[K] }[ModelKind];
-
-interface ModelDef<K extends ModelKind> {
-  readonly params: z.ZodType<ModelParams[K]> & z.ZodObject;
-  build(p: ModelParams[K], exampleShape: readonly number[], numClasses: number): Model;
-  /** The short form the command line takes ("mlp:1200,1200"). */
-  arch(p: ModelParams[K]): string;
-}
-
-const reg = (d: { input: number; hidden: number } | undefined): Regularisation => ({
-  inputDropout: d?.input ?? 0,
-  hiddenDropout: d?.hidden ?? 0,
-});
-
-export const MODELS: { readonly [K in ModelKind]: ModelDef<K> } = {
-  mlp: {
-    params: z.strictObject({ hidden: sizes, dropout: dropout.optional() }),
-    build: (p, shape, c) =>
-      mlp(
-        shape.reduce((a, b) => a * b, 1),
-        p.hidden,
-        c,
-        reg(p.dropout),
-      ),
-    arch: (p) => `mlp:${p.hidden.join(",")}`,
-  },
-  cnn: {
-    params: z.strictObject({ channels: sizes.min(1), dropout: dropout.optional() }),
-    // [H, W] or [C, H, W] with any number of channels; cnn() refuses other shapes in one line.
-    build: (p, shape, c) => cnn(shape, p.channels, c, reg(p.dropout)),
-    arch: (p) => `cnn:${p.channels.join(",")}`,
-  },
+  cnn: cnnKind,
 };
 
-export const MODEL_KINDS = Object.keys(MODELS) as ModelKind[];
+export type ModelKind = keyof typeof MODELS;
+/** Each kind's parameters, as its file declares them. */
+export type ModelParams = { [K in ModelKind]: (typeof MODELS)[K] extends ModelKindDef<infer P> ? P : never };
+export type ModelSpec = { [K in ModelKind]: { readonly kind: K } & ModelParams[K] }[ModelKind];
 
-function def<K extends ModelKind>(spec: { kind: K }): ModelDef<K> {
-  return MODELS[spec.kind] as unknown as ModelDef<K>;
+const KINDS = Object.keys(MODELS) as ModelKind[];
+
+function def<K extends ModelKind>(spec: { kind: K }): ModelKindDef<ModelParams[K]> {
+  return MODELS[spec.kind] as unknown as ModelKindDef<ModelParams[K]>;
 }
 
-/** The model a spec describes for this data; one too large to export or train is refused here, before any weight is allocated. */
+/** "a or b", "a, b or c". */
+const orList = (xs: readonly string[]) =>
+  xs.length < 2 ? xs.join("") : `${xs.slice(0, -1).join(", ")} or ${xs.at(-1)}`;
+
+/** The `--arch` help: every kind's short form. */
+export const ARCH_USAGE = orList(KINDS.map((k) => MODELS[k].usage));
+
+/**
+ * The model a spec describes for this data. Data without features or classes, data the kind cannot
+ * take, and a model too large to export or train are refused here, before any weight is allocated.
+ */
 export function buildModel(spec: ModelSpec, exampleShape: readonly number[], numClasses: number): Model {
-  const model = def(spec).build(spec as never, exampleShape, numClasses);
+  const kind = def(spec);
+  const arch = kind.arch(spec as never);
+  const features = exampleShape.reduce((a, b) => a * b, 1);
+  ensure(
+    Number.isInteger(features) && features >= 1,
+    `architecture "${arch}": the data has no features per example`,
+  );
+  ensure(Number.isInteger(numClasses) && numClasses >= 1, `architecture "${arch}": the data has no classes`);
+  const model = kind.build(spec as never, exampleShape, numClasses);
   checkModelSize(model.arch, paramCount(model));
   return model;
 }
 
-export function modelArch(spec: ModelSpec): string {
-  return def(spec).arch(spec as never);
+/** A short form ("mlp:1200,1200", "cnn:32,64"; the command line's) as a spec; dropout comes separately. */
+export function parseArchSpec(arch: string, drop?: { input: number; hidden: number }): ModelSpec {
+  const form = arch.trim();
+  const colon = form.indexOf(":");
+  const name = form.slice(0, colon);
+  const kind = colon > 0 && Object.hasOwn(MODELS, name) ? MODELS[name as ModelKind] : undefined;
+  const params = kind?.parse(form.slice(colon + 1), arch);
+  if (!params)
+    throw new KdError(
+      `unknown architecture "${arch}" (expected e.g. ${orList(KINDS.map((k) => MODELS[k].example))})`,
+    );
+  const dropout = drop && (drop.input > 0 || drop.hidden > 0) ? { dropout: drop } : {};
+  return { kind: name, ...params, ...dropout } as ModelSpec;
 }
 
-/** "mlp:1200,1200" / "cnn:32,64" (the command line's form) as a spec; dropout comes separately. */
-export function parseArchSpec(arch: string, drop?: { input: number; hidden: number }): ModelSpec {
-  const m = /^(mlp|cnn):([0-9,]*)$/.exec(arch.trim());
-  ensure(m, `unknown architecture "${arch}" (expected e.g. mlp:1200,1200 or cnn:32,64)`);
-  const n = m[2] === "" ? [] : m[2]!.split(",").map(Number);
-  ensure(
-    n.every((x) => Number.isInteger(x) && x >= 1 && x <= 100_000),
-    `architecture "${arch}": layer sizes must be whole numbers from 1 to 100000`,
-  );
-  const dropout = drop && (drop.input > 0 || drop.hidden > 0) ? { dropout: drop } : {};
-  return m[1] === "mlp" ? { kind: "mlp", hidden: n, ...dropout } : { kind: "cnn", channels: n, ...dropout };
+/**
+ * A short form's model for this data (the library's entry point; the spec path uses buildModel).
+ * An MLP takes any example flattened; a cnn takes image-shaped examples, [H, W] or [C, H, W].
+ * `features` stays for existing callers: it is the product of `exampleShape`, which decides.
+ */
+export function parseArch(
+  arch: string,
+  _features: number,
+  exampleShape: readonly number[],
+  numClasses: number,
+  reg?: Regularisation,
+): Model {
+  const dropout = reg && { input: reg.inputDropout, hidden: reg.hiddenDropout };
+  return buildModel(parseArchSpec(arch, dropout), exampleShape, numClasses);
 }

@@ -1,5 +1,5 @@
 /** The Runner interface, and the in-process runner: one planned run → train or distil → a results record. */
-import type { Metrics, RunRecord } from "./results.js";
+import type { Metrics, RunRecord } from "../analyses/results.js";
 import { alignClasses, emptyClassesWarning } from "../data/classes.js";
 import type { DataCatalog } from "../data/sources.js";
 import { distill } from "../distill/distill.js";

@@ -4,6 +4,7 @@
  * content and its teachers — so a change that can change a result reruns that run and nothing else.
  */
 import { resolve } from "node:path";
+import { fmt, groupKey, RESULTS_VERSION } from "../analyses/results.js";
 import type { DataCatalog } from "../data/sources.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { describeIssue, setPath } from "../spec/load.js";
@@ -12,7 +13,6 @@ import { checkKey } from "../spec/untrusted.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex as sha } from "../util/hash.js";
-import { fmt, groupKey, RESULTS_VERSION } from "./results.js";
 
 export type TeacherRef =
   | { readonly kind: "run"; readonly ids: readonly string[] }

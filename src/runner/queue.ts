@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
+import type { RunRecord } from "../analyses/results.js";
 import { DataCatalog } from "../data/sources.js";
 import { cacheKey, cachePath } from "../distill/cache.js";
 import { cacheSettings } from "../distill/distill.js";
@@ -21,7 +22,6 @@ import { queueSecret, signJob } from "./job-auth.js";
 import { jobProgressSchema, type RunJobData, type ShardJobData } from "./jobs.js";
 import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
-import type { RunRecord } from "./results.js";
 import { Store } from "./store.js";
 
 export const QUEUE_NAME = "kd-runs";

@@ -250,8 +250,6 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
   },
 };
 
-export const ANALYSIS_KINDS = Object.keys(ANALYSES) as AnalysisKind[];
-
 export function analysisDef<K extends AnalysisKind>(spec: { kind: K }): AnalysisDef<K> {
   return ANALYSES[spec.kind] as unknown as AnalysisDef<K>;
 }

@@ -115,9 +115,6 @@ function isFolder(path: string): boolean {
   }
 }
 
-// Placed after the table's type so the loader's options stay next to their schema.
-export const SOURCE_KINDS = Object.keys(SOURCES) as SourceKind[];
-
 const count = z.number().int().positive();
 const seed = z.number().int().nonnegative();
 const classes = z.array(z.number().int().nonnegative()).min(1);

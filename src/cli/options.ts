@@ -242,7 +242,10 @@ export function addTrainOptions(
     .option("--checkpoint <file>", "checkpoint written after every epoch (default: <out>.ckpt)")
     .option("--no-checkpoint", "write no checkpoint")
     .option("--keep-checkpoints", "keep the checkpoint after the run finishes")
-    .option("--resume", "continue from the checkpoint if it exists (the default when it matches)")
+    .option(
+      "--resume",
+      "continue from the checkpoint if it exists (one from other settings is refused); without --resume it is discarded",
+    )
     .option("--log <file>", "JSON line per epoch (default: <out>.log.jsonl)")
     .addOption(
       new Option("--eval <set>", "evaluated after each epoch (default: val with --val, else test)").choices([

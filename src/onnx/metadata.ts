@@ -1,9 +1,11 @@
 /**
  * The one place that knows a model file's `kd.*` metadata: the key names, what each value holds,
  * and typed helpers that write them and read them back. A model file is untrusted input, so every
- * read parses and validates, and a malformed value is one line (a KdError naming the model).
+ * read parses and validates, and a malformed value is one line (a KdError naming the model). Its
+ * schemas use zod/mini, as the objectives do: the browser page writes metadata too, and zod's
+ * classic API stays out of the page.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { KdError } from "../util/errors.js";
 import { setMetadata } from "./edit.js";
 import type { ModelProto } from "./gen/onnx_pb.js";
@@ -42,7 +44,7 @@ export function readMeta(model: ModelProto, key: string): string | undefined {
 }
 
 /** Parses metadata `key` of `model` with `schema`; absent: undefined; malformed: a KdError naming `what`. */
-function readJson<T>(model: ModelProto, key: string, schema: z.ZodType<T>, what: string): T | undefined {
+function readJson<T>(model: ModelProto, key: string, schema: z.ZodMiniType<T>, what: string): T | undefined {
   const value = readMeta(model, key);
   if (value === undefined) return undefined;
   let json: unknown;
@@ -70,13 +72,13 @@ function readWhole(model: ModelProto, key: string, what: string, fallback: numbe
 
 const PreprocessingSchema = z.object({
   /** Raw values are multiplied by this first (1/255 for 8-bit pixels: kd's loaders do this). */
-  scale: z.number().positive(),
+  scale: z.number().check(z.positive()),
   /** Per-channel mean subtracted after scaling: one value, or one per channel (axis 1 of [N, C, ...]). */
-  mean: z.array(z.number()).min(1).optional(),
+  mean: z.optional(z.array(z.number()).check(z.minLength(1))),
   /** Per-channel standard deviation divided by last (positive). */
-  std: z.array(z.number().positive()).min(1).optional(),
+  std: z.optional(z.array(z.number().check(z.positive())).check(z.minLength(1))),
   /** True when the steps are inside the graph: the model takes raw values. */
-  baked: z.boolean().optional(),
+  baked: z.optional(z.boolean()),
 });
 
 /** How raw inputs become what a model was trained on: y = (x · scale − mean_c) / std_c per channel c. */
@@ -100,13 +102,13 @@ export function recordPreprocessing(model: ModelProto, pre: Preprocessing): void
 // --- Training data (kd.data, kd.classes) ---
 
 const DataRecordSchema = z.object({
-  name: z.string().min(1),
-  shape: z.array(z.number().int().positive()),
+  name: z.string().check(z.minLength(1)),
+  shape: z.array(z.int().check(z.positive())),
 });
 /** What a model records of its training data: the source's name and the example shape. */
 export type DataRecord = z.infer<typeof DataRecordSchema>;
 
-const ClassNamesSchema = z.array(z.string()).min(1);
+const ClassNamesSchema = z.array(z.string()).check(z.minLength(1));
 
 /** The metadata entries recording a training set: its source name, example shape and class names. */
 export function dataMetadata(

@@ -39,7 +39,7 @@ export const META = {
 } as const;
 
 /** The raw value of metadata `key`, if the model has it. */
-export function readMeta(model: ModelProto, key: string): string | undefined {
+function readMeta(model: ModelProto, key: string): string | undefined {
   return model.metadataProps.find((e) => e.key === key)?.value;
 }
 

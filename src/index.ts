@@ -5,6 +5,7 @@ import "./runtime/node.js";
 
 // Experiments as data: registries, specs, the planner and runner, results and reports.
 export { ANALYSES, type AnalysisKind } from "./analyses/index.js";
+export { type Results, type RunRecord, readResults, resultsSchema } from "./analyses/results.js";
 // Graphs, autodiff, lowering and the runtime.
 export { grad, unbroadcast } from "./autodiff/grad.js";
 // Data.
@@ -64,7 +65,6 @@ export { buildReport, renderHtml, renderMarkdown, writeReports } from "./report/
 export { type ExecuteOptions, executeSpec, type RunEvent } from "./runner/execute.js";
 export { LocalRunner, type Runner, type RunTask } from "./runner/local.js";
 export { type PlannedRun, planSpec } from "./runner/plan.js";
-export { type Results, type RunRecord, readResults, resultsSchema } from "./runner/results.js";
 export { type BackendSession, getBackend, type InferenceBackend, setBackend } from "./runtime/backend.js";
 export { type ClassifierOptions, OnnxClassifier } from "./runtime/classifier.js";
 export { nodeBackend } from "./runtime/node.js";

@@ -6,10 +6,10 @@
 import { z } from "zod";
 import type { DataCatalog } from "../data/sources.js";
 import { searchShift, shiftVector } from "../distill/bias.js";
-import { aggregate, groupKey, type RunRecord, stat } from "../runner/results.js";
 import { OnnxClassifier } from "../runtime/classifier.js";
 import { argmaxRows } from "../train/metrics.js";
 import { ensure } from "../util/errors.js";
+import { aggregate, groupKey, type RunRecord, stat } from "./results.js";
 
 export interface AnalysisContext {
   /** The finished records of a run, optionally only those at grid values `where`. */
@@ -249,8 +249,6 @@ export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
     },
   },
 };
-
-export const ANALYSIS_KINDS = Object.keys(ANALYSES) as AnalysisKind[];
 
 export function analysisDef<K extends AnalysisKind>(spec: { kind: K }): AnalysisDef<K> {
   return ANALYSES[spec.kind] as unknown as AnalysisDef<K>;

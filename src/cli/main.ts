@@ -44,11 +44,6 @@ export function buildProgram(): Command {
 
 export { printable };
 
-/** Several lines of text from a file (a report table), each made printable; the line breaks stay. */
-export function printableLines(s: string): string {
-  return s.split("\n").map(printable).join("\n");
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv as string[], { from: "user" });

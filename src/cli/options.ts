@@ -2,6 +2,7 @@
 import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
+import type { RunRecord } from "../analyses/results.js";
 import { MAX_CLASSES } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { DataCatalog, type DatasetSpec } from "../data/sources.js";
@@ -9,7 +10,6 @@ import { ARCH_USAGE, parseArchSpec } from "../nn/registry.js";
 import type { OptimizerName } from "../optim/optimizers.js";
 import { executeSpec } from "../runner/execute.js";
 import { fileName } from "../runner/plan.js";
-import type { RunRecord } from "../runner/results.js";
 import { validateSpec } from "../spec/load.js";
 import { parseLrSchedule, parseMomentum } from "../train/schedule.js";
 import { KdError } from "../util/errors.js";
@@ -242,7 +242,10 @@ export function addTrainOptions(
     .option("--checkpoint <file>", "checkpoint written after every epoch (default: <out>.ckpt)")
     .option("--no-checkpoint", "write no checkpoint")
     .option("--keep-checkpoints", "keep the checkpoint after the run finishes")
-    .option("--resume", "continue from the checkpoint if it exists (the default when it matches)")
+    .option(
+      "--resume",
+      "continue from the checkpoint if it exists (one from other settings is refused); without --resume it is discarded",
+    )
     .option("--log <file>", "JSON line per epoch (default: <out>.log.jsonl)")
     .addOption(
       new Option("--eval <set>", "evaluated after each epoch (default: val with --val, else test)").choices([

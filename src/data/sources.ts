@@ -8,9 +8,9 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
-import { kindUnion } from "../spec/kinds.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
+import { kindUnion } from "../util/kinds.js";
 import { Rng } from "../util/rng.js";
 import {
   type Dataset,
@@ -114,9 +114,6 @@ function isFolder(path: string): boolean {
     return false;
   }
 }
-
-// Placed after the table's type so the loader's options stay next to their schema.
-export const SOURCE_KINDS = Object.keys(SOURCES) as SourceKind[];
 
 const count = z.number().int().positive();
 const seed = z.number().int().nonnegative();

@@ -1,156 +1,21 @@
 /**
  * Preprocessing as part of a model: how raw inputs (8-bit pixels, say) become what the model was
  * trained on, y = (x · scale − mean_c) / std_c per channel c. Recorded as JSON in the model's
- * metadata (`kd.preprocessing`), and optionally baked into the graph as Mul, Sub and Div nodes in
- * front of everything else, so the model takes raw values.
+ * metadata (`kd.preprocessing`, see onnx/metadata.ts), and optionally baked into the graph
+ * (onnx/preprocess.ts, below the runtime and the trainer that use it). This is `kd bake`'s API.
  */
-import { z } from "zod";
-import { DataType, rawTensor, setMetadata } from "../onnx/edit.js";
-import { decodeModel, encodeModel, type ModelProto, makeNode } from "../onnx/proto.js";
-import { ensure, KdError } from "../util/errors.js";
+import { META } from "../onnx/metadata.js";
+import { KdError } from "../util/errors.js";
 
-/** Metadata key holding the JSON of a Preprocessing. */
-export const META_PREPROCESSING = "kd.preprocessing";
+export {
+  type Preprocessing,
+  readPreprocessing,
+  recordPreprocessing,
+} from "../onnx/metadata.js";
+export { bakePreprocessing, modelInput } from "../onnx/preprocess.js";
 
-const PreprocessingSchema = z.object({
-  /** Raw values are multiplied by this first (1/255 for 8-bit pixels: kd's loaders do this). */
-  scale: z.number().positive(),
-  /** Per-channel mean subtracted after scaling: one value, or one per channel (axis 1 of [N, C, ...]). */
-  mean: z.array(z.number()).min(1).optional(),
-  /** Per-channel standard deviation divided by last (positive). */
-  std: z.array(z.number().positive()).min(1).optional(),
-  /** True when the steps are inside the graph: the model takes raw values. */
-  baked: z.boolean().optional(),
-});
-
-export type Preprocessing = z.infer<typeof PreprocessingSchema>;
-
-/** The preprocessing a model records, if any; a malformed record is an error naming the model. */
-export function readPreprocessing(model: ModelProto, what = "model"): Preprocessing | undefined {
-  const entry = model.metadataProps.find((e) => e.key === META_PREPROCESSING);
-  if (entry === undefined) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(entry.value);
-  } catch {
-    throw new KdError(`${what}: metadata ${META_PREPROCESSING} is not JSON`);
-  }
-  const parsed = PreprocessingSchema.safeParse(json);
-  if (!parsed.success)
-    throw new KdError(
-      `${what}: metadata ${META_PREPROCESSING} is malformed (${parsed.error.issues[0]?.message})`,
-    );
-  return parsed.data;
-}
-
-/** Records `pre` in the model's metadata (replacing an earlier record). */
-export function recordPreprocessing(model: ModelProto, pre: Preprocessing): void {
-  setMetadata(model, META_PREPROCESSING, JSON.stringify(PreprocessingSchema.parse(pre)));
-}
-
-/** Shape [C, 1, 1, ...] that broadcasts per channel over [N, C, ...] (or [1] for one value). */
-function channelDims(values: readonly number[], inputRank: number, what: string): number[] {
-  if (values.length === 1) return [1];
-  ensure(inputRank >= 2, () => `${what}: per-channel values need an input of rank 2 or more`);
-  return [values.length, ...new Array<number>(Math.max(0, inputRank - 2)).fill(1)];
-}
-
-/**
- * A copy of `source` that takes raw values: (x · scale − mean) / std computed in the graph before
- * the original first nodes; the input keeps its name and shape. Records the preprocessing as baked.
- */
-export function bakePreprocessing(source: ModelProto, pre: Preprocessing, what = "model"): ModelProto {
-  const model = decodeModel(encodeModel(source));
-  const g = model.graph;
-  ensure(g !== undefined, () => `${what}: no graph`);
-  ensure(!readPreprocessing(model, what)?.baked, () => `${what}: its preprocessing is already baked in`);
-  const inits = new Set(g.initializer.map((t) => t.name));
-  const inputs = g.input.filter((i) => !inits.has(i.name));
-  ensure(inputs.length === 1, () => `${what}: has ${inputs.length} inputs; baking needs exactly one`);
-  const input = inputs[0]!;
-  const t = input.type?.value.case === "tensorType" ? input.type.value.value : undefined;
-  ensure(t?.elemType === DataType.FLOAT, () => `${what}: input "${input.name}" is not float32`);
-  const rank = t.shape?.dim.length ?? 0;
-  ensure(
-    pre.mean === undefined ||
-      pre.std === undefined ||
-      pre.mean.length === pre.std.length ||
-      pre.std.length === 1 ||
-      pre.mean.length === 1,
-    () => `${what}: ${pre.mean!.length} means but ${pre.std!.length} standard deviations`,
-  );
-  const channels = rank >= 2 ? t.shape!.dim[1]!.value : undefined;
-  for (const v of [pre.mean, pre.std])
-    if (v !== undefined && v.length > 1 && channels?.case === "dimValue")
-      ensure(
-        BigInt(v.length) === channels.value,
-        () => `${what}: ${v.length} per-channel values, but the input has ${channels.value} channels`,
-      );
-
-  // Everything that read the input now reads the preprocessed tensor.
-  const x = input.name;
-  const steps: [string, string, number[], Float32Array][] = [
-    ["Mul", "scale", [1], Float32Array.of(pre.scale)],
-  ];
-  if (pre.mean !== undefined)
-    steps.push(["Sub", "mean", channelDims(pre.mean, rank, what), Float32Array.from(pre.mean)]);
-  if (pre.std !== undefined)
-    steps.push(["Div", "std", channelDims(pre.std, rank, what), Float32Array.from(pre.std)]);
-  const out = `${x}_preprocessed`;
-  for (const n of g.node) n.input = n.input.map((i) => (i === x ? out : i));
-  for (const o of g.output) if (o.name === x) throw new KdError(`${what}: the input is also an output`);
-  const nodes = steps.map(([op, name, dims, values], k) => {
-    const c = `${x}_preprocess_${name}`;
-    g.initializer.push(rawTensor(c, DataType.FLOAT, dims, values));
-    const from = k === 0 ? x : `${x}_preprocess_${k}`;
-    const to = k === steps.length - 1 ? out : `${x}_preprocess_${k + 1}`;
-    return makeNode(op, [from, c], [to], {}, `preprocess_${name}`);
-  });
-  g.node = [...nodes, ...g.node];
-  recordPreprocessing(model, { ...pre, baked: true });
-  return model;
-}
-
-/**
- * Examples as kd's loaders hold them (8-bit data divided by 255, so `rawScale` = 1/255; other data
- * as stored) turned into what a model with preprocessing `pre` takes: the raw values when it is
- * baked, else (raw · scale − mean) / std per channel, the channel being axis 1 of the model's input
- * ([N, C, H, W]: C; flat [N, F]: each feature). Data that was not 8-bit is taken as already scaled,
- * so a model trained on it gets it unchanged. Returns `x` itself when nothing changes.
- */
-export function modelInput(
-  x: Float32Array,
-  exampleShape: readonly number[],
-  pre: Preprocessing | undefined,
-  rawScale: number | undefined,
-): Float32Array {
-  if (pre === undefined) return x;
-  const a = pre.baked
-    ? 1 / (rawScale ?? pre.scale)
-    : rawScale === undefined || rawScale === pre.scale
-      ? 1
-      : pre.scale / rawScale;
-  const mean = pre.baked ? undefined : pre.mean;
-  const std = pre.baked ? undefined : pre.std;
-  if (a === 1 && mean === undefined && std === undefined) return x;
-  const features = exampleShape.reduce((p, d) => p * d, 1);
-  const channels = exampleShape.length === 0 ? 1 : exampleShape[0]!;
-  const plane = features / channels;
-  for (const v of [mean, std])
-    ensure(
-      v === undefined || v.length === 1 || v.length === channels,
-      () =>
-        `the model's preprocessing has ${v!.length} per-channel values; its input has ${channels} channels`,
-    );
-  const at = (v: readonly number[] | undefined, c: number, dflt: number) =>
-    v === undefined ? dflt : v.length === 1 ? v[0]! : v[c]!;
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const c = Math.floor(i / plane) % channels;
-    out[i] = (x[i]! * a - at(mean, c, 0)) / at(std, c, 1);
-  }
-  return out;
-}
+/** Metadata key holding the JSON of a Preprocessing (public API; kd itself uses onnx/metadata.ts's META). */
+export const META_PREPROCESSING = META.preprocessing;
 
 /** Parses "1/255", "0.5" or "2" (a positive number, written as a fraction if wished). */
 export function parseScale(v: string): number {

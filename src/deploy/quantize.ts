@@ -16,6 +16,7 @@
 
 import { DataType, rawTensor, setMetadata } from "../onnx/edit.js";
 import type { NodeProto } from "../onnx/gen/onnx_pb.js";
+import { META } from "../onnx/metadata.js";
 import {
   decodeModel,
   encodeModel,
@@ -315,6 +316,6 @@ export async function quantizeModel(source: ModelProto, opts: QuantizeOptions = 
   const inits = new Set(g.initializer.map((t) => t.name));
   g.input = g.input.filter((i) => inits.has(i.name) || !quantizedWeights.has(i.name));
   model.producerName = `${model.producerName} + kd quantize (${mode})`;
-  setMetadata(model, "kd.quantization", mode);
+  setMetadata(model, META.quantization, mode);
   return { model, quantized: targets.map((t, i) => label(t.node, i)), skipped };
 }

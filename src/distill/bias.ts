@@ -4,6 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema } from "../onnx/gen/onnx_pb.js";
+import { readOutputBias } from "../onnx/metadata.js";
 import {
   decodeModel,
   encodeModel,
@@ -13,7 +14,6 @@ import {
   OnnxDataType,
   setFloatValues,
 } from "../onnx/proto.js";
-import { META_OUTPUT_BIAS } from "../train/forward.js";
 import { argmaxRows } from "../train/metrics.js";
 import { KdError } from "../util/errors.js";
 
@@ -28,7 +28,7 @@ export function shiftOutputBias(
 ): { model: ModelProto; how: "bias" | "add" } {
   const g = model.graph;
   if (!g) throw new KdError("model has no graph");
-  const biasName = model.metadataProps.find((p) => p.key === META_OUTPUT_BIAS)?.value;
+  const biasName = readOutputBias(model);
   const bias = biasName ? g.initializer.find((t) => t.name === biasName) : undefined;
   if (bias && bias.dataType === OnnxDataType.FLOAT && !outputName) {
     if (bias.rawData.length % 4 !== 0)

@@ -53,25 +53,3 @@ export function holdOut(train: Dataset, valCount: number, seed: number): { train
     throw new KdError(`holding out ${valCount} examples leaves none to train on (${train.n} in all)`);
   return splitValidation(train, valCount, new Rng(seed).fork(99));
 }
-
-/** Metadata keys recording a model's validation split (see holdOut). */
-export const META_VAL = {
-  count: "kd.val",
-  seed: "kd.seed",
-  images: "kd.val_images",
-  labels: "kd.val_labels",
-} as const;
-
-export function valSplitMetadata(
-  count: number,
-  seed: number,
-  images?: string,
-  labels?: string,
-): Record<string, string> {
-  return {
-    [META_VAL.count]: String(count),
-    [META_VAL.seed]: String(seed),
-    ...(images ? { [META_VAL.images]: images } : {}),
-    ...(labels ? { [META_VAL.labels]: labels } : {}),
-  };
-}

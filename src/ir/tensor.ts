@@ -74,24 +74,6 @@ export function isFloat(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float64";
 }
 
-export function sameDim(a: Dim, b: Dim): boolean {
-  return a === b;
-}
-
-export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/** Number of elements when every dim is fixed; undefined if any is symbolic. */
-export function staticSize(shape: Shape): number | undefined {
-  let n = 1;
-  for (const d of shape) {
-    if (typeof d !== "number") return undefined;
-    n *= d;
-  }
-  return n;
-}
-
 /** Tensors the outputs depend on, in creation (topological) order. */
 export function reachable(outputs: readonly Tensor[]): Tensor[] {
   const seen = new Set<number>();

@@ -2,7 +2,8 @@
  * The objective registry: what a student learns from, one entry (one file) per kind. Each entry
  * declares its parameters (a zod schema, so specs are checked at parse time), what it needs
  * (labels, a teacher) and builds its loss terms on a traced graph; the training step dispatches
- * here only. A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test.
+ * here only. A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test;
+ * a parameter no other objective has also needs its `kd distill` flag (cli/commands/distill.ts).
  */
 import type { ZodMiniObject } from "zod/mini";
 import { KdError } from "../util/errors.js";

@@ -35,7 +35,6 @@ export interface Hyper {
   readonly c1: Tensor;
   readonly c2: Tensor;
 }
-export const HYPER_INPUTS = ["lr", "momentum", "adam_c1", "adam_c2"] as const;
 
 /** Names of the state slots an optimizer keeps per parameter (all zero-initialised, param-shaped). */
 export function stateSlots(cfg: OptimizerConfig): readonly string[] {

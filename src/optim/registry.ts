@@ -35,11 +35,3 @@ export function optimizerConfig(spec: OptimizerSpec): OptimizerConfig {
   const { kind, ...rest } = spec;
   return { ...DEFAULT_OPTIMIZER, ...rest, name: kind };
 }
-
-export function describeOptimizer(spec: OptimizerSpec): string {
-  const extras = [
-    spec.weightDecay ? `weight decay ${spec.weightDecay}` : "",
-    spec.maxNorm ? `max-norm ${spec.maxNorm}` : "",
-  ].filter(Boolean);
-  return `${spec.kind}${extras.length ? ` (${extras.join(", ")})` : ""}`;
-}

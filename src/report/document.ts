@@ -13,7 +13,7 @@ import {
   type Results,
   type RunRecord,
   type Stat,
-} from "../runner/results.js";
+} from "../analyses/results.js";
 import { splitRowPath } from "../spec/rows.js";
 import type { ReportRow, Spec } from "../spec/schema.js";
 import { formatSeconds } from "../util/duration.js";

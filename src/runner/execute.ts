@@ -6,6 +6,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { type AnalysisContext, analysisDef } from "../analyses/index.js";
+import { RESULTS_VERSION, type Results, type RunRecord, readResults } from "../analyses/results.js";
 import { DataCatalog } from "../data/sources.js";
 import { writeReports } from "../report/index.js";
 import { machineInfo } from "../runtime/machine.js";
@@ -21,7 +22,6 @@ import { isInside, safeMkdir } from "../util/paths.js";
 import { failedLog, fileState } from "./failed-log.js";
 import { LocalRunner, type Runner } from "./local.js";
 import { fileName, type PlannedRun, planSpec } from "./plan.js";
-import { RESULTS_VERSION, type Results, type RunRecord, readResults } from "./results.js";
 
 export type RunEvent =
   | { kind: "plan"; runs: readonly PlannedRun[]; reused: readonly string[] }

@@ -3,12 +3,13 @@
  * once by the planner. Its hash is the run's fingerprint; the checkpoint's key is the same identity
  * without what a resume may change.
  */
+
+import { RESULTS_VERSION } from "../analyses/results.js";
 import type { DataCatalog } from "../data/sources.js";
 import type { RunSpec } from "../spec/schema.js";
 import { lrScheduleUsesLength } from "../train/schedule.js";
 import type { TrainConfig } from "../train/trainer.js";
 import { sha256Hex as sha } from "../util/hash.js";
-import { RESULTS_VERSION } from "./results.js";
 
 /** A teacher as the identity sees it: a planned teacher's fingerprints, or a model file's hash and reading. */
 export type TeacherIdentity =

@@ -1,4 +1,5 @@
 /** The Runner interface, and the in-process runner: one planned run → train or distil → a results record. */
+import type { Metrics, RunRecord } from "../analyses/results.js";
 import { alignClasses, emptyClassesWarning } from "../data/classes.js";
 import type { DataCatalog } from "../data/sources.js";
 import { distill } from "../distill/distill.js";
@@ -7,8 +8,8 @@ import { paramCount } from "../nn/model.js";
 import { inputNormStats, withInputNorm } from "../nn/normalize.js";
 import { buildModel } from "../nn/registry.js";
 import { objective as obj } from "../objectives/index.js";
+import { dataMetadata } from "../onnx/metadata.js";
 import { optimizerConfig } from "../optim/registry.js";
-import { dataMetadata } from "../runtime/data-record.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { defaultThreads } from "../runtime/session.js";
 import { runDiverged } from "../train/divergence.js";
@@ -20,7 +21,6 @@ import { readInputFile } from "../util/files.js";
 import { sha256Hex } from "../util/hash.js";
 import { checkpointIdentity } from "./identity.js";
 import type { PlannedRun } from "./plan.js";
-import type { Metrics, RunRecord } from "./results.js";
 
 /** What a runner needs besides the planned run: where files go and the teachers' model files. */
 export interface RunTask {

@@ -4,6 +4,7 @@
  * its data's content and its teachers) — so a change that can change a result reruns that run and nothing else.
  */
 import { resolve } from "node:path";
+import { fmt, groupKey } from "../analyses/results.js";
 import type { DataCatalog } from "../data/sources.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { describeIssue, setPath } from "../spec/load.js";
@@ -13,7 +14,6 @@ import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex as sha } from "../util/hash.js";
 import { fingerprintOf, type RunIdentity, runIdentity } from "./identity.js";
-import { fmt, groupKey } from "./results.js";
 
 export type TeacherRef =
   | { readonly kind: "run"; readonly ids: readonly string[] }

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
+import type { RunRecord } from "../analyses/results.js";
 import { DataCatalog } from "../data/sources.js";
 import { type TeacherCache, teacherCacheFor } from "../distill/distill.js";
 import { assembleShards, shardRanges } from "../distill/shards.js";
@@ -19,7 +20,6 @@ import { queueSecret, signJob } from "./job-auth.js";
 import { jobProgressSchema, type RunJobData, type ShardJobData } from "./jobs.js";
 import { type RunListener, type Runner, type RunTask, teacherSpecFor } from "./local.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
-import type { RunRecord } from "./results.js";
 import { Store } from "./store.js";
 
 export const QUEUE_NAME = "kd-runs";

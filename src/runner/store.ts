@@ -9,13 +9,13 @@
 import { existsSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
+import { type RunRecord, runRecordSchema } from "../analyses/results.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex as sha256 } from "../util/hash.js";
 import { safeMkdir } from "../util/paths.js";
-import { type RunRecord, runRecordSchema } from "./results.js";
 
 /** A record or log larger than this is not one kd wrote (750 epochs of history take about 250 KB). */
 const MAX_RECORD_BYTES = 64 * 2 ** 20;

@@ -7,6 +7,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { type Job, type JobJson, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import type { RunRecord } from "../analyses/results.js";
 import { DataCatalog } from "../data/sources.js";
 import { teacherCacheFor } from "../distill/distill.js";
 import { computeShard } from "../distill/shards.js";
@@ -17,7 +18,6 @@ import { type Job as KdJob, parseJob, type RunJobData, type ShardJobData } from 
 import { LocalRunner, teacherSpecFor } from "./local.js";
 import { BAD_INPUT, type JobProgress, QUEUE_NAME } from "./queue.js";
 import { bullConnection, closeWatch, connectRedis, type RedisTarget } from "./redis.js";
-import type { RunRecord } from "./results.js";
 import { Store } from "./store.js";
 
 export interface WorkerOptions {

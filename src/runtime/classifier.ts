@@ -1,11 +1,17 @@
 /** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
 import { firstNonFinite, MAX_CLASSES } from "../data/checks.js";
-import { modelInput, type Preprocessing, readPreprocessing } from "../deploy/preprocess.js";
+import {
+  type DataRecord,
+  type Preprocessing,
+  readClassNames,
+  readDataRecord,
+  readPreprocessing,
+} from "../onnx/metadata.js";
+import { modelInput } from "../onnx/preprocess.js";
 import { type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import type { BackendSession } from "./backend.js";
-import { type DataRecord, readClassNames, readDataRecord } from "./data-record.js";
 import { loadModelFile } from "./model-file.js";
 import { cleanOrtMessage } from "./ort-errors.js";
 import { createSession, type SessionOptions } from "./session.js";
@@ -182,7 +188,7 @@ export class OnnxClassifier {
 
   /**
    * Examples as kd's loaders hold them (`rawScale`: the dataset's, 1/255 for 8-bit data) as this
-   * model takes them: its recorded preprocessing applied (see deploy/preprocess.ts modelInput).
+   * model takes them: its recorded preprocessing applied (see onnx/preprocess.ts modelInput).
    */
   prepare(x: Float32Array, rawScale: number | undefined): Float32Array {
     return modelInput(x, this.exampleShape, this.preprocessing, rawScale);

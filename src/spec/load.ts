@@ -22,7 +22,7 @@ export interface LoadedSpec {
   readonly profile: string | null;
   /** The paper's numbers (`paper:` file), key → number, [lo, hi] or text. */
   readonly paper: Readonly<Record<string, unknown>>;
-  /** The spec as validated, before grids are expanded (what `--print-spec` writes). */
+  /** Where the spec came from, for messages: its file's path, or "command line" for one built from flags. */
   readonly file: string;
 }
 

@@ -1,7 +1,7 @@
 /** Report rows' paths into the results: split on the spec's own names (which may hold dots) and checked at load. */
 import { z } from "zod";
 import { type AnalysisKind, analysisDef } from "../analyses/index.js";
-import { fmt, resultsSchema, runRecordSchema } from "../runner/results.js";
+import { fmt, resultsSchema, runRecordSchema } from "../analyses/results.js";
 import { KdError } from "../util/errors.js";
 import type { ReportRow, Spec } from "./schema.js";
 

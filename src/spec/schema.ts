@@ -10,7 +10,7 @@ import { MODELS, type ModelSpec } from "../nn/registry.js";
 import { OBJECTIVES, type ObjectiveSpec } from "../objectives/index.js";
 import { OPTIMIZERS, type OptimizerSpec } from "../optim/registry.js";
 import { LR_SCHEDULES, type LrScheduleSpec, momentumSchema } from "../train/schedule.js";
-import { kindUnion } from "./kinds.js";
+import { kindUnion } from "../util/kinds.js";
 
 const int = z.number().int();
 

@@ -1,7 +1,8 @@
 /** Inference graphs of a model (src/train/inference.ts, safe in a browser) and saving them to files. */
-import { bakePreprocessing, META_PREPROCESSING, type Preprocessing } from "../deploy/preprocess.js";
 import type { Model } from "../nn/model.js";
 import { isNormalized } from "../nn/normalize.js";
+import { type Preprocessing, preprocessingMetadata } from "../onnx/metadata.js";
+import { bakePreprocessing } from "../onnx/preprocess.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { exportModel } from "./inference.js";
@@ -41,7 +42,7 @@ export function exportWithPreprocessing(
   // Nothing is known of a model trained in code on data of unknown origin: nothing is recorded.
   if (o.rawScale === undefined && !normalized && !o.bake) return exportModel(net, params, meta);
   const pre = preprocessingOf(model, o.rawScale);
-  const bytes = exportModel(net, params, { ...meta, [META_PREPROCESSING]: JSON.stringify(pre) });
+  const bytes = exportModel(net, params, { ...meta, ...preprocessingMetadata(pre) });
   return o.bake ? encodeModel(bakePreprocessing(decodeModel(bytes), pre)) : bytes;
 }
 

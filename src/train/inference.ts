@@ -3,6 +3,7 @@ import { Graph, type Tensor } from "../ir/tensor.js";
 import { ParamMap } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
 import { EXPORT_OPSET } from "../onnx/lower.js";
+import { modelMetadata } from "../onnx/metadata.js";
 import { buildModelBytes } from "../onnx/model.js";
 import { Compiled, type SessionOptions } from "../runtime/session.js";
 import { paramInput } from "./step.js";
@@ -10,9 +11,6 @@ import { paramInput } from "./step.js";
 /** Names in exported files: one input, one output, as any ONNX Runtime user expects. */
 export const EXPORT_INPUT = "input";
 export const EXPORT_OUTPUT = "logits";
-/** Metadata keys kd writes into exported models. */
-export const META_ARCH = "kd.arch";
-export const META_OUTPUT_BIAS = "kd.output_bias";
 
 function trace(model: Model): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor } {
   const g = new Graph();
@@ -80,6 +78,6 @@ export function exportModel(
     graphName: model.arch,
     opset: EXPORT_OPSET,
     docString: `kd ${model.arch} classifier: ${EXPORT_INPUT} [N, ${model.inputShape.join(", ")}] -> ${EXPORT_OUTPUT} [N, ${model.numClasses}]`,
-    metadata: { [META_ARCH]: model.arch, [META_OUTPUT_BIAS]: paramInput(model.outputBias), ...extraMeta },
+    metadata: { ...modelMetadata(model.arch, paramInput(model.outputBias)), ...extraMeta },
   });
 }

@@ -1,4 +1,4 @@
-/** A whole training job as the CLI runs it: split, train, export, evaluate; the library's one-call API. */
+/** A whole training job as a planned run executes it (runner/local.ts, distill/distill.ts): train, export, evaluate; the library's one-call API. */
 import { checkCompatible } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { ensureWritableDir } from "../util/atomic.js";

@@ -29,34 +29,29 @@ interface LrDef<K extends LrScheduleKind> {
   /** Whether the value depends on the run's length (then the epoch count is part of the schedule). */
   readonly usesLength: boolean;
   at(p: LrScheduleParams[K], base: number, epoch: number, epochs: number): number;
-  text(p: LrScheduleParams[K]): string;
 }
 
 export const LR_SCHEDULES: { readonly [K in LrScheduleKind]: LrDef<K> } = {
-  constant: { params: z.strictObject({}), usesLength: false, at: (_, b) => b, text: () => "constant" },
+  constant: { params: z.strictObject({}), usesLength: false, at: (_, b) => b },
   exp: {
     params: z.strictObject({ factor: pos }),
     usesLength: false,
     at: (p, b, e) => b * p.factor ** e,
-    text: (p) => `× ${p.factor} per epoch`,
   },
   step: {
     params: z.strictObject({ every: z.number().int().positive(), factor: pos }),
     usesLength: false,
     at: (p, b, e) => b * p.factor ** Math.floor(e / p.every),
-    text: (p) => `× ${p.factor} every ${p.every} epochs`,
   },
   cosine: {
     params: z.strictObject({}),
     usesLength: true,
     at: (_, b, e, n) => b * 0.5 * (1 + Math.cos((Math.PI * e) / Math.max(1, n))),
-    text: () => "cosine to 0",
   },
   linear: {
     params: z.strictObject({}),
     usesLength: true,
     at: (_, b, e, n) => b * (1 - e / Math.max(1, n)),
-    text: () => "linear to 0",
   },
 };
 
@@ -73,10 +68,6 @@ export function lrScheduleUsesLength(spec: LrScheduleSpec): boolean {
   return def(spec).usesLength;
 }
 
-export function describeLr(base: number, spec: LrScheduleSpec): string {
-  return spec.kind === "constant" ? `${base}` : `${base} (${def(spec).text(spec as never)})`;
-}
-
 /** Momentum: a constant, or a linear ramp from `from` to `to` over `epochs` (Hinton et al. 2012). */
 export type MomentumSpec =
   | number
@@ -91,10 +82,6 @@ export const momentumSchema = z.union([
 export function momentumSchedule(spec: MomentumSpec): Schedule {
   if (typeof spec === "number") return () => spec;
   return (e) => spec.from + (spec.to - spec.from) * Math.min(1, e / spec.epochs);
-}
-
-export function describeMomentum(spec: MomentumSpec): string {
-  return typeof spec === "number" ? `${spec}` : `${spec.from}→${spec.to} over ${spec.epochs} epochs`;
 }
 
 /**

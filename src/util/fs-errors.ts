@@ -72,12 +72,3 @@ export function fsError(e: unknown, path?: string, action?: string): Error {
   if (isFsError(e)) return new KdError(fsErrorMessage(e, path, action));
   return e as Error;
 }
-
-/** Runs `fn`, turning a filesystem failure into a KdError naming `path`. */
-export function withFsErrors<T>(path: string, action: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw fsError(e, path, action);
-  }
-}

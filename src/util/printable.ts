@@ -9,3 +9,8 @@ export function printable(s: string): string {
   }
   return out;
 }
+
+/** Several lines of text from a file (a report table), each made printable; the line breaks stay. */
+export function printableLines(s: string): string {
+  return s.split("\n").map(printable).join("\n");
+}

@@ -5,6 +5,7 @@
  */
 import { initParam } from "../nn/layers.js";
 import { mlp } from "../nn/model.js";
+import { META } from "../onnx/metadata.js";
 import { DEFAULT_OPTIMIZER } from "../optim/optimizers.js";
 import type { BackendSession } from "../runtime/backend.js";
 import { createSession } from "../runtime/session.js";
@@ -214,7 +215,7 @@ export async function distil(
     await step.release();
     await forward.release();
   }
-  const onnx = exportModel(model, state.params, { "kd.demo": "distilled in the browser" });
+  const onnx = exportModel(model, state.params, { [META.demo]: "distilled in the browser" });
   const seconds = history.reduce((a, m) => a + m.stepSeconds, 0);
   return {
     onnx,

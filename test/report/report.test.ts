@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ANALYSES, type AnalysisContext } from "../../src/analyses/index.js";
+import { RESULTS_VERSION, type Results, type RunRecord, stat } from "../../src/analyses/results.js";
 import {
   buildReport,
   confusionMatrix,
@@ -10,7 +11,6 @@ import {
   renderText,
   resolvePath,
 } from "../../src/report/index.js";
-import { RESULTS_VERSION, type Results, type RunRecord, stat } from "../../src/runner/results.js";
 import { validateSpec } from "../../src/spec/load.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { type Results, readResults } from "../../src/analyses/results.js";
 import { experimentFile } from "../../src/cli/commands/reproduce.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
-import { type Results, readResults } from "../../src/runner/results.js";
 import { loadSpec } from "../../src/spec/load.js";
 
 interface Golden {

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { checkClasses } from "../../data/checks.js";
 import { type Dataset, loadIdxDataset } from "../../data/dataset.js";
 import { searchShift, shiftModelBytes, shiftVector } from "../../distill/bias.js";
-import { holdOut, META_VAL } from "../../distill/transfer.js";
+import { holdOut } from "../../distill/transfer.js";
+import { readValSplit } from "../../onnx/metadata.js";
 import { decodeModel } from "../../onnx/proto.js";
 import { OnnxClassifier } from "../../runtime/classifier.js";
 import { writeFileAtomic } from "../../util/atomic.js";
@@ -26,15 +27,6 @@ interface AdjustFlags extends DataFlags {
   json?: boolean;
 }
 
-/** A whole number recorded in a model's metadata (untrusted), or `fallback` when absent. */
-function metaInt(path: string, meta: ReadonlyMap<string, string>, key: string, fallback: number): number {
-  const v = meta.get(key);
-  if (v === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(v))
-    throw new KdError(`${path}: metadata ${key} is ${JSON.stringify(v)}, not a whole number`);
-  return Number(v);
-}
-
 /**
  * The validation split the model was distilled with (its metadata), so the search never sees
  * examples the student trained on. Flags may restate it but not contradict it.
@@ -44,17 +36,13 @@ function metaInt(path: string, meta: ReadonlyMap<string, string>, key: string, f
  * records them, --train-images (and --train-labels) must be given, naming those files.
  */
 function recordedSplit(path: string, bytes: Uint8Array, f: AdjustFlags): Dataset {
-  const meta = new Map(decodeModel(bytes).metadataProps.map((p) => [p.key, p.value]));
-  const count = metaInt(path, meta, META_VAL.count, 0);
-  const seed = metaInt(path, meta, META_VAL.seed, 1);
+  const { count, seed, images, labels } = readValSplit(decodeModel(bytes), path);
   if (count > 0) {
     if ((f.val !== undefined && f.val !== count) || (f.seed !== undefined && f.seed !== seed))
       throw new KdError(
         `${path} was distilled with --val ${count} --seed ${seed}; a different split would include its training examples`,
       );
-    const images = meta.get(META_VAL.images);
     if (images !== undefined && !f.trainImages) {
-      const labels = meta.get(META_VAL.labels);
       const named = `${JSON.stringify(images)}${labels ? ` and ${JSON.stringify(labels)}` : ""}`;
       throw new KdError(
         `${path} took its validation split from ${named}; kd does not open paths stored in a model: pass --train-images${labels ? " and --train-labels" : ""} naming those files`,

@@ -1,7 +1,6 @@
 /** `kd distill`: train a student on one or more ONNX teachers' soft targets — a one-run spec. */
 import { type Command, Option } from "commander";
 import type { DatasetSpec } from "../../data/sources.js";
-import { valSplitMetadata } from "../../distill/transfer.js";
 import {
   OBJECTIVE_KINDS,
   OBJECTIVES,
@@ -9,9 +8,10 @@ import {
   type ObjectiveSpec,
   withDefaults,
 } from "../../objectives/index.js";
+import { META, readDataRecord, valSplitMetadata } from "../../onnx/metadata.js";
 import { formatMetrics } from "../../report/text.js";
 import { parseModelFile } from "../../runtime/classifier.js";
-import { checkMnistDefault, readDataRecord } from "../../runtime/data-record.js";
+import { checkMnistDefault } from "../../runtime/data-record.js";
 import { KdError } from "../../util/errors.js";
 import {
   addDataOptions,
@@ -157,15 +157,15 @@ export function registerDistill(program: Command): void {
         },
       },
       metadata: {
-        "kd.teachers": f.teacher.join(","),
-        ...("temperature" in objective ? { "kd.temperature": String(objective.temperature) } : {}),
+        [META.teachers]: f.teacher.join(","),
+        ...("temperature" in objective ? { [META.temperature]: String(objective.temperature) } : {}),
         // Where the validation split came from, so `kd adjust-bias --search` uses the same one.
-        ...valSplitMetadata(
-          f.val,
-          f.seed,
-          f.transferImages ?? dataPath(f, "train"),
-          f.transferImages ? f.transferLabels : f.trainLabels,
-        ),
+        ...valSplitMetadata({
+          count: f.val,
+          seed: f.seed,
+          images: f.transferImages ?? dataPath(f, "train"),
+          labels: f.transferImages ? f.transferLabels : f.trainLabels,
+        }),
       },
     });
     // Which data a default picked comes first (with --json, in the summary, keeping stderr for errors).

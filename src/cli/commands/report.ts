@@ -2,12 +2,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { readResults } from "../../analyses/results.js";
 import { writeReports } from "../../report/index.js";
-import { readResults } from "../../runner/results.js";
 import { validateSpec } from "../../spec/load.js";
 import { ensure, KdError } from "../../util/errors.js";
 import { readInputFile } from "../../util/files.js";
-import { printableLines } from "../main.js";
+import { printableLines } from "../../util/printable.js";
 
 export function registerReport(program: Command): void {
   program

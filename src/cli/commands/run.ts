@@ -9,7 +9,7 @@ import { QueueRunner } from "../../runner/queue.js";
 import { parseRedisUrl } from "../../runner/redis.js";
 import { type LoadedSpec, loadSpec } from "../../spec/load.js";
 import { ensure } from "../../util/errors.js";
-import { printable, printableLines } from "../main.js";
+import { printable, printableLines } from "../../util/printable.js";
 import { num } from "../options.js";
 import { progressPrinter } from "../progress.js";
 

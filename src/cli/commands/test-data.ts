@@ -4,7 +4,8 @@ import { alignClasses } from "../../data/classes.js";
 import type { Dataset } from "../../data/dataset.js";
 import { loadMnist } from "../../data/dataset.js";
 import { type LoadOptions, loadDataset } from "../../data/load.js";
-import { checkMnistDefault, type DataRecord, MNIST_DATA } from "../../runtime/data-record.js";
+import type { DataRecord } from "../../onnx/metadata.js";
+import { checkMnistDefault, MNIST_DATA } from "../../runtime/data-record.js";
 import { KdError } from "../../util/errors.js";
 
 export interface TestFlags {

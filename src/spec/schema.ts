@@ -4,6 +4,7 @@
  * unknown kind or a misspelt field fails at parse time with the field's path.
  */
 import { z } from "zod";
+import { VALUE_FORMATS } from "../analyses/blocks.js";
 import { ANALYSES, type AnalysisParams } from "../analyses/index.js";
 import { datasetSchema } from "../data/sources.js";
 import { MODELS, type ModelSpec } from "../nn/registry.js";
@@ -81,7 +82,7 @@ export const rowSchema = z.strictObject({
   value: z.string(),
   /** A key of the paper's numbers file. */
   paper: z.string().optional(),
-  format: z.enum(["count", "percent", "rate", "number", "shift"]).default("count"),
+  format: z.enum(VALUE_FORMATS).default("count"),
   /** With format count: "of N" after the value, from this path (e.g. the test set's size). */
   of: z.string().optional(),
 });

@@ -10,6 +10,7 @@ export const ce: ObjectiveDef<"ce"> = {
   usesLabels: () => true,
   needsLabels: true,
   terms: ["ce"],
+  help: {},
   temperature: () => 1,
   build: (_, x) => {
     const hard = crossEntropy(x.logits, x.targets!);

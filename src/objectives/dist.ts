@@ -20,6 +20,12 @@ export const dist: ObjectiveDef<"dist"> = {
   usesLabels: (p, labeled) => labeled && p.ceWeight > 0,
   needsLabels: false,
   terms: ["ce", "inter", "intra"],
+  help: {
+    temperature: "softmax temperature",
+    beta: "inter-class weight",
+    gamma: "intra-class weight",
+    ceWeight: "weight of the labels' cross-entropy",
+  },
   temperature: (p) => p.temperature,
   build: (p, x) => {
     const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;

@@ -10,6 +10,10 @@ export const kd: ObjectiveDef<"kd"> = {
   usesLabels: (p, labeled) => labeled && p.softWeight < 1,
   needsLabels: false,
   terms: ["soft", "hard"],
+  help: {
+    temperature: "softmax temperature",
+    softWeight: "weight w of the soft term; labels get 1 − w",
+  },
   temperature: (p) => p.temperature,
   build: (p, x) => {
     // CE first: the node order of the step graph is part of what makes runs bit-reproducible.

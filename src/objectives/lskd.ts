@@ -19,6 +19,11 @@ export const lskd: ObjectiveDef<"lskd"> = {
   usesLabels: (p, labeled) => labeled && p.ceWeight > 0,
   needsLabels: false,
   terms: ["ce", "kl"],
+  help: {
+    temperature: "softmax temperature",
+    kdWeight: "weight of the distillation term",
+    ceWeight: "weight of the labels' cross-entropy",
+  },
   // A "prob" ensemble averages members before standardisation; at T = 1 it is their plain mean.
   temperature: () => 1,
   build: (p, x) => {

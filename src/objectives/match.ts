@@ -10,6 +10,7 @@ export const match: ObjectiveDef<"match"> = {
   usesLabels: (p, labeled) => labeled && p.softWeight < 1,
   needsLabels: false,
   terms: ["soft", "hard"],
+  help: { softWeight: "weight w of the soft term; labels get 1 − w" },
   temperature: () => 1,
   build: (p, x) => {
     const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;

@@ -34,6 +34,8 @@ export interface ObjectiveDef<K extends ObjectiveKind> {
   readonly needsLabels: boolean;
   /** Names of the reported parts. */
   readonly terms: readonly string[];
+  /** One line per parameter for `kd distill --help` (its flag is the kebab-cased name). */
+  readonly help: { readonly [P in keyof ObjectiveParams[K]]-?: string };
   /** The temperature at which a "prob" ensemble of teachers averages its members (1 if none). */
   temperature(p: ObjectiveParams[K]): number;
   /** Per-epoch (0-based) multiplier of the distillation part, a warm-up; absent: always 1, no extra input. */

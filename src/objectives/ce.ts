@@ -13,7 +13,7 @@ export const ce: ObjectiveDef<"ce"> = {
   help: {},
   temperature: () => 1,
   build: (_, x) => {
-    const hard = crossEntropy(x.logits, x.targets!);
+    const hard = crossEntropy(x.student.logits, x.targets!);
     return { total: hard, parts: { ce: hard } };
   },
   describe: () => "labels",

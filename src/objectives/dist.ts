@@ -28,8 +28,8 @@ export const dist: ObjectiveDef<"dist"> = {
   },
   temperature: (p) => p.temperature,
   build: (p, x) => {
-    const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-    const d = distLoss(x.logits, x.teacher!, p);
+    const hard = x.targets ? crossEntropy(x.student.logits, x.targets) : undefined;
+    const d = distLoss(x.student.logits, x.teacher!.logits, p);
     return { total: addCe(d.total, hard, p.ceWeight), parts: { ce: hard ?? zero(d.total), ...d.terms } };
   },
   describe: (p) => `DIST T=${p.temperature} (β=${p.beta}, γ=${p.gamma})`,

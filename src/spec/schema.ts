@@ -8,7 +8,7 @@ import { VALUE_FORMATS } from "../analyses/blocks.js";
 import { ANALYSES, type AnalysisParams } from "../analyses/index.js";
 import { datasetSchema } from "../data/sources.js";
 import { MODELS, type ModelSpec } from "../nn/registry.js";
-import { OBJECTIVES, type ObjectiveSpec } from "../objectives/index.js";
+import { type ObjectiveSpec, RUN_OBJECTIVES } from "../objectives/index.js";
 import { OPTIMIZERS, type OptimizerSpec } from "../optim/registry.js";
 import { LR_SCHEDULES, type LrScheduleSpec, momentumSchema } from "../train/schedule.js";
 import { kindUnion } from "./kinds.js";
@@ -37,7 +37,7 @@ export const runSchema = z.strictObject({
   /** Evaluated every epoch instead of the test set (which is then measured once, at the end). */
   val: z.string().min(1).optional(),
   evalEach: z.enum(["test", "val", "none"]).optional(),
-  objective: kindUnion<ObjectiveSpec>(OBJECTIVES).default({ kind: "ce" }),
+  objective: kindUnion<ObjectiveSpec>(RUN_OBJECTIVES).default({ kind: "ce" }),
   teachers: z.array(teacherSchema).min(1).optional(),
   /** How several teachers combine: mean of softmax(v/T), or mean of logits. */
   ensemble: z.enum(["prob", "logit"]).default("prob"),

@@ -10,9 +10,10 @@ export const ce: ObjectiveDef<"ce"> = {
   usesLabels: () => true,
   needsLabels: true,
   terms: ["ce"],
+  help: {},
   temperature: () => 1,
   build: (_, x) => {
-    const hard = crossEntropy(x.logits, x.targets!);
+    const hard = crossEntropy(x.student.logits, x.targets!);
     return { total: hard, parts: { ce: hard } };
   },
   describe: () => "labels",

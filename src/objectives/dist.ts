@@ -20,10 +20,16 @@ export const dist: ObjectiveDef<"dist"> = {
   usesLabels: (p, labeled) => labeled && p.ceWeight > 0,
   needsLabels: false,
   terms: ["ce", "inter", "intra"],
+  help: {
+    temperature: "softmax temperature",
+    beta: "inter-class weight",
+    gamma: "intra-class weight",
+    ceWeight: "weight of the labels' cross-entropy",
+  },
   temperature: (p) => p.temperature,
   build: (p, x) => {
-    const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-    const d = distLoss(x.logits, x.teacher!, p);
+    const hard = x.targets ? crossEntropy(x.student.logits, x.targets) : undefined;
+    const d = distLoss(x.student.logits, x.teacher!.logits, p);
     return { total: addCe(d.total, hard, p.ceWeight), parts: { ce: hard ?? zero(d.total), ...d.terms } };
   },
   describe: (p) => `DIST T=${p.temperature} (β=${p.beta}, γ=${p.gamma})`,

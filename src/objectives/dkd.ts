@@ -22,12 +22,19 @@ export const dkd: ObjectiveDef<"dkd"> = {
   usesLabels: () => true,
   needsLabels: true,
   terms: ["ce", "tckd", "nckd"],
+  help: {
+    temperature: "softmax temperature",
+    alpha: "weight of the target-class term TCKD",
+    beta: "weight of the non-target term NCKD",
+    warmup: "epochs over which its weight rises to 1",
+    ceWeight: "weight of the labels' cross-entropy",
+  },
   temperature: (p) => p.temperature,
   // mdistiller counts epochs from 1: min(epoch / warmup, 1).
   warmup: (p, epoch) => (p.warmup === 0 ? 1 : Math.min(1, (epoch + 1) / p.warmup)),
   build: (p, x) => {
-    const hard = crossEntropy(x.logits, x.targets!);
-    const d = dkdLoss(x.logits, x.teacher!, x.targets!, p);
+    const hard = crossEntropy(x.student.logits, x.targets!);
+    const d = dkdLoss(x.student.logits, x.teacher!.logits, x.targets!, p);
     return { total: addCe(d.total, hard, p.ceWeight, x.scale), parts: { ce: hard, ...d.terms } };
   },
   describe: (p) => `DKD T=${p.temperature} (α=${p.alpha}, β=${p.beta}, warm-up ${p.warmup})`,

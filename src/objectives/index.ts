@@ -2,10 +2,10 @@
  * The objective registry: what a student learns from, one entry (one file) per kind. Each entry
  * declares its parameters (a zod schema, so specs are checked at parse time), what it needs
  * (labels, a teacher) and builds its loss terms on a traced graph; the training step dispatches
- * here only. A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test;
- * a parameter no other objective has also needs its `kd distill` flag (cli/commands/distill.ts).
+ * here only. A run's objective is one entry, optionally plus weighted terms of others (sum.ts).
+ * A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test.
  */
-import type { ZodMiniObject } from "zod/mini";
+import * as z from "zod/mini";
 import { KdError } from "../util/errors.js";
 import { ce } from "./ce.js";
 import { dist } from "./dist.js";
@@ -13,9 +13,11 @@ import { dkd } from "./dkd.js";
 import { kd } from "./kd.js";
 import { lskd } from "./lskd.js";
 import { match } from "./match.js";
-import type { ObjectiveDef, ObjectiveInputs } from "./types.js";
+import { type PlusTerm, plusParam, type SingleCalls, sumCalls } from "./sum.js";
+import type { ObjectiveDef } from "./types.js";
 
-export type { ObjectiveDef, ObjectiveInputs, ObjectiveTerms } from "./types.js";
+export type { PlusTerm } from "./sum.js";
+export type { NetTensors, ObjectiveDef, ObjectiveInputs, ObjectiveTerms } from "./types.js";
 
 /** Each objective's parameters. */
 export interface ObjectiveParams {
@@ -27,9 +29,12 @@ export interface ObjectiveParams {
   dist: { temperature: number; beta: number; gamma: number; ceWeight: number };
 }
 export type ObjectiveKind = keyof ObjectiveParams;
-export type ObjectiveSpec = {
+/** One entry's spec: its kind and parameters. */
+export type SingleObjective = {
   [K in ObjectiveKind]: { readonly kind: K } & ObjectiveParams[K];
 }[ObjectiveKind];
+/** A run's objective: one entry, plus weighted terms of other entries when `plus` is given. */
+export type ObjectiveSpec = SingleObjective & { readonly plus?: readonly PlusTerm[] | undefined };
 
 export const OBJECTIVES: { readonly [K in ObjectiveKind]: ObjectiveDef<K> } = {
   ce,
@@ -47,9 +52,33 @@ export function objectiveDef<K extends ObjectiveKind>(spec: { kind: K }): Object
   return OBJECTIVES[spec.kind] as unknown as ObjectiveDef<K>;
 }
 
+/** Calls a def's method with the spec as its parameters (the spec's kind picks the def). */
+const one: SingleCalls = {
+  usesLabels: (s, labeled) => objectiveDef(s).usesLabels(s as never, labeled),
+  teacher: (s) => objectiveDef(s).teacher,
+  needsLabels: (s) => objectiveDef(s).needsLabels,
+  terms: (s) => objectiveDef(s).terms,
+  temperature: (s) => objectiveDef(s).temperature(s as never),
+  warmup: (s) => {
+    const w = objectiveDef(s).warmup;
+    return w ? (epoch: number) => w(s as never, epoch) : undefined;
+  },
+  build: (s, x) => objectiveDef(s).build(s as never, x),
+  describe: (s) => objectiveDef(s).describe(s as never),
+};
+const sum = sumCalls(one);
+
+/** What a run's `objective` may be, by kind, for the spec schema: each entry's params and `plus`. */
+export const RUN_OBJECTIVES = Object.fromEntries(
+  OBJECTIVE_KINDS.map((k) => [
+    k,
+    { params: z.extend(OBJECTIVES[k].params as z.ZodMiniObject, { plus: plusParam(OBJECTIVES, one) }) },
+  ]),
+) as unknown as { readonly [K in ObjectiveKind]: { readonly params: z.ZodMiniObject } };
+
 /** Checks an objective's parameters against its schema (the library's own argument validation). */
 export function checkObjective(s: ObjectiveSpec): void {
-  const def = OBJECTIVES[s.kind] as { params: ZodMiniObject } | undefined;
+  const def = RUN_OBJECTIVES[s.kind] as { params: z.ZodMiniObject } | undefined;
   if (!def) throw new KdError(`unknown objective "${s.kind}" (known: ${OBJECTIVE_KINDS.join(", ")})`);
   const { kind: _k, ...params } = s;
   const r = def.params.safeParse(params);
@@ -60,26 +89,31 @@ export function checkObjective(s: ObjectiveSpec): void {
 }
 
 /** An objective with its schema's defaults filled in (`{ kind: "dkd" }` → every DKD parameter). */
-export function withDefaults(kind: ObjectiveKind, given: Record<string, unknown> = {}): ObjectiveSpec {
-  const r = (OBJECTIVES[kind].params as ZodMiniObject).safeParse(given);
+export function withDefaults(kind: ObjectiveKind, given: Record<string, unknown> = {}): SingleObjective {
+  const r = (OBJECTIVES[kind].params as z.ZodMiniObject).safeParse(given);
   if (!r.success) {
     const i = r.error.issues[0]!;
     throw new KdError(`objective ${kind}: ${i.path.join(".") || "parameters"}: ${i.message}`);
   }
-  return { kind, ...(r.data as object) } as ObjectiveSpec;
+  return { kind, ...(r.data as object) } as SingleObjective;
 }
 
-/** Calls a def's method with the spec as its parameters (the spec's kind picks the def). */
+/** One method per spec: with `plus`, the answers combine its terms'; else they are the entry's own. */
+const either =
+  <A extends unknown[], R>(
+    f: (s: SingleObjective, ...a: A) => R,
+    g: (s: ObjectiveSpec & { plus: readonly PlusTerm[] }, ...a: A) => R,
+  ) =>
+  (s: ObjectiveSpec, ...a: A): R =>
+    s.plus ? g(s as ObjectiveSpec & { plus: readonly PlusTerm[] }, ...a) : f(s, ...a);
+
 export const objective = {
-  usesLabels: (s: ObjectiveSpec, labeled: boolean) => objectiveDef(s).usesLabels(s as never, labeled),
-  teacher: (s: ObjectiveSpec) => objectiveDef(s).teacher,
-  needsLabels: (s: ObjectiveSpec) => objectiveDef(s).needsLabels,
-  terms: (s: ObjectiveSpec) => objectiveDef(s).terms,
-  temperature: (s: ObjectiveSpec) => objectiveDef(s).temperature(s as never),
-  warmup: (s: ObjectiveSpec) => {
-    const w = objectiveDef(s).warmup;
-    return w ? (epoch: number) => w(s as never, epoch) : undefined;
-  },
-  build: (s: ObjectiveSpec, x: ObjectiveInputs) => objectiveDef(s).build(s as never, x),
-  describe: (s: ObjectiveSpec) => objectiveDef(s).describe(s as never),
+  usesLabels: either(one.usesLabels, sum.usesLabels),
+  teacher: either(one.teacher, sum.teacher),
+  needsLabels: either(one.needsLabels, sum.needsLabels),
+  terms: either(one.terms, sum.terms),
+  temperature: either(one.temperature, sum.temperature),
+  warmup: either(one.warmup, sum.warmup),
+  build: either(one.build, sum.build),
+  describe: either(one.describe, sum.describe),
 };

@@ -10,11 +10,15 @@ export const kd: ObjectiveDef<"kd"> = {
   usesLabels: (p, labeled) => labeled && p.softWeight < 1,
   needsLabels: false,
   terms: ["soft", "hard"],
+  help: {
+    temperature: "softmax temperature",
+    softWeight: "weight w of the soft term; labels get 1 − w",
+  },
   temperature: (p) => p.temperature,
   build: (p, x) => {
     // CE first: the node order of the step graph is part of what makes runs bit-reproducible.
-    const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-    const soft = softTargetLoss(x.logits, x.teacher!, p.temperature);
+    const hard = x.targets ? crossEntropy(x.student.logits, x.targets) : undefined;
+    const soft = softTargetLoss(x.student.logits, x.teacher!.logits, p.temperature);
     return { total: mix(soft, hard, p.softWeight), parts: { soft, hard: hard ?? zero(soft) } };
   },
   describe: (p) => `soft targets T=${p.temperature} (w=${p.softWeight})`,

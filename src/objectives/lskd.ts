@@ -19,11 +19,16 @@ export const lskd: ObjectiveDef<"lskd"> = {
   usesLabels: (p, labeled) => labeled && p.ceWeight > 0,
   needsLabels: false,
   terms: ["ce", "kl"],
+  help: {
+    temperature: "softmax temperature",
+    kdWeight: "weight of the distillation term",
+    ceWeight: "weight of the labels' cross-entropy",
+  },
   // A "prob" ensemble averages members before standardisation; at T = 1 it is their plain mean.
   temperature: () => 1,
   build: (p, x) => {
-    const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-    const d = lskdLoss(x.logits, x.teacher!, p);
+    const hard = x.targets ? crossEntropy(x.student.logits, x.targets) : undefined;
+    const d = lskdLoss(x.student.logits, x.teacher!.logits, p);
     const kd = p.kdWeight === 1 ? d.total : o.mul(d.total, p.kdWeight);
     return { total: addCe(kd, hard, p.ceWeight), parts: { ce: hard ?? zero(kd), ...d.terms } };
   },

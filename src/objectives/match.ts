@@ -10,10 +10,11 @@ export const match: ObjectiveDef<"match"> = {
   usesLabels: (p, labeled) => labeled && p.softWeight < 1,
   needsLabels: false,
   terms: ["soft", "hard"],
+  help: { softWeight: "weight w of the soft term; labels get 1 − w" },
   temperature: () => 1,
   build: (p, x) => {
-    const hard = x.targets ? crossEntropy(x.logits, x.targets) : undefined;
-    const soft = logitMatchingLoss(x.logits, x.teacher!);
+    const hard = x.targets ? crossEntropy(x.student.logits, x.targets) : undefined;
+    const soft = logitMatchingLoss(x.student.logits, x.teacher!.logits);
     return { total: mix(soft, hard, p.softWeight), parts: { soft, hard: hard ?? zero(soft) } };
   },
   describe: (p) => `logit matching (w=${p.softWeight})`,

@@ -6,13 +6,23 @@ import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
 import type { ObjectiveKind, ObjectiveParams } from "./index.js";
 
+/** One network's side of the step graph: its logits and named intermediate tensors. */
+export interface NetTensors {
+  readonly logits: Tensor;
+  /**
+   * Intermediate tensors by name (e.g. a hidden layer's activations), for objectives that match
+   * features rather than logits (FitNets hints, attention transfer). Empty until an entry asks for one.
+   */
+  readonly tensors: ReadonlyMap<string, Tensor>;
+}
+
 /** What an objective's loss is built from, on the step graph. */
 export interface ObjectiveInputs {
-  readonly logits: Tensor;
+  readonly student: NetTensors;
   /** One-hot labels, when the objective uses them and the data has them. */
   readonly targets: Tensor | undefined;
-  /** Teacher logits, when the objective needs a teacher. */
-  readonly teacher: Tensor | undefined;
+  /** The teacher's side, when the objective needs a teacher. */
+  readonly teacher: NetTensors | undefined;
   /** A per-step scalar multiplying the distillation part (see `warmup`); present when declared. */
   readonly scale: Tensor | undefined;
 }
@@ -34,6 +44,8 @@ export interface ObjectiveDef<K extends ObjectiveKind> {
   readonly needsLabels: boolean;
   /** Names of the reported parts. */
   readonly terms: readonly string[];
+  /** One line per parameter for `kd distill --help` (its flag is the kebab-cased name). */
+  readonly help: { readonly [P in keyof ObjectiveParams[K]]-?: string };
   /** The temperature at which a "prob" ensemble of teachers averages its members (1 if none). */
   temperature(p: ObjectiveParams[K]): number;
   /** Per-epoch (0-based) multiplier of the distillation part, a warm-up; absent: always 1, no extra input. */

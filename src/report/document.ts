@@ -3,32 +3,14 @@
  * and its paper numbers. The markdown, HTML and terminal renderers only lay this out, so no table
  * is written twice.
  */
-import { pick } from "../analyses/index.js";
-import {
-  aggregate,
-  cpuText,
-  fmt,
-  groupKey,
-  isStat,
-  type Results,
-  type RunRecord,
-  type Stat,
-} from "../analyses/results.js";
+import { type Block, meanOf, num, valueText } from "../analyses/blocks.js";
+import { analysisDef, pick } from "../analyses/index.js";
+import { aggregate, cpuText, groupKey, type Results, type RunRecord } from "../analyses/results.js";
 import { splitRowPath } from "../spec/rows.js";
-import type { ReportRow, Spec } from "../spec/schema.js";
+import type { AnalysisSpec, ReportRow, Spec } from "../spec/schema.js";
 import { formatSeconds } from "../util/duration.js";
-import type { LineChartOptions } from "./svg.js";
 
-export type Block =
-  | {
-      readonly kind: "table";
-      readonly header: readonly string[];
-      readonly rows: readonly (readonly string[])[];
-    }
-  | { readonly kind: "text"; readonly text: string }
-  | { readonly kind: "list"; readonly items: readonly string[] }
-  | { readonly kind: "charts"; readonly charts: readonly LineChartOptions[] }
-  | { readonly kind: "confusion"; readonly title: string; readonly matrix: readonly (readonly number[])[] };
+export { type Block, num, valueText } from "../analyses/blocks.js";
 
 export interface Section {
   readonly title: string;
@@ -40,40 +22,6 @@ export interface ReportDoc {
   readonly meta: readonly (readonly [string, string])[];
   readonly sections: readonly Section[];
 }
-
-/** A number for a table: integers as they are, others to 3 significant decimals. */
-export function num(x: unknown, digits?: number): string {
-  if (typeof x !== "number" || !Number.isFinite(x)) return "—";
-  if (digits !== undefined) return x.toFixed(digits);
-  return Number.isInteger(x) ? String(x) : String(Number(x.toFixed(3)));
-}
-
-/** A value or a Stat over seeds, as "mean ± std" (percentages scaled by `scale`). */
-export function valueText(v: unknown, format: ReportRow["format"] = "count"): string {
-  const one = (x: number) => {
-    switch (format) {
-      case "percent":
-        return `${(100 * x).toFixed(1)}%`;
-      case "rate":
-        return `${(100 * x).toFixed(1)}%`;
-      case "shift":
-        return `${x > 0 ? "+" : ""}${num(x)}`;
-      case "count":
-        return Number.isInteger(x) ? String(x) : x.toFixed(1);
-      default:
-        return num(x);
-    }
-  };
-  if (isStat(v))
-    return `${format === "count" ? v.mean.toFixed(1) : one(v.mean)} ± ${format === "percent" || format === "rate" ? `${(100 * v.std).toFixed(1)}` : num(v.std, 1)}`;
-  if (typeof v === "number") return one(v);
-  if (Array.isArray(v)) return fmt(v);
-  // null is a value computed as undefined (a gap closed with no gap); absent is "—".
-  return v === undefined ? "—" : v === null ? "undefined" : String(v);
-}
-
-const meanOf = (v: unknown): number | undefined =>
-  isStat(v) ? v.mean : typeof v === "number" ? v : undefined;
 
 export function formatDuration(sec: number | undefined): string {
   if (typeof sec !== "number" || !Number.isFinite(sec)) return "—";
@@ -183,105 +131,12 @@ function runsTable(results: Results): Block {
   };
 }
 
-/** A share of a gap closed; null (the target no better than the baseline) has no share to print. */
-function gapClosedText(share: unknown): string {
-  return share === null
-    ? "gap closed undefined: the target is no better than the baseline"
-    : `${valueText(share, "percent")} of the gap closed`;
-}
-
-function analysisBlocks(name: string, kind: string, value: unknown): Block[] {
+/** An analysis's section: its entry renders the result; a failed one is one line. */
+function analysisBlocks(name: string, a: AnalysisSpec, value: unknown): Block[] {
   if (value && typeof value === "object" && "error" in value)
     return [{ kind: "text", text: `${name}: failed — ${String((value as { error: unknown }).error)}` }];
-  const v = value as Record<string, unknown>;
-  if (kind === "biasShift") {
-    const row = (label: string, o: unknown) => {
-      const x = o as Record<string, unknown> | undefined;
-      return x
-        ? [
-            label,
-            valueText(x.shift, "shift"),
-            valueText(x.testErrors),
-            `${valueText(x.classErrors)} of ${meanOf(x.classTotal)}`,
-            valueText(x.classRight, "percent"),
-            valueText(x.errorRate, "rate"),
-          ]
-        : [label, "—", "—", "—", "—", "—"];
-    };
-    return [
-      {
-        kind: "table",
-        header: [
-          "shift",
-          "value",
-          "test errors",
-          "errors on shifted classes",
-          "shifted classes right",
-          "error rate",
-        ],
-        rows: [
-          row("none", v.unshifted),
-          ...(v.given ? [row("given", v.given)] : []),
-          row("found on validation", v.found),
-        ],
-      },
-    ];
-  }
-  if (kind === "gapClosed")
-    return [
-      {
-        kind: "text",
-        text: `${name}: ${gapClosedText(v.value)} (baseline ${num(v.baseline)}, target ${num(v.target)}, candidate ${num(v.candidate)})`,
-      },
-    ];
-  if (kind === "best") {
-    const pts = (v.points ?? []) as { x: unknown; y: Stat; diverged?: number }[];
-    const numeric = pts.every((p) => typeof p.x === "number");
-    return [
-      {
-        kind: "table",
-        header: ["value", "mean", "± std", "seeds"],
-        rows: pts.map((p) => [
-          `${fmt(p.x)}${p.diverged ? " (diverged)" : ""}`,
-          num(p.y.mean, 1),
-          num(p.y.std, 1),
-          String(p.y.values.length),
-        ]),
-      },
-      {
-        kind: "text",
-        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${gapClosedText(v.gapClosed)}` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
-      },
-      ...(numeric
-        ? [
-            {
-              kind: "charts" as const,
-              charts: [
-                {
-                  title: name,
-                  xLabel: "value",
-                  yLabel: "mean",
-                  logX: pts.every((p) => (p.x as number) > 0),
-                  series: [
-                    { name, points: pts.map((p) => [p.x as number, p.y.mean] as const) },
-                    ...(typeof v.reference === "number"
-                      ? [
-                          {
-                            name: "reference",
-                            dashed: true,
-                            points: pts.map((p) => [p.x as number, v.reference as number] as const),
-                          },
-                        ]
-                      : []),
-                  ],
-                },
-              ],
-            },
-          ]
-        : []),
-    ];
-  }
-  return [{ kind: "text", text: JSON.stringify(value) }];
+  const { kind: _k, ...params } = a;
+  return analysisDef(a).render(params as never, value as Record<string, unknown>, { name });
 }
 
 function curves(spec: Spec, results: Results): Block | undefined {
@@ -349,7 +204,7 @@ export function buildReport(
   for (const [name, a] of Object.entries(spec.analyses)) {
     const value = results.analyses[name];
     if (value !== undefined)
-      sections.push({ title: `Analysis: ${name}`, blocks: analysisBlocks(name, a.kind, value) });
+      sections.push({ title: `Analysis: ${name}`, blocks: analysisBlocks(name, a, value) });
   }
   const c = curves(spec, results);
   if (c) sections.push({ title: "Training curves", blocks: [c] });

@@ -1,4 +1,5 @@
 /** Small dependency-free SVG charts for the HTML report: line charts and confusion-matrix heat maps. */
+import type { LineChartOptions } from "../analyses/blocks.js";
 
 /** Escapes text for XML/HTML content and attribute values. */
 export function esc(s: unknown): string {
@@ -76,24 +77,6 @@ function axis(values: readonly number[], log: boolean, p0: number, p1: number): 
     ticks,
     label: (v) => v.toFixed(decimals),
   };
-}
-
-export interface LineSeries {
-  readonly name: string;
-  readonly points: readonly (readonly [number, number])[];
-  /** Drawn dashed, without markers (e.g. a reference level). */
-  readonly dashed?: boolean;
-}
-
-export interface LineChartOptions {
-  readonly title: string;
-  readonly xLabel: string;
-  readonly yLabel: string;
-  readonly series: readonly LineSeries[];
-  readonly logX?: boolean;
-  readonly logY?: boolean;
-  readonly width?: number;
-  readonly height?: number;
 }
 
 /** A line chart with axes, grid, ticks and a legend on the right. Non-finite (or, on a log axis, non-positive) points are skipped. */

@@ -4,10 +4,11 @@
  * unknown kind or a misspelt field fails at parse time with the field's path.
  */
 import { z } from "zod";
+import { VALUE_FORMATS } from "../analyses/blocks.js";
 import { ANALYSES, type AnalysisParams } from "../analyses/index.js";
 import { datasetSchema } from "../data/sources.js";
 import { MODELS, type ModelSpec } from "../nn/registry.js";
-import { OBJECTIVES, type ObjectiveSpec } from "../objectives/index.js";
+import { type ObjectiveSpec, RUN_OBJECTIVES } from "../objectives/index.js";
 import { OPTIMIZERS, type OptimizerSpec } from "../optim/registry.js";
 import { LR_SCHEDULES, type LrScheduleSpec, momentumSchema } from "../train/schedule.js";
 import { kindUnion } from "../util/kinds.js";
@@ -36,7 +37,7 @@ export const runSchema = z.strictObject({
   /** Evaluated every epoch instead of the test set (which is then measured once, at the end). */
   val: z.string().min(1).optional(),
   evalEach: z.enum(["test", "val", "none"]).optional(),
-  objective: kindUnion<ObjectiveSpec>(OBJECTIVES).default({ kind: "ce" }),
+  objective: kindUnion<ObjectiveSpec>(RUN_OBJECTIVES).default({ kind: "ce" }),
   teachers: z.array(teacherSchema).min(1).optional(),
   /** How several teachers combine: mean of softmax(v/T), or mean of logits. */
   ensemble: z.enum(["prob", "logit"]).default("prob"),
@@ -81,7 +82,7 @@ export const rowSchema = z.strictObject({
   value: z.string(),
   /** A key of the paper's numbers file. */
   paper: z.string().optional(),
-  format: z.enum(["count", "percent", "rate", "number", "shift"]).default("count"),
+  format: z.enum(VALUE_FORMATS).default("count"),
   /** With format count: "of N" after the value, from this path (e.g. the test set's size). */
   of: z.string().optional(),
 });

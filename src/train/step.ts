@@ -64,6 +64,8 @@ const updated = (input: string) => `new/${input}`;
 /** Name of the j-th step's copy of a per-step input or output. */
 const sub = (name: string, j: number) => `${name}/${j}`;
 
+const NO_TENSORS: ReadonlyMap<string, Tensor> = new Map();
+
 /** Whether a step of `cfg` is fed labels and teacher logits. */
 export function stepInputs(cfg: Pick<StepConfig, "objective" | "labeled">) {
   return {
@@ -117,7 +119,13 @@ export class TrainStep {
 
       const pmap = new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!])));
       const logits = model.forward(x, pmap, seed ? { training: true, seed } : { training: true });
-      const terms = obj.build(objective, { logits, targets, teacher, scale });
+      // No model exposes intermediate tensors yet: objectives see logits only.
+      const terms = obj.build(objective, {
+        student: { logits, tensors: NO_TENSORS },
+        targets,
+        teacher: teacher ? { logits: teacher, tensors: NO_TENSORS } : undefined,
+        scale,
+      });
       const lossForGrad = wantsLrScaledGradients(optimizer) ? o.mul(terms.total, hyper.lr) : terms.total;
       const grads = grad(lossForGrad, params);
       outputs[sub("loss", j)] = terms.total;

@@ -1,5 +1,6 @@
 /** `kd distill`: train a student on one or more ONNX teachers' soft targets — a one-run spec. */
 import { type Command, Option } from "commander";
+import * as z from "zod/mini";
 import type { DatasetSpec } from "../../data/sources.js";
 import {
   OBJECTIVE_KINDS,
@@ -47,26 +48,68 @@ interface DistillFlags extends TrainFlags, DataFlags {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** Objective parameters settable from the command line: flag, help. Defaults come from the registry. */
-const PARAM_FLAGS: Readonly<Record<string, readonly [string, string]>> = {
-  temperature: ["--temperature <T>", "softmax temperature (kd: 20, dkd: 4, lskd: 2, dist: 1)"],
-  softWeight: ["--soft-weight <w>", "kd/match: weight w of the soft term; labels get 1 − w (default 0.5)"],
-  alpha: ["--alpha <a>", "dkd: weight of the target-class term TCKD (default 1)"],
-  beta: ["--beta <b>", "dkd: weight of the non-target term NCKD (default 8); dist: inter-class weight (1)"],
-  gamma: ["--gamma <g>", "dist: intra-class weight (default 1)"],
-  warmup: ["--warmup <epochs>", "dkd: epochs over which its weight rises to 1 (default 20)"],
-  kdWeight: ["--kd-weight <k>", "lskd: weight of the distillation term (default 9)"],
-  ceWeight: ["--ce-weight <c>", "dkd/lskd/dist: weight of the labels' cross-entropy (1, 0.1, 1)"],
+/** The objectives `--loss` offers: those that learn from a teacher. */
+const TEACHER_KINDS = OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].teacher);
+
+/** A parameter's flag: `softWeight` → `--soft-weight`. */
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The value's name in a flag's usage where the papers' letter reads better than `<number>`. */
+const VALUE_NAMES: Readonly<Record<string, string>> = {
+  temperature: "T",
+  softWeight: "w",
+  alpha: "a",
+  beta: "b",
+  gamma: "g",
+  warmup: "epochs",
+  kdWeight: "k",
+  ceWeight: "c",
 };
 
+/** An objective's parameter schemas by name. */
+const paramShape = (kind: ObjectiveKind): Readonly<Record<string, z.core.$ZodType>> =>
+  (OBJECTIVES[kind].params as z.ZodMiniObject).shape;
+
+interface ParamFlag {
+  readonly key: string;
+  readonly help: string;
+  /** Whether 0 itself is refused (a temperature), checked when the flag is read. */
+  readonly positive: boolean;
+}
+
+/**
+ * One flag per parameter of any teacher objective, its help and defaults read from the registry:
+ * kinds that describe a parameter alike share one phrase, e.g. "kd/dkd: softmax temperature (kd: 20, dkd: 4)".
+ */
+function paramFlags(): ParamFlag[] {
+  const byKey = new Map<string, { help: string; kinds: ObjectiveKind[] }[]>();
+  for (const kind of TEACHER_KINDS)
+    for (const [key, help] of Object.entries(OBJECTIVES[kind].help as Record<string, string>)) {
+      const groups = byKey.get(key) ?? [];
+      const g = groups.find((x) => x.help === help);
+      if (g) g.kinds.push(kind);
+      else groups.push({ help, kinds: [kind] });
+      byKey.set(key, groups);
+    }
+  return [...byKey].map(([key, groups]) => {
+    const phrase = ({ help, kinds }: { help: string; kinds: ObjectiveKind[] }) => {
+      const d = kinds.map((k) => String((withDefaults(k) as Record<string, unknown>)[key]));
+      const defaults =
+        new Set(d).size === 1 ? `default ${d[0]}` : kinds.map((k, i) => `${k}: ${d[i]}`).join(", ");
+      return `${kinds.join("/")}: ${help} (${defaults})`;
+    };
+    const positive = groups.some((g) => g.kinds.some((k) => !z.safeParse(paramShape(k)[key]!, 0).success));
+    return { key, help: groups.map(phrase).join("; "), positive };
+  });
+}
+
 /** The objective the flags ask for: its registry defaults, overridden by the flags given. */
-function objectiveOf(f: DistillFlags): ObjectiveSpec {
-  const shape = (OBJECTIVES[f.loss].params as { shape: Record<string, unknown> }).shape;
+function objectiveOf(f: DistillFlags, flags: readonly ParamFlag[]): ObjectiveSpec {
+  const shape = paramShape(f.loss);
   const given: Record<string, unknown> = {};
-  for (const key of Object.keys(PARAM_FLAGS)) {
+  for (const { key } of flags) {
     if (f[key] === undefined) continue;
-    if (!(key in shape))
-      throw new KdError(`${PARAM_FLAGS[key]![0].split(" ")[0]} does not apply to --loss ${f.loss}`);
+    if (!(key in shape)) throw new KdError(`${flagOf(key)} does not apply to --loss ${f.loss}`);
     given[key] = f[key];
   }
   return withDefaults(f.loss, given);
@@ -106,7 +149,7 @@ export function registerDistill(program: Command): void {
     )
     .addOption(
       new Option("--loss <kind>", "the distillation objective (README: Objectives)")
-        .choices(OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].teacher))
+        .choices(TEACHER_KINDS)
         .default("kd"),
     )
     .option("--omit-classes <list>", "transfer set without these classes, e.g. 3", classList)
@@ -120,8 +163,13 @@ export function registerDistill(program: Command): void {
     .option("--cache-dir <dir>", "where cached teacher logits live", ".kd-cache")
     .option("--no-cache", "run the teacher on every batch instead of caching its logits")
     .option(...MNIST_FLAG);
-  for (const [key, [flag, help]] of Object.entries(PARAM_FLAGS))
-    cmd.option(flag, help, num({ min: 0, minExclusive: key === "temperature", max: 100_000 }));
+  const flags = paramFlags();
+  for (const { key, help, positive } of flags)
+    cmd.option(
+      `${flagOf(key)} <${VALUE_NAMES[key] ?? "number"}>`,
+      help,
+      num({ min: 0, minExclusive: positive, max: 100_000 }),
+    );
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
   addDataOptions(cmd);
   cmd.action(async (f: DistillFlags) => {
@@ -136,7 +184,7 @@ export function registerDistill(program: Command): void {
           },
         }
       : undefined;
-    const objective = objectiveOf(f);
+    const objective = objectiveOf(f, flags);
     const defaults = mnistDefaults(f);
     const raw = oneRunSpec(f, "distill", {
       ...(train ? { train } : {}),

@@ -3,7 +3,6 @@
  * metrics. Evaluation, early stopping, divergence notes, logs and checkpoints are hooks on it
  * (hooks.ts, files.ts), so the CLI, the spec runner, the queue and the page train alike.
  */
-import type { Dataset } from "../data/dataset.js";
 import { initParam } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
 import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
@@ -11,7 +10,6 @@ import { type OptimizerConfig, stepScalars } from "../optim/optimizers.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import { Rng } from "../util/rng.js";
-import { remedy } from "./divergence.js";
 import type { Schedule } from "./schedule.js";
 import { type Batch, type StepHyper, stepInputs, type TrainState, TrainStep } from "./step.js";
 
@@ -26,6 +24,15 @@ export interface TeacherProvider {
   logits(indices: Int32Array, x: Float32Array, size: number, out: Float32Array): Promise<void>;
 }
 
+/** A labelled or unlabelled set of examples, as the core reads it (data/dataset.ts's Dataset is one). */
+export interface Examples {
+  /** n × features, row-major. */
+  readonly x: Float32Array;
+  readonly y: Int32Array | undefined;
+  readonly n: number;
+  readonly features: number;
+}
+
 /** Copies the examples order[start..start+size) into `x` as the student sees them (jittered with `rng`, or not). */
 export interface BatchFill {
   fill(order: Int32Array, start: number, size: number, x: Float32Array, rng: Rng): void;
@@ -36,7 +43,7 @@ export interface BatchFill {
 export interface CoreConfig {
   readonly model: Model;
   /** The training set; its examples reach the step through `batches`. */
-  readonly train: Dataset;
+  readonly train: Examples;
   readonly batches: BatchFill;
   readonly epochs: number;
   readonly batchSize: number;
@@ -110,8 +117,8 @@ export interface Hook {
   stop?(loop: Loop): boolean;
   /** After the last epoch; `ran` epochs ran now (0 when a checkpoint had them all). */
   onEnd?(loop: Loop, ran: number): void | Promise<void>;
-  /** Where the last good weights are kept, added to the message of a diverged run. */
-  lastGood?(epoch: number): string;
+  /** Words added to the message that stops a diverged run in `epoch` (where the last good weights are, what to try). */
+  explain?(epoch: number): string;
   /** Frees what the hook holds (compiled sessions), on every exit. */
   release?(): Promise<void>;
 }
@@ -293,10 +300,9 @@ function epochProgress(r: Runner, loop: Loop, sums: Sums, t0: number): Progress 
   };
 }
 
-/** Stops a diverged run with one line: what, where the last good weights are, what to try. */
+/** Stops a diverged run with one line: what, then what the hooks add (where the last good weights are, what to try). */
 function fail(r: Runner, epoch: number, what: string): never {
-  const kept = r.hooks.map((h) => h.lastGood?.(epoch) ?? "").join("");
-  throw new KdError(`${what}${kept}; ${remedy(r.cfg.train, r.cfg.model)}`);
+  throw new KdError(`${what}${r.hooks.map((h) => h.explain?.(epoch) ?? "").join("")}`);
 }
 
 function oneHot(

@@ -66,7 +66,7 @@ export function checkpointHook(cfg: TrainConfig & { readonly checkpoint: string 
         tensors,
       );
     },
-    lastGood: (epoch) => (epoch > 0 ? `; the last good checkpoint (epoch ${epoch}) is kept at ${path}` : ""),
+    explain: (epoch) => (epoch > 0 ? `; the last good checkpoint (epoch ${epoch}) is kept at ${path}` : ""),
   };
 }
 

@@ -1,8 +1,6 @@
-/** The training core's I/O-free hooks: validation with early stopping, divergence flags and notes, progress callbacks. */
-import type { Dataset } from "../data/dataset.js";
+/** The training core's I/O-free hooks that the page uses too: validation with early stopping, progress callbacks. */
 import type { Model } from "../nn/model.js";
-import type { EpochLog, Hook, Progress } from "./core.js";
-import { atChance, chanceOf, divergedNote, FIRST_JUDGED_EPOCH, firstEpochHint } from "./divergence.js";
+import type { EpochLog, Examples, Hook, Progress } from "./core.js";
 import { Forward } from "./inference.js";
 import { type ClassMetrics, classMetrics, meanCrossEntropy } from "./metrics.js";
 
@@ -19,7 +17,7 @@ export interface Validation extends Hook {
  */
 export function validation(
   model: Model,
-  evalSet: Dataset,
+  evalSet: Examples,
   o: { threads?: number; earlyStop?: number } = {},
 ): Validation {
   let forward: Forward | undefined;
@@ -65,42 +63,6 @@ export function validation(
 
 function copyParams(params: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
   return new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
-}
-
-/**
- * Divergence (see divergence.ts), judged on the training accuracy, or the eval set's when training
- * has no labelled accuracy: `flag` marks epochs at chance in their logs (run it after validation,
- * before the logs are saved); `notes` says so after the epoch's callbacks and at the end.
- */
-export function divergence(
-  train: Dataset,
-  model: Model,
-  o: { judgeTrain: boolean; evalSet?: Dataset; onNote?: (msg: string) => void },
-): { flag: Hook; notes: Hook } {
-  const judged = o.judgeTrain ? train.y : o.evalSet?.y;
-  const chance = judged ? chanceOf(judged) : undefined;
-  const accuracy = (log: EpochLog) => (o.judgeTrain ? log.trainAccuracy : log.evalAccuracy);
-  const atChanceIn = (log: EpochLog) => {
-    const acc = accuracy(log);
-    return chance !== undefined && acc !== null && atChance(acc, chance);
-  };
-  const flag: Hook = {
-    onEpochEnd(log) {
-      if (atChanceIn(log) && log.epoch >= FIRST_JUDGED_EPOCH) log.diverged = true;
-    },
-  };
-  const notes: Hook = {
-    onEpochEnd(log) {
-      if (atChanceIn(log) && log.epoch === 1)
-        o.onNote?.(firstEpochHint(accuracy(log)!, chance!, train, model));
-    },
-    onEnd(loop, ran) {
-      const returned = loop.history[(loop.best?.epoch ?? loop.history.length) - 1];
-      if (returned?.diverged && ran > 0)
-        o.onNote?.(divergedNote(returned.epoch, accuracy(returned) ?? 0, chance ?? 0, train, model));
-    },
-  };
-  return { flag, notes };
 }
 
 /** The caller's callbacks: progress after every graph run, the log after every epoch. */

@@ -15,8 +15,9 @@ import {
   type TeacherProvider,
   trainEpochs,
 } from "./core.js";
+import { divergence } from "./divergence.js";
 import { checkpointHook, logHook } from "./files.js";
-import { callbacks, divergence, validation } from "./hooks.js";
+import { callbacks, validation } from "./hooks.js";
 import type { ClassMetrics } from "./metrics.js";
 import { type LrScheduleSpec, lrSchedule, type MomentumSpec, momentumSchedule } from "./schedule.js";
 import { stepInputs } from "./step.js";

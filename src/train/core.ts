@@ -150,9 +150,11 @@ export async function trainEpochs(
   const initRng = rng.fork(1);
   const single = await TrainStep.compile({ ...opts, stepsPerRun: 1 });
   const multi = K > 1 ? await TrainStep.compile({ ...opts, stepsPerRun: K }) : single;
+  const buffers = single.initialBuffers();
   const state: TrainState = {
     params: new Map(model.params.map((p) => [p.name, initParam(p, initRng)])),
     opt: single.initialOptState(),
+    ...(buffers ? { buffers } : {}),
   };
   let loop: Loop = { state, epoch: 0, step: 0, rng, history: [] };
   try {

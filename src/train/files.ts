@@ -7,10 +7,18 @@ import { Rng } from "../util/rng.js";
 import { checkCheckpointTensors, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { EpochLog, Hook, Loop } from "./core.js";
 import { lrScheduleUsesLength } from "./schedule.js";
+import type { TrainState } from "./step.js";
 import type { TrainConfig } from "./trainer.js";
 
 /** Checkpoint tensors holding the best epoch's weights under early stopping. */
 const BEST = "best/";
+
+/** Checkpoint tensors holding the model's buffers (see TrainState). */
+const BUFFER = "buffer/";
+
+function buffersByKey(state: TrainState): [string, Float32Array][] {
+  return [...(state.buffers ?? [])].map(([k, v]) => [`${BUFFER}${k}`, v]);
+}
 
 /** What must match for a checkpoint to be resumed (the epoch count may grow). */
 function fingerprint(cfg: TrainConfig): string {
@@ -50,7 +58,7 @@ export function checkpointHook(cfg: TrainConfig & { readonly checkpoint: string 
   return {
     onStart: (fresh) => (cfg.resume && existsSync(path) ? resume(cfg, path, key, fresh) : undefined),
     onEpochEnd(_log, loop) {
-      const tensors = new Map([...loop.state.params, ...loop.state.opt]);
+      const tensors = new Map([...loop.state.params, ...loop.state.opt, ...buffersByKey(loop.state)]);
       if (loop.best) for (const [k, v] of loop.best.params) tensors.set(`${BEST}${k}`, v);
       const { best } = loop;
       writeCheckpoint(
@@ -75,7 +83,9 @@ function resume(cfg: TrainConfig, path: string, key: string, fresh: Loop): Loop 
   if (ck.header.fingerprint !== key)
     throw new KdError(`${path} belongs to a run with other settings; remove it to start afresh`);
   const { state } = fresh;
-  const expected = new Map([...state.params, ...state.opt].map(([k, v]) => [k, v.length]));
+  const expected = new Map(
+    [...state.params, ...state.opt, ...buffersByKey(state)].map(([k, v]) => [k, v.length]),
+  );
   if (ck.header.best) for (const [k, v] of state.params) expected.set(`${BEST}${k}`, v.length);
   checkCheckpointTensors(path, ck, expected);
   if (ck.header.epoch > cfg.epochs)
@@ -83,13 +93,15 @@ function resume(cfg: TrainConfig, path: string, key: string, fresh: Loop): Loop 
   const params = new Map<string, Float32Array>();
   const opt = new Map<string, Float32Array>();
   const bestParams = new Map<string, Float32Array>();
+  const buffers = new Map<string, Float32Array>();
   for (const [k, v] of ck.tensors) {
     if (k.startsWith(BEST)) bestParams.set(k.slice(BEST.length), v);
+    else if (k.startsWith(BUFFER)) buffers.set(k.slice(BUFFER.length), v);
     else (k.startsWith("state/") ? opt : params).set(k, v);
   }
   cfg.onNote?.(`resumed from epoch ${ck.header.epoch} of ${cfg.epochs} (checkpoint ${path})`);
   return {
-    state: { params, opt },
+    state: { params, opt, ...(state.buffers ? { buffers } : {}) },
     epoch: ck.header.epoch,
     step: ck.header.step,
     rng: new Rng(ck.header.rng),

@@ -3,6 +3,7 @@ import type { Model } from "../nn/model.js";
 import type { EpochLog, Examples, Hook, Progress } from "./core.js";
 import { Forward } from "./inference.js";
 import { type ClassMetrics, classMetrics, meanCrossEntropy } from "./metrics.js";
+import { type TrainState, weightsOf } from "./step.js";
 
 /** Evaluation of `evalSet` after every epoch, and the metrics of the weights a run returns. */
 export interface Validation extends Hook {
@@ -22,9 +23,9 @@ export function validation(
 ): Validation {
   let forward: Forward | undefined;
   let last: { metrics: ClassMetrics; params: Map<string, Float32Array> } | undefined;
-  const measure = async (params: Map<string, Float32Array>) => {
-    const logits = await forward!.logits(params, evalSet.x, evalSet.n);
-    last = { metrics: classMetrics(logits, evalSet.y!, model.numClasses), params };
+  const measure = async (state: TrainState) => {
+    const logits = await forward!.logits(weightsOf(state), evalSet.x, evalSet.n);
+    last = { metrics: classMetrics(logits, evalSet.y!, model.numClasses), params: state.params };
     return logits;
   };
   return {
@@ -38,7 +39,7 @@ export function validation(
     async onEpochEnd(log, loop) {
       if (!evalSet.y) return;
       const t0 = performance.now();
-      const logits = await measure(loop.state.params);
+      const logits = await measure(loop.state);
       log.evalErrors = last!.metrics.errors;
       log.evalAccuracy = last!.metrics.accuracy;
       log.evalLoss = meanCrossEntropy(logits, evalSet.y, model.numClasses);
@@ -53,7 +54,7 @@ export function validation(
     async onEnd(loop) {
       // Early stopping returns the best epoch's weights; its metrics are measured again.
       if (loop.best && loop.best.epoch !== loop.history.length) loop.state.params = loop.best.params;
-      if (evalSet.y && last?.params !== loop.state.params) await measure(loop.state.params);
+      if (evalSet.y && last?.params !== loop.state.params) await measure(loop.state);
     },
     async release() {
       await forward?.release();

@@ -20,7 +20,7 @@ import { checkpointHook, logHook } from "./files.js";
 import { callbacks, validation } from "./hooks.js";
 import type { ClassMetrics } from "./metrics.js";
 import { type LrScheduleSpec, lrSchedule, type MomentumSpec, momentumSchedule } from "./schedule.js";
-import { stepInputs } from "./step.js";
+import { stepInputs, weightsOf } from "./step.js";
 
 export type { EpochLog, Progress, TeacherProvider };
 
@@ -141,7 +141,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     hooks,
   );
   return {
-    params: loop.state.params,
+    params: weightsOf(loop.state),
     history: loop.history,
     epochsRun: ran,
     ...(loop.best ? { bestEpoch: loop.best.epoch } : {}),

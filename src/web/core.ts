@@ -18,6 +18,7 @@ import {
 } from "../train/core.js";
 import { validation } from "../train/hooks.js";
 import { exportModel } from "../train/inference.js";
+import { weightsOf } from "../train/step.js";
 import type { DistilOptions, DistilResult, EpochMetrics } from "./api.js";
 
 export const PIXELS = 784;
@@ -197,7 +198,7 @@ export async function trainInPage(
     },
     hooks,
   );
-  return { params: loop.state.params, history: loop.history };
+  return { params: weightsOf(loop.state), history: loop.history };
 }
 
 /**

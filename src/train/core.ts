@@ -11,7 +11,14 @@ import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import { Rng } from "../util/rng.js";
 import type { Schedule } from "./schedule.js";
-import { type Batch, type StepHyper, stepInputs, type TrainState, TrainStep } from "./step.js";
+import {
+  type Batch,
+  type StepHyper,
+  type StepMetrics,
+  stepInputs,
+  type TrainState,
+  TrainStep,
+} from "./step.js";
 
 /** Where the teacher's logits for a batch come from (see distill/teacher.ts). */
 export interface TeacherProvider {
@@ -102,7 +109,12 @@ export interface Loop {
   rng: Rng;
   history: EpochLog[];
   /** Early stopping's best epoch so far and its weights (see hooks.ts). */
-  best?: { epoch: number; errors: number; params: Map<string, Float32Array> };
+  best?: {
+    epoch: number;
+    errors: number;
+    params: Map<string, Float32Array>;
+    buffers?: Map<string, Float32Array>;
+  };
 }
 
 /** Keras-style callbacks; every method is optional and hooks run in the order given. */
@@ -199,8 +211,7 @@ async function runEpoch(r: Runner, loop: Loop): Promise<void> {
   const momentum = cfg.momentum(epoch, cfg.epochs);
   const order = loop.rng.permutation(cfg.train.n);
   const scale = obj.warmup(cfg.objective)?.(epoch);
-  const terms = obj.terms(cfg.objective);
-  const sums: Sums = { loss: 0, parts: terms.map(() => 0), correct: 0, seen: 0 };
+  const sums: Sums = { loss: 0, parts: obj.terms(cfg.objective).map(() => 0), correct: 0, seen: 0 };
   const hyper = { lr, momentum, ...(scale !== undefined ? { scale } : {}) };
   let start = 0;
   while (start < cfg.train.n) {
@@ -216,13 +227,7 @@ async function runEpoch(r: Runner, loop: Loop): Promise<void> {
           epoch,
           `loss became ${m.loss} at epoch ${epoch + 1}, step ${loop.step - metrics.length + j + 1}`,
         );
-      const size = batches[j]!.size;
-      sums.loss += m.loss * size;
-      m.parts.forEach((v, k) => {
-        sums.parts[k]! += v * size;
-      });
-      sums.correct += m.correct;
-      sums.seen += size;
+      add(sums, m, batches[j]!.size);
     });
     const progress = epochProgress(r, loop, sums, t0);
     for (const h of r.hooks) await h.onBatchEnd?.(progress);
@@ -232,8 +237,33 @@ async function runEpoch(r: Runner, loop: Loop): Promise<void> {
   for (const [name, w] of loop.state.params)
     if (!w.every(Number.isFinite))
       fail(r, epoch, `parameter ${name} became non-finite in epoch ${epoch + 1}`);
+  const log = epochLog(r, epoch, sums, { lr, momentum, trainSecs });
+  loop.history.push(log);
+  loop.epoch = epoch + 1;
+  for (const h of r.hooks) await h.onEpochEnd?.(log, loop);
+}
+
+/** Adds a step's metrics, weighted by its batch size. */
+function add(sums: Sums, m: StepMetrics, size: number): void {
+  sums.loss += m.loss * size;
+  m.parts.forEach((v, k) => {
+    sums.parts[k]! += v * size;
+  });
+  sums.correct += m.correct;
+  sums.seen += size;
+}
+
+/** The epoch's log from its sums; the hooks fill in the eval set's fields. */
+function epochLog(
+  r: Runner,
+  epoch: number,
+  sums: Sums,
+  o: { lr: number; momentum: number; trainSecs: number },
+): OpenEpochLog {
+  const { cfg } = r;
+  const terms = obj.terms(cfg.objective);
   const judgeTrain = cfg.train.y !== undefined && r.uses.labels;
-  const log: OpenEpochLog = {
+  return {
     epoch: epoch + 1,
     loss: sums.loss / sums.seen,
     parts: Object.fromEntries(terms.map((t, k) => [t, sums.parts[k]! / sums.seen])),
@@ -241,15 +271,12 @@ async function runEpoch(r: Runner, loop: Loop): Promise<void> {
     evalErrors: null,
     evalAccuracy: null,
     evalLoss: null,
-    lr,
-    momentum,
+    lr: o.lr,
+    momentum: o.momentum,
     // The validation hook adds its evaluation's time.
-    seconds: trainSecs,
-    examplesPerSec: cfg.train.n / trainSecs,
+    seconds: o.trainSecs,
+    examplesPerSec: cfg.train.n / o.trainSecs,
   };
-  loop.history.push(log);
-  loop.epoch = epoch + 1;
-  for (const h of r.hooks) await h.onEpochEnd?.(log, loop);
 }
 
 /** Fills the next `steps` batches from `order[start..]`, with their per-step scalars. */

@@ -16,7 +16,7 @@ const BEST = "best/";
 /** Checkpoint tensors holding the model's buffers (see TrainState). */
 const BUFFER = "buffer/";
 
-function buffersByKey(state: TrainState): [string, Float32Array][] {
+function buffersByKey(state: Pick<TrainState, "buffers">): [string, Float32Array][] {
   return [...(state.buffers ?? [])].map(([k, v]) => [`${BUFFER}${k}`, v]);
 }
 
@@ -59,8 +59,8 @@ export function checkpointHook(cfg: TrainConfig & { readonly checkpoint: string 
     onStart: (fresh) => (cfg.resume && existsSync(path) ? resume(cfg, path, key, fresh) : undefined),
     onEpochEnd(_log, loop) {
       const tensors = new Map([...loop.state.params, ...loop.state.opt, ...buffersByKey(loop.state)]);
-      if (loop.best) for (const [k, v] of loop.best.params) tensors.set(`${BEST}${k}`, v);
       const { best } = loop;
+      if (best) for (const [k, v] of [...best.params, ...buffersByKey(best)]) tensors.set(`${BEST}${k}`, v);
       writeCheckpoint(
         path,
         {
@@ -86,17 +86,20 @@ function resume(cfg: TrainConfig, path: string, key: string, fresh: Loop): Loop 
   const expected = new Map(
     [...state.params, ...state.opt, ...buffersByKey(state)].map(([k, v]) => [k, v.length]),
   );
-  if (ck.header.best) for (const [k, v] of state.params) expected.set(`${BEST}${k}`, v.length);
+  if (ck.header.best)
+    for (const [k, v] of [...state.params, ...buffersByKey(state)]) expected.set(`${BEST}${k}`, v.length);
   checkCheckpointTensors(path, ck, expected);
   if (ck.header.epoch > cfg.epochs)
     throw new KdError(`${path} has ${ck.header.epoch} epochs already, more than the ${cfg.epochs} asked for`);
   const params = new Map<string, Float32Array>();
   const opt = new Map<string, Float32Array>();
-  const bestParams = new Map<string, Float32Array>();
   const buffers = new Map<string, Float32Array>();
-  for (const [k, v] of ck.tensors) {
-    if (k.startsWith(BEST)) bestParams.set(k.slice(BEST.length), v);
-    else if (k.startsWith(BUFFER)) buffers.set(k.slice(BUFFER.length), v);
+  const best = { params: new Map<string, Float32Array>(), buffers: new Map<string, Float32Array>() };
+  for (const [key, v] of ck.tensors) {
+    const isBest = key.startsWith(BEST);
+    const k = isBest ? key.slice(BEST.length) : key;
+    if (k.startsWith(BUFFER)) (isBest ? best.buffers : buffers).set(k.slice(BUFFER.length), v);
+    else if (isBest) best.params.set(k, v);
     else (k.startsWith("state/") ? opt : params).set(k, v);
   }
   cfg.onNote?.(`resumed from epoch ${ck.header.epoch} of ${cfg.epochs} (checkpoint ${path})`);
@@ -106,7 +109,15 @@ function resume(cfg: TrainConfig, path: string, key: string, fresh: Loop): Loop 
     step: ck.header.step,
     rng: new Rng(ck.header.rng),
     history: ck.header.history as unknown as EpochLog[],
-    ...(ck.header.best ? { best: { ...ck.header.best, params: bestParams } } : {}),
+    ...(ck.header.best
+      ? {
+          best: {
+            ...ck.header.best,
+            params: best.params,
+            ...(state.buffers ? { buffers: best.buffers } : {}),
+          },
+        }
+      : {}),
   };
 }
 

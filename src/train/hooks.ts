@@ -45,7 +45,12 @@ export function validation(
       log.evalLoss = meanCrossEntropy(logits, evalSet.y, model.numClasses);
       log.seconds += (performance.now() - t0) / 1000;
       if (o.earlyStop !== undefined && (!loop.best || log.evalErrors < loop.best.errors))
-        loop.best = { epoch: log.epoch, errors: log.evalErrors, params: copyParams(loop.state.params) };
+        loop.best = {
+          epoch: log.epoch,
+          errors: log.evalErrors,
+          params: copyParams(loop.state.params),
+          ...(loop.state.buffers ? { buffers: copyParams(loop.state.buffers) } : {}),
+        };
     },
     stop: (loop) =>
       loop.best !== undefined &&
@@ -53,7 +58,11 @@ export function validation(
       loop.history.length - loop.best.epoch >= o.earlyStop,
     async onEnd(loop) {
       // Early stopping returns the best epoch's weights; its metrics are measured again.
-      if (loop.best && loop.best.epoch !== loop.history.length) loop.state.params = loop.best.params;
+      const { best } = loop;
+      if (best && best.epoch !== loop.history.length) {
+        loop.state.params = best.params;
+        if (best.buffers) loop.state.buffers = best.buffers;
+      }
       if (evalSet.y && last?.params !== loop.state.params) await measure(loop.state);
     },
     async release() {

@@ -17,7 +17,7 @@ import { type TrainingForward, TrainStep } from "../../src/train/step.js";
 import { train } from "../../src/train/trainer.js";
 import { Rng } from "../../src/util/rng.js";
 import { labelsConfig } from "../helpers/config.js";
-import { mnistTrain } from "../helpers/mnist.js";
+import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 
 const HIDDEN = 6;
 const MOMENTUM = 0.9;
@@ -105,6 +105,27 @@ describe("model buffers", () => {
     expect(Array.from(resumed.params.get(MEAN)!).some((v) => v !== 0)).toBe(true);
     for (const [name, v] of whole.params)
       expect(Array.from(resumed.params.get(name)!)).toEqual(Array.from(v));
+  });
+
+  it("early stopping returns the best epoch's buffers with its parameters, through a resume", async () => {
+    const ds = mnistTrain(300);
+    const evalSet = mnistTest(100);
+    const ck = join(tmp, "early.ckpt");
+    const over = { evalSet, stepsPerRun: 2, threads: 1, lr: 0.3 };
+    const stopped = await train(
+      labelsConfig(centred(), ds, { ...over, epochs: 8, earlyStop: 1, checkpoint: ck, resume: true }),
+    );
+    const best = stopped.bestEpoch!;
+    expect(best).toBeLessThan(stopped.history.length);
+    const plain = await train(labelsConfig(centred(), ds, { ...over, epochs: best }));
+    for (const [name, v] of plain.params)
+      expect(Array.from(stopped.params.get(name)!)).toEqual(Array.from(v));
+    // Resuming the finished run reads the best epoch's weights and buffers back from the checkpoint.
+    const again = await train(
+      labelsConfig(centred(), ds, { ...over, epochs: 8, earlyStop: 1, checkpoint: ck, resume: true }),
+    );
+    expect(again.epochsRun).toBe(0);
+    for (const [name, v] of plain.params) expect(Array.from(again.params.get(name)!)).toEqual(Array.from(v));
   });
 
   it("the exported model and the forward pass read the trained buffer", async () => {

@@ -124,7 +124,7 @@ export interface DistilProgress {
   /** Steps done so far, over all epochs. */
   readonly step: number;
   readonly totalSteps: number;
-  /** Mean loss of the run's steps. */
+  /** Mean loss of the epoch's examples so far. */
   readonly loss: number;
   /** Set at the end of an epoch. */
   readonly epochMetrics?: EpochMetrics;

@@ -8,6 +8,7 @@ import type { Dataset } from "../data/dataset.js";
 import { DataCatalog, type DatasetSpec } from "../data/sources.js";
 import { ARCH_USAGE, parseArchSpec } from "../nn/registry.js";
 import type { OptimizerName } from "../optim/optimizers.js";
+import { OPTIMIZERS } from "../optim/registry.js";
 import { executeSpec } from "../runner/execute.js";
 import { fileName } from "../runner/plan.js";
 import { validateSpec } from "../spec/load.js";
@@ -182,11 +183,7 @@ export function addTrainOptions(
     .option("--arch <arch>", `architecture: ${ARCH_USAGE}`, defaults.arch)
     .option("--epochs <n>", "training epochs", num({ int: true, min: 1, max: 100000 }), defaults.epochs)
     .option("--batch-size <n>", "examples per step", num({ int: true, min: 1, max: 65536 }), 128)
-    .addOption(
-      new Option("--optimizer <name>", "optimizer")
-        .choices(["sgd", "nesterov", "adam", "adamw"])
-        .default("sgd"),
-    )
+    .addOption(new Option("--optimizer <name>", "optimizer").choices(Object.keys(OPTIMIZERS)).default("sgd"))
     .option("--lr <rate>", "learning rate", num({ min: 0, minExclusive: true, max: 100 }), defaults.lr)
     .option("--lr-schedule <spec>", "constant | exp:F | step:N:F | cosine | linear", "constant")
     .option("--momentum <spec>", "momentum, or a ramp start:end:epochs", "0.9")

@@ -35,5 +35,11 @@ export interface Model {
   /** Name of the output layer's bias (what bias shifts adjust). */
   readonly outputBias: string;
   readonly reg: Regularisation;
+  /** State not trained but updated by the training forward (e.g. running statistics): see train/step.ts. */
+  readonly buffers?: readonly {
+    readonly name: string;
+    readonly shape: readonly number[];
+    readonly init: number;
+  }[];
   forward(x: Tensor, p: ParamMap, opts: ForwardOptions): Tensor;
 }

@@ -4,8 +4,6 @@ import { normAxes } from "../ir/primitives.js";
 import type { Tensor } from "../ir/tensor.js";
 import type { ParamSpec } from "../nn/layers.js";
 
-export type OptimizerName = "sgd" | "nesterov" | "adam" | "adamw";
-
 export interface OptimizerConfig {
   readonly name: OptimizerName;
   /** L2 penalty (SGD, Adam) or decoupled decay (AdamW); weights only, never biases. */
@@ -31,14 +29,94 @@ export const DEFAULT_OPTIMIZER: OptimizerConfig = {
 export interface Hyper {
   readonly lr: Tensor;
   readonly momentum: Tensor;
-  /** Adam bias corrections 1/(1-beta1^t) and 1/(1-beta2^t), computed by the trainer. */
+  /** Adam bias corrections 1/(1-beta1^t) and 1/(1-beta2^t) (see stepScalars). */
   readonly c1: Tensor;
   readonly c2: Tensor;
 }
 
+/** Scalars an optimizer's update takes at step `t` (1-based) besides lr and momentum, computed on the host. */
+export interface StepScalars {
+  readonly c1: number;
+  readonly c2: number;
+}
+
+/** One optimizer's graph update and the per-step scalars it is fed. */
+interface OptimizerRule {
+  /** Names of the state slots it keeps per parameter (all zero-initialised, param-shaped). */
+  readonly slots: readonly string[];
+  /**
+   * Whether the step hands it gradients already multiplied by the learning rate: for SGD the
+   * step scales the loss by lr before differentiating, which costs one multiply on a scalar
+   * instead of one pass over every parameter.
+   */
+  readonly lrScaledGradients: boolean;
+  stepScalars(cfg: OptimizerConfig, t: number): StepScalars;
+  /** The new parameter and state slots; `g` is lr·∇ when lrScaledGradients, else ∇; `wd` is 0 for biases. */
+  update(cfg: OptimizerConfig, p: Tensor, g: Tensor, state: readonly Tensor[], h: Hyper, wd: number): Update;
+}
+
+interface Update {
+  p: Tensor;
+  state: Tensor[];
+}
+
+/** SGD keeps no per-step scalars: its c1 and c2 inputs are unused. */
+const NO_SCALARS: StepScalars = { c1: 1, c2: 1 };
+
+/**
+ * Sutskever et al. (2013), as in the dropout papers: v ← μv + lr·(∇ + wd·p);  p ← p − v
+ * (Nesterov: p ← p − (μv + lr·(∇ + wd·p))). With a constant lr this equals PyTorch's SGD.
+ */
+function sgd(nesterov: boolean): OptimizerRule {
+  return {
+    slots: ["velocity"],
+    lrScaledGradients: true,
+    stepScalars: () => NO_SCALARS,
+    update(_cfg, p, g, state, h, wd) {
+      const gd = wd > 0 ? o.add(g, o.mul(p, o.mul(h.lr, wd))) : g;
+      const v = o.add(o.mul(state[0]!, h.momentum), gd);
+      const step = nesterov ? o.add(gd, o.mul(v, h.momentum)) : v;
+      return { p: o.sub(p, step), state: [v] };
+    },
+  };
+}
+
+/** Adam with its weight decay as an L2 penalty in the gradient, or decoupled (AdamW). */
+function adam(decoupled: boolean): OptimizerRule {
+  return {
+    slots: ["m", "v"],
+    lrScaledGradients: false,
+    // Host-side float64, rounded to float32 once when fed.
+    stepScalars: (cfg, t) => ({ c1: 1 / (1 - cfg.beta1 ** t), c2: 1 / (1 - cfg.beta2 ** t) }),
+    update(cfg, p, g, state, h, wd) {
+      const gd = !decoupled && wd > 0 ? o.add(g, o.mul(p, wd)) : g;
+      const m = o.add(o.mul(state[0]!, cfg.beta1), o.mul(gd, 1 - cfg.beta1));
+      const v = o.add(o.mul(state[1]!, cfg.beta2), o.mul(o.square(gd), 1 - cfg.beta2));
+      const stepDir = o.div(o.mul(m, h.c1), o.add(o.sqrt(o.mul(v, h.c2)), cfg.eps));
+      const decayed = decoupled && wd > 0 ? o.sub(p, o.mul(p, o.mul(h.lr, wd))) : p;
+      return { p: o.sub(decayed, o.mul(stepDir, h.lr)), state: [m, v] };
+    },
+  };
+}
+
+/** The optimizers' graph rules; their zod parameters and summaries are in registry.ts. */
+const RULES = { sgd: sgd(false), nesterov: sgd(true), adam: adam(false), adamw: adam(true) } satisfies Record<
+  string,
+  OptimizerRule
+>;
+
+export type OptimizerName = keyof typeof RULES;
+
+export const OPTIMIZER_NAMES = Object.keys(RULES) as OptimizerName[];
+
 /** Names of the state slots an optimizer keeps per parameter (all zero-initialised, param-shaped). */
 export function stateSlots(cfg: OptimizerConfig): readonly string[] {
-  return cfg.name === "adam" || cfg.name === "adamw" ? ["m", "v"] : ["velocity"];
+  return RULES[cfg.name].slots;
+}
+
+/** The per-step scalars of step `t` (1-based). */
+export function stepScalars(cfg: OptimizerConfig, t: number): StepScalars {
+  return RULES[cfg.name].stepScalars(cfg, t);
 }
 
 /**
@@ -76,13 +154,9 @@ function sumOfSquares(w: Tensor, axes: readonly number[]): Tensor {
   return o.sum(sq, ax, true);
 }
 
-/**
- * Whether the step should hand this optimizer gradients already multiplied by the learning rate.
- * For SGD the trainer scales the loss by lr before differentiating, which costs one multiply on a
- * scalar instead of one pass over every parameter.
- */
+/** Whether the step should hand this optimizer gradients already multiplied by the learning rate. */
 export function wantsLrScaledGradients(cfg: OptimizerConfig): boolean {
-  return cfg.name === "sgd" || cfg.name === "nesterov";
+  return RULES[cfg.name].lrScaledGradients;
 }
 
 /**
@@ -96,34 +170,8 @@ export function update(
   g: Tensor,
   state: readonly Tensor[],
   h: Hyper,
-): { p: Tensor; state: Tensor[] } {
-  const wd = spec.decay ? cfg.weightDecay : 0;
-  let next: Tensor;
-  let newState: Tensor[];
-  switch (cfg.name) {
-    case "sgd":
-    case "nesterov": {
-      // Sutskever et al. (2013), as in the dropout papers: v ← μv + lr·(∇ + wd·p);  p ← p − v
-      // (Nesterov: p ← p − (μv + lr·(∇ + wd·p))). With a constant lr this equals PyTorch's SGD.
-      const gd = wd > 0 ? o.add(g, o.mul(p, o.mul(h.lr, wd))) : g;
-      const v = o.add(o.mul(state[0]!, h.momentum), gd);
-      const step = cfg.name === "nesterov" ? o.add(gd, o.mul(v, h.momentum)) : v;
-      next = o.sub(p, step);
-      newState = [v];
-      break;
-    }
-    case "adam":
-    case "adamw": {
-      const gd = cfg.name === "adam" && wd > 0 ? o.add(g, o.mul(p, wd)) : g;
-      const m = o.add(o.mul(state[0]!, cfg.beta1), o.mul(gd, 1 - cfg.beta1));
-      const v = o.add(o.mul(state[1]!, cfg.beta2), o.mul(o.square(gd), 1 - cfg.beta2));
-      const stepDir = o.div(o.mul(m, h.c1), o.add(o.sqrt(o.mul(v, h.c2)), cfg.eps));
-      const decayed = cfg.name === "adamw" && wd > 0 ? o.sub(p, o.mul(p, o.mul(h.lr, wd))) : p;
-      next = o.sub(decayed, o.mul(stepDir, h.lr));
-      newState = [m, v];
-      break;
-    }
-  }
-  if (cfg.maxNorm > 0 && spec.unitAxes) next = maxNorm(next, spec.unitAxes, cfg.maxNorm);
-  return { p: next, state: newState };
+): Update {
+  const u = RULES[cfg.name].update(cfg, p, g, state, h, spec.decay ? cfg.weightDecay : 0);
+  if (cfg.maxNorm > 0 && spec.unitAxes) u.p = maxNorm(u.p, spec.unitAxes, cfg.maxNorm);
+  return u;
 }

@@ -2,6 +2,7 @@
 import type { Dataset } from "../data/dataset.js";
 import type { Model } from "../nn/model.js";
 import { isNormalized } from "../nn/normalize.js";
+import type { EpochLog, Hook } from "./core.js";
 
 /**
  * Accuracy within this many points of chance counts as at chance. The rule is on accuracy, not on
@@ -67,4 +68,41 @@ export function divergedNote(
   model: Model,
 ): string {
   return `training diverged: accuracy ${pct(accuracy)} at epoch ${epoch}, no better than chance (${pct(chance)}); the result is kept but flagged as diverged; ${remedy(ds, model)}`;
+}
+
+/**
+ * Divergence (see divergence.ts), judged on the training accuracy, or the eval set's when training
+ * has no labelled accuracy: `flag` marks epochs at chance in their logs (run it after validation,
+ * before the logs are saved); `notes` says so after the epoch's callbacks and at the end.
+ */
+export function divergence(
+  train: Dataset,
+  model: Model,
+  o: { judgeTrain: boolean; evalSet?: Dataset; onNote?: (msg: string) => void },
+): { flag: Hook; notes: Hook } {
+  const judged = o.judgeTrain ? train.y : o.evalSet?.y;
+  const chance = judged ? chanceOf(judged) : undefined;
+  const accuracy = (log: EpochLog) => (o.judgeTrain ? log.trainAccuracy : log.evalAccuracy);
+  const atChanceIn = (log: EpochLog) => {
+    const acc = accuracy(log);
+    return chance !== undefined && acc !== null && atChance(acc, chance);
+  };
+  const flag: Hook = {
+    onEpochEnd(log) {
+      if (atChanceIn(log) && log.epoch >= FIRST_JUDGED_EPOCH) log.diverged = true;
+    },
+  };
+  const notes: Hook = {
+    explain: () => `; ${remedy(train, model)}`,
+    onEpochEnd(log) {
+      if (atChanceIn(log) && log.epoch === 1)
+        o.onNote?.(firstEpochHint(accuracy(log)!, chance!, train, model));
+    },
+    onEnd(loop, ran) {
+      const returned = loop.history[(loop.best?.epoch ?? loop.history.length) - 1];
+      if (returned?.diverged && ran > 0)
+        o.onNote?.(divergedNote(returned.epoch, accuracy(returned) ?? 0, chance ?? 0, train, model));
+    },
+  };
+  return { flag, notes };
 }

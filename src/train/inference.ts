@@ -6,17 +6,26 @@ import { EXPORT_OPSET } from "../onnx/lower.js";
 import { modelMetadata } from "../onnx/metadata.js";
 import { buildModelBytes } from "../onnx/model.js";
 import { Compiled, type SessionOptions } from "../runtime/session.js";
-import { paramInput } from "./step.js";
+import { bufferInput, paramInput } from "./step.js";
 
 /** Names in exported files: one input, one output, as any ONNX Runtime user expects. */
 export const EXPORT_INPUT = "input";
 export const EXPORT_OUTPUT = "logits";
 
+/** The weights a model's inference reads: its parameters, then its buffers (see train/step.ts). */
+function weightSpecs(model: Model): { name: string; input: string; shape: readonly number[] }[] {
+  return [
+    ...model.params.map((p) => ({ name: p.name, input: paramInput(p.name), shape: p.shape })),
+    ...(model.buffers ?? []).map((b) => ({ name: b.name, input: bufferInput(b.name), shape: b.shape })),
+  ];
+}
+
 function trace(model: Model): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor } {
   const g = new Graph();
   const x = g.input(EXPORT_INPUT, ["N", ...model.inputShape]);
-  const params = model.params.map((p) => g.input(paramInput(p.name), p.shape));
-  const logits = model.forward(x, new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!]))), {
+  const specs = weightSpecs(model);
+  const params = specs.map((p) => g.input(p.input, p.shape));
+  const logits = model.forward(x, new ParamMap(new Map(specs.map((p, i) => [p.name, params[i]!]))), {
     training: false,
   });
   return { g, x, params, logits };
@@ -37,7 +46,7 @@ export class Forward {
     );
   }
 
-  /** Logits of `n` flat examples, `batch` at a time. */
+  /** Logits of `n` flat examples, `batch` at a time; `params` holds the model's buffers too (see weightsOf). */
   async logits(
     params: ReadonlyMap<string, Float32Array>,
     x: Float32Array,
@@ -48,7 +57,7 @@ export class Forward {
     const f = model.inputShape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(n * model.numClasses);
     const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-    for (const p of model.params) feeds[paramInput(p.name)] = { data: params.get(p.name)!, dims: p.shape };
+    for (const p of weightSpecs(model)) feeds[p.input] = { data: params.get(p.name)!, dims: p.shape };
     for (let s = 0; s < n; s += batch) {
       const m = Math.min(batch, n - s);
       feeds[EXPORT_INPUT] = { data: x.subarray(s * f, (s + m) * f), dims: [m, ...model.inputShape] };
@@ -63,14 +72,17 @@ export class Forward {
   }
 }
 
-/** A standalone ONNX inference model: input [N, ...inputShape] → logits [N, classes], weights inside. */
+/**
+ * A standalone ONNX inference model: input [N, ...inputShape] → logits [N, classes], weights
+ * inside (`params` holds the model's buffers too, written as initializers beside the parameters).
+ */
 export function exportModel(
   model: Model,
   params: ReadonlyMap<string, Float32Array>,
   extraMeta: Record<string, string> = {},
 ): Uint8Array {
   const { x, params: ps, logits } = trace(model);
-  const initializers = new Map(model.params.map((p, i) => [ps[i]!, params.get(p.name)!]));
+  const initializers = new Map(weightSpecs(model).map((p, i) => [ps[i]!, params.get(p.name)!]));
   return buildModelBytes({
     inputs: [x, ...ps],
     outputs: { [EXPORT_OUTPUT]: logits },

@@ -4,7 +4,7 @@ import * as o from "../ir/ops.js";
 import { Graph, type Tensor } from "../ir/tensor.js";
 import { correctCount } from "../losses/losses.js";
 import { ParamMap } from "../nn/layers.js";
-import type { Model } from "../nn/model.js";
+import type { ForwardOptions, Model } from "../nn/model.js";
 import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import { type OptimizerConfig, stateSlots, update, wantsLrScaledGradients } from "../optim/optimizers.js";
 import { Compiled, type HostTensor, scalarF32, scalarI64 } from "../runtime/session.js";
@@ -21,14 +21,22 @@ export interface StepConfig {
 }
 
 /**
- * Parameters and optimizer state, as flat arrays by name. A run swaps new arrays into these maps
- * and keeps the old ones in `spare` for the next run to write into: copy an array you want to keep.
+ * Parameters, optimizer state and the model's buffers, as flat arrays by name. A run swaps new
+ * arrays into these maps and keeps the old ones in `spare` for the next run to write into: copy
+ * an array you want to keep.
  */
 export interface TrainState {
   params: Map<string, Float32Array>;
   opt: Map<string, Float32Array>;
+  /** The model's buffers by name (absent for models without any). */
+  buffers?: Map<string, Float32Array>;
   /** Arrays the next run may write into (the previous run's inputs), by graph input name. */
   spare?: Map<string, Float32Array>;
+}
+
+/** What inference reads: the parameters, and the buffers beside them by name (the same map when there are none). */
+export function weightsOf(state: Pick<TrainState, "params" | "buffers">): Map<string, Float32Array> {
+  return state.buffers?.size ? new Map([...state.params, ...state.buffers]) : state.params;
 }
 
 export interface Batch {
@@ -59,6 +67,13 @@ export interface StepMetrics {
 }
 
 export const paramInput = (name: string) => `param/${name}`;
+export const bufferInput = (name: string) => `buffer/${name}`;
+
+/**
+ * The options a training forward gets: a model with buffers sets their new values in `updates`
+ * (by buffer name); a buffer it leaves alone is an input only.
+ */
+export type TrainingForward = ForwardOptions & { readonly updates: Map<string, Tensor> };
 export const stateInput = (name: string, slot: string) => `state/${name}/${slot}`;
 const updated = (input: string) => `new/${input}`;
 /** Name of the j-th step's copy of a per-step input or output. */
@@ -83,6 +98,8 @@ export class TrainStep {
     private readonly hasDropout: boolean,
     /** Steps traced into one run. */
     readonly steps: number,
+    /** Buffers the training forward updates (the others are fed only). */
+    private readonly updatedBuffers: ReadonlySet<string>,
   ) {}
 
   /**
@@ -98,8 +115,12 @@ export class TrainStep {
     const slots = stateSlots(optimizer);
     const params0 = model.params.map((p) => g.input(paramInput(p.name), p.shape));
     const state0 = model.params.map((p) => slots.map((s) => g.input(stateInput(p.name, s), p.shape)));
-    const inputs: Tensor[] = [...params0, ...state0.flat()];
+    const buffers = new Map(
+      (model.buffers ?? []).map((b) => [b.name, g.input(bufferInput(b.name), b.shape)]),
+    );
+    const inputs: Tensor[] = [...params0, ...state0.flat(), ...buffers.values()];
     const outputs: Record<string, Tensor> = {};
+    const updatedBuffers = new Set<string>();
     let params = params0;
     let state = state0;
     for (let j = 0; j < k; j++) {
@@ -117,8 +138,15 @@ export class TrainStep {
       inputs.push(x, ...[targets, teacher, seed, scale].filter((t): t is Tensor => t !== undefined));
       inputs.push(hyper.lr, hyper.momentum, hyper.c1, hyper.c2);
 
-      const pmap = new ParamMap(new Map(model.params.map((p, i) => [p.name, params[i]!])));
-      const logits = model.forward(x, pmap, seed ? { training: true, seed } : { training: true });
+      const pmap = new ParamMap(
+        new Map([...model.params.map((p, i) => [p.name, params[i]!] as const), ...buffers]),
+      );
+      const opts: TrainingForward = { training: true, updates: new Map(), ...(seed ? { seed } : {}) };
+      const logits = model.forward(x, pmap, opts);
+      for (const [name, t] of opts.updates) {
+        buffers.set(name, t);
+        updatedBuffers.add(name);
+      }
       // No model exposes intermediate tensors yet: objectives see logits only.
       const terms = obj.build(objective, {
         student: { logits, tensors: NO_TENSORS },
@@ -143,24 +171,39 @@ export class TrainStep {
         outputs[updated(stateInput(spec.name, s))] = state[i]![j]!;
       });
     });
+    for (const name of updatedBuffers) outputs[updated(bufferInput(name))] = buffers.get(name)!;
     const compiled = await Compiled.compile(
       { inputs, outputs, graphName: `train_${k}_steps` },
       cfg.threads === undefined ? {} : { threads: cfg.threads },
     );
-    return new TrainStep(cfg, compiled, slots, hasDropout, k);
+    return new TrainStep(cfg, compiled, slots, hasDropout, k, updatedBuffers);
   }
 
-  /** Every array of the state with its graph input name. */
+  /** Every array of the state the step updates, with its graph input name. */
   private stateArrays(state: TrainState) {
-    return this.cfg.model.params.flatMap((p) => [
-      { input: paramInput(p.name), map: state.params, key: p.name, dims: p.shape },
-      ...this.slots.map((s) => ({
-        input: stateInput(p.name, s),
-        map: state.opt,
-        key: stateInput(p.name, s),
-        dims: p.shape,
-      })),
-    ]);
+    const buffers = (this.cfg.model.buffers ?? []).filter((b) => this.updatedBuffers.has(b.name));
+    return this.cfg.model.params
+      .flatMap((p) => [
+        { input: paramInput(p.name), map: state.params, key: p.name, dims: p.shape },
+        ...this.slots.map((s) => ({
+          input: stateInput(p.name, s),
+          map: state.opt,
+          key: stateInput(p.name, s),
+          dims: p.shape,
+        })),
+      ])
+      .concat(
+        buffers.map((b) => ({ input: bufferInput(b.name), map: state.buffers!, key: b.name, dims: b.shape })),
+      );
+  }
+
+  /** The model's buffers at their initial values (undefined for a model without buffers). */
+  initialBuffers(): Map<string, Float32Array> | undefined {
+    const { buffers } = this.cfg.model;
+    if (!buffers?.length) return undefined;
+    return new Map(
+      buffers.map((b) => [b.name, new Float32Array(b.shape.reduce((a, d) => a * d, 1)).fill(b.init)]),
+    );
   }
 
   /** Zero-initialised optimizer state for `params`. */
@@ -216,6 +259,9 @@ export class TrainStep {
       const free = spare.get(input);
       into[updated(input)] = { data: free && !inputs.has(free) ? free : new Float32Array(cur.length), dims };
     }
+    for (const b of model.buffers ?? [])
+      if (!this.updatedBuffers.has(b.name))
+        feeds[bufferInput(b.name)] = { data: state.buffers!.get(b.name)!, dims: b.shape };
     const out = await this.compiled.run(feeds, undefined, into);
     state.spare = new Map();
     for (const { input, map, key } of arrays) {

@@ -1,17 +1,25 @@
 /**
  * The demo's logic without the DOM: classifiers on the registered backend, softmax at a
  * temperature, and distillation of a small student on a shipped MNIST slice with the CLI's own
- * TrainStep graphs. Runs in the page (onnxruntime-web) and in Node (the speed comparison).
+ * training core (train/core.ts) and hooks of its own. Runs in the page (onnxruntime-web) and in Node (the speed comparison).
  */
-import { initParam } from "../nn/layers.js";
-import { mlp } from "../nn/model.js";
+import { type Model, mlp } from "../nn/model.js";
+import type { ObjectiveSpec } from "../objectives/index.js";
 import { META } from "../onnx/metadata.js";
-import { DEFAULT_OPTIMIZER } from "../optim/optimizers.js";
+import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../optim/optimizers.js";
 import type { BackendSession } from "../runtime/backend.js";
 import { createSession } from "../runtime/session.js";
-import { exportModel, Forward } from "../train/inference.js";
-import { type Batch, type StepHyper, type TrainState, TrainStep } from "../train/step.js";
-import { Rng } from "../util/rng.js";
+import {
+  type EpochLog,
+  type Examples,
+  type Hook,
+  type Progress,
+  type TeacherProvider,
+  trainEpochs,
+} from "../train/core.js";
+import { validation } from "../train/hooks.js";
+import { exportModel } from "../train/inference.js";
+import { weightsOf } from "../train/step.js";
 import type { DistilOptions, DistilResult, EpochMetrics } from "./api.js";
 
 export const PIXELS = 784;
@@ -117,7 +125,7 @@ export interface DistilProgress {
   /** Steps done so far, over all epochs. */
   readonly step: number;
   readonly totalSteps: number;
-  /** Mean loss of the run's steps. */
+  /** Mean loss of the epoch's examples so far. */
   readonly loss: number;
   /** Set at the end of an epoch. */
   readonly epochMetrics?: EpochMetrics;
@@ -127,6 +135,71 @@ export interface Distilled {
   readonly result: DistilResult;
   /** The student as a standalone ONNX file (input "input", output "logits"). */
   readonly onnx: Uint8Array;
+}
+
+/** What the page trains with: the CLI's settings, as the training core takes them. */
+export interface PageTraining {
+  readonly model: Model;
+  readonly objective: ObjectiveSpec;
+  readonly optimizer?: OptimizerConfig;
+  readonly epochs: number;
+  readonly batchSize: number;
+  /** A constant learning rate and momentum. */
+  readonly lr: number;
+  readonly momentum: number;
+  readonly stepsPerRun: number;
+  readonly seed: number;
+  readonly threads?: number;
+}
+
+/** A run of the training core: progress after every graph run, the epoch's log at its end. */
+export interface PageProgress {
+  readonly progress?: Progress;
+  readonly epoch?: EpochLog;
+}
+
+/**
+ * Trains `s.model` on `train` with the CLI's training core (train/core.ts), evaluating on `test`
+ * after every epoch; `teacherLogits` (rows of `train`) feed objectives that need a teacher.
+ * `onProgress` is awaited after every graph run and epoch, so a page can repaint there.
+ */
+export async function trainInPage(
+  s: PageTraining,
+  train: Images,
+  test: Images,
+  teacherLogits?: Float32Array,
+  onProgress?: (p: PageProgress) => void | Promise<void>,
+): Promise<{ params: Map<string, Float32Array>; history: EpochLog[] }> {
+  const ds = asDataset(train);
+  const hooks: Hook[] = [
+    validation(s.model, asDataset(test), s.threads ? { threads: s.threads } : {}),
+    {
+      onBatchEnd: (progress) => onProgress?.({ progress }),
+      onEpochEnd: (epoch) => onProgress?.({ epoch }),
+    },
+  ];
+  const { loop } = await trainEpochs(
+    {
+      model: s.model,
+      train: ds,
+      batches: {
+        fill: (order, start, size, x) => copyRows(train.x, PIXELS, order, start, size, x),
+        scratchBytes: 0,
+      },
+      epochs: s.epochs,
+      batchSize: s.batchSize,
+      optimizer: s.optimizer ?? DEFAULT_OPTIMIZER,
+      lr: () => s.lr,
+      momentum: () => s.momentum,
+      seed: s.seed,
+      objective: s.objective,
+      ...(teacherLogits ? { teacher: pageTeacher(teacherLogits) } : {}),
+      ...(s.threads ? { threads: s.threads } : {}),
+      stepsPerRun: s.stepsPerRun,
+    },
+    hooks,
+  );
+  return { params: weightsOf(loop.state), history: loop.history };
 }
 
 /**
@@ -144,78 +217,38 @@ export async function distil(
   const o = { ...DISTIL_DEFAULTS, ...options };
   const n = Math.min(options.trainImages ?? train.n, train.n);
   const B = o.batchSize;
-  const stepsPerEpoch = Math.floor(n / B);
-  if (stepsPerEpoch < 1) throw new Error(`${n} training images make no batch of ${B}`);
-  const K = Math.min(o.stepsPerRun, stepsPerEpoch);
-  const runsPerEpoch = Math.floor(stepsPerEpoch / K);
+  if (n < B) throw new Error(`${n} training images make no batch of ${B}`);
   const model = mlp(PIXELS, [o.hidden], CLASSES);
-  const rng = new Rng(o.seed);
-  const state: TrainState = {
-    params: new Map(model.params.map((p) => [p.name, initParam(p, rng)])),
-    opt: new Map(),
-  };
-  const step = await TrainStep.compile({
-    model,
-    optimizer: DEFAULT_OPTIMIZER,
-    objective: { kind: "kd", temperature: o.temperature, softWeight: o.softWeight },
-    labeled: true,
-    stepsPerRun: K,
-  });
-  const forward = await Forward.compile(model);
-  state.opt = step.initialOptState();
-  const batches: Batch[] = Array.from({ length: K }, () => ({
-    x: new Float32Array(B * PIXELS),
-    size: B,
-    targets: new Float32Array(B * CLASSES),
-    teacher: new Float32Array(B * CLASSES),
-  }));
-  const hyper: StepHyper = { lr: o.lr, momentum: o.momentum, c1: 1, c2: 1, seed: 0 };
-  const hypers = Array.from({ length: K }, () => hyper);
+  const steps = Math.ceil(n / B);
+  const totalSteps = o.epochs * steps;
   const history: EpochMetrics[] = [];
-  const totalSteps = o.epochs * runsPerEpoch * K;
-  let done = 0;
-  try {
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const order = rng.permutation(n);
-      let loss = 0;
-      let soft = 0;
-      let hard = 0;
-      let seconds = 0;
-      for (let r = 0; r < runsPerEpoch; r++) {
-        const t0 = performance.now();
-        for (let j = 0; j < K; j++) fill(batches[j]!, order, (r * K + j) * B, train, teacherLogits);
-        const metrics = await step.run(state, batches, hypers);
-        seconds += (performance.now() - t0) / 1000;
-        let runLoss = 0;
-        for (const m of metrics) {
-          // The kd objective reports its parts as [soft, hard].
-          runLoss += m.loss;
-          soft += m.parts[0]!;
-          hard += m.parts[1]!;
-        }
-        loss += runLoss;
-        done += K;
-        await onProgress?.({ epoch, step: done, totalSteps, loss: runLoss / K });
-      }
-      const steps = runsPerEpoch * K;
-      const acc = accuracy(await forward.logits(state.params, test.x, test.n), test.y, test.n);
+  const { params } = await trainInPage(
+    { ...o, model, objective: { kind: "kd", temperature: o.temperature, softWeight: o.softWeight } },
+    { x: train.x.subarray(0, n * PIXELS), y: train.y.subarray(0, n), n },
+    test,
+    teacherLogits,
+    async ({ progress: p, epoch: log }) => {
+      if (p) return onProgress?.({ epoch: p.epoch, step: p.step, totalSteps, loss: p.loss });
       const m: EpochMetrics = {
-        epoch,
-        loss: loss / steps,
-        soft: soft / steps,
-        hard: hard / steps,
-        testAccuracy: acc,
+        epoch: log!.epoch,
+        loss: log!.loss,
+        soft: log!.parts.soft!,
+        hard: log!.parts.hard!,
+        testAccuracy: log!.evalAccuracy!,
         steps,
-        stepSeconds: seconds,
+        stepSeconds: n / log!.examplesPerSec,
       };
       history.push(m);
-      await onProgress?.({ epoch, step: done, totalSteps, loss: m.loss, epochMetrics: m });
-    }
-  } finally {
-    await step.release();
-    await forward.release();
-  }
-  const onnx = exportModel(model, state.params, { [META.demo]: "distilled in the browser" });
+      await onProgress?.({
+        epoch: m.epoch,
+        step: m.epoch * steps,
+        totalSteps,
+        loss: m.loss,
+        epochMetrics: m,
+      });
+    },
+  );
+  const onnx = exportModel(model, params, { [META.demo]: "distilled in the browser" });
   const seconds = history.reduce((a, m) => a + m.stepSeconds, 0);
   return {
     onnx,
@@ -224,22 +257,41 @@ export async function distil(
       params: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
       history,
       testAccuracy: history.at(-1)?.testAccuracy ?? 0,
-      steps: done,
-      stepsPerSecond: done / seconds,
+      steps: totalSteps,
+      stepsPerSecond: totalSteps / seconds,
       onnxBytes: onnx.length,
     },
   };
 }
 
-/** Copies rows order[start..start+B) of the transfer set into a batch: pixels, one-hot labels, teacher logits. */
-function fill(b: Batch, order: Int32Array, start: number, train: Images, teacher: Float32Array): void {
-  const targets = b.targets!;
-  const t = b.teacher!;
-  targets.fill(0);
-  for (let i = 0; i < b.size; i++) {
+/** The page's images as the training core's dataset (labels as int32, as the CLI loads them). */
+function asDataset(images: Images): Examples {
+  const { x, n } = images;
+  const y = Int32Array.from(images.y);
+  return { x, y, n, features: PIXELS };
+}
+
+/** Teacher logits precomputed for every row of the transfer set. */
+function pageTeacher(logits: Float32Array): TeacherProvider {
+  return {
+    id: "page",
+    async logits(indices, _x, size, out) {
+      copyRows(logits, CLASSES, indices, 0, size, out);
+    },
+  };
+}
+
+/** Copies rows order[start..start+size) of a row-major array of `width` columns into `out`. */
+function copyRows(
+  from: Float32Array,
+  width: number,
+  order: Int32Array,
+  start: number,
+  size: number,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < size; i++) {
     const j = order[start + i]!;
-    b.x.set(train.x.subarray(j * PIXELS, (j + 1) * PIXELS), i * PIXELS);
-    targets[i * CLASSES + train.y[j]!] = 1;
-    t.set(teacher.subarray(j * CLASSES, (j + 1) * CLASSES), i * CLASSES);
+    out.set(from.subarray(j * width, (j + 1) * width), i * width);
   }
 }

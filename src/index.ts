@@ -42,6 +42,8 @@ export { cachedLogits } from "./distill/cache.js";
 export { type DistillOptions, distill } from "./distill/distill.js";
 export { type EnsembleMode, Teachers } from "./distill/teacher.js";
 export { holdOut, type TransferOptions, transferSet } from "./distill/transfer.js";
+export { type LoadedSpec, loadSpec, validateSpec } from "./experiment/load.js";
+export { type RunSpec, type Spec, specSchema } from "./experiment/schema.js";
 export * as ops from "./ir/ops.js";
 export type { Prim, PrimParams } from "./ir/primitives.js";
 export { printGraph } from "./ir/print.js";
@@ -69,8 +71,6 @@ export { type BackendSession, getBackend, type InferenceBackend, setBackend } fr
 export { type ClassifierOptions, OnnxClassifier } from "./runtime/classifier.js";
 export { nodeBackend } from "./runtime/node.js";
 export { Compiled, type HostTensor, type SessionOptions } from "./runtime/session.js";
-export { type LoadedSpec, loadSpec, validateSpec } from "./spec/load.js";
-export { type RunSpec, type Spec, specSchema } from "./spec/schema.js";
 // Training.
 export { benchStep } from "./train/bench.js";
 export { readCheckpoint } from "./train/checkpoint.js";

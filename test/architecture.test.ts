@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
  *   including the model file's `kd.*` metadata and its preprocessing); runtime: sessions and files.
  * - nn (model kinds), then losses and optim, then objectives (built from losses), then train (the
  *   step and epoch loop), distill (teachers, transfer sets, caches) and analyses (reading results).
- * - spec (experiments as data, validated against the registries below it), report (rendering
+ * - experiment (specs: experiments as data, validated against the registries below it), report (rendering
  *   results per spec), runner (planning and running specs, locally or on the queue).
  * - deploy (predict, bake, quantize, summary: user features nothing below uses), web (the browser
  *   page), demo (serves the page), cli, and the package's entry point (src/index.ts, ".").
@@ -31,7 +31,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["train"],
   ["distill"],
   ["analyses"],
-  ["spec"],
+  ["experiment"],
   ["report"],
   ["runner"],
   ["deploy"],

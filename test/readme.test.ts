@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Dataset } from "../src/data/dataset.js";
 import { DataCatalog } from "../src/data/sources.js";
+import { validateSpec } from "../src/experiment/load.js";
 import { executeSpec } from "../src/runner/execute.js";
-import { validateSpec } from "../src/spec/load.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const readme = readFileSync(join(root, "README.md"), "utf8");

@@ -6,8 +6,8 @@
 import { type Block, meanOf, num, valueText } from "../analyses/blocks.js";
 import { analysisDef, pick } from "../analyses/index.js";
 import { aggregate, cpuText, groupKey, type Results, type RunRecord } from "../analyses/results.js";
-import { splitRowPath } from "../spec/rows.js";
-import type { AnalysisSpec, ReportRow, Spec } from "../spec/schema.js";
+import { splitRowPath } from "../experiment/rows.js";
+import type { AnalysisSpec, ReportRow, Spec } from "../experiment/schema.js";
 import { formatSeconds } from "../util/duration.js";
 
 export { type Block, num, valueText } from "../analyses/blocks.js";

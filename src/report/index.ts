@@ -1,7 +1,7 @@
 /** Reports of any spec's results: a document built from data, rendered as markdown, HTML and terminal text. */
 import { join } from "node:path";
 import type { Results } from "../analyses/results.js";
-import type { Spec } from "../spec/schema.js";
+import type { Spec } from "../experiment/schema.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { buildReport } from "./document.js";
 import { renderHtml, renderMarkdown, renderText } from "./render.js";

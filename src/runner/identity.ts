@@ -6,7 +6,7 @@
 
 import { RESULTS_VERSION } from "../analyses/results.js";
 import type { DataCatalog } from "../data/sources.js";
-import type { RunSpec } from "../spec/schema.js";
+import type { RunSpec } from "../experiment/schema.js";
 import { lrScheduleUsesLength } from "../train/schedule.js";
 import type { TrainConfig } from "../train/trainer.js";
 import { sha256Hex as sha } from "../util/hash.js";

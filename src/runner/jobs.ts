@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import { datasetSchema } from "../data/sources.js";
-import { describeIssue } from "../spec/load.js";
-import { runSchema, type Spec } from "../spec/schema.js";
+import { describeIssue } from "../experiment/load.js";
+import { runSchema, type Spec } from "../experiment/schema.js";
 import { KdError } from "../util/errors.js";
 import type { PlannedRun } from "./plan.js";
 

@@ -6,10 +6,10 @@
 import { resolve } from "node:path";
 import { fmt, groupKey } from "../analyses/results.js";
 import type { DataCatalog } from "../data/sources.js";
+import { describeIssue, setPath } from "../experiment/load.js";
+import { type RunSpec, runSchema, type Spec } from "../experiment/schema.js";
+import { checkKey } from "../experiment/untrusted.js";
 import { MAX_MODEL_BYTES } from "../runtime/model-file.js";
-import { describeIssue, setPath } from "../spec/load.js";
-import { type RunSpec, runSchema, type Spec } from "../spec/schema.js";
-import { checkKey } from "../spec/untrusted.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex as sha } from "../util/hash.js";

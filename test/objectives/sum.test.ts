@@ -1,10 +1,10 @@
 /** A run's objective as a weighted sum of registry entries: its loss is the weighted sum of theirs, and specs take it. */
 import { describe, expect, it } from "vitest";
+import { validateSpec } from "../../src/experiment/load.js";
 import { initParam } from "../../src/nn/layers.js";
 import { mlp } from "../../src/nn/model.js";
 import { checkObjective, type ObjectiveSpec, objective } from "../../src/objectives/index.js";
 import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
-import { validateSpec } from "../../src/spec/load.js";
 import { TrainStep } from "../../src/train/step.js";
 import { Rng } from "../../src/util/rng.js";
 import { tinySpec } from "../helpers/specs.js";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ANALYSES, type AnalysisContext } from "../../src/analyses/index.js";
 import { RESULTS_VERSION, type Results, type RunRecord, stat } from "../../src/analyses/results.js";
+import { validateSpec } from "../../src/experiment/load.js";
 import {
   buildReport,
   confusionMatrix,
@@ -11,7 +12,6 @@ import {
   renderText,
   resolvePath,
 } from "../../src/report/index.js";
-import { validateSpec } from "../../src/spec/load.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { runSchema } from "../../src/experiment/schema.js";
 import { checkpointIdentity, type RunIdentity } from "../../src/runner/identity.js";
-import { runSchema } from "../../src/spec/schema.js";
 import { checkResumable } from "../../src/train/checkpoint.js";
 
 const run = (more: Record<string, unknown> = {}, data: Partial<RunIdentity["data"]> = {}): RunIdentity => ({

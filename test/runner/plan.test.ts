@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DataCatalog } from "../../src/data/sources.js";
+import { validateSpec } from "../../src/experiment/load.js";
 import { type PlannedRun, planSpec } from "../../src/runner/plan.js";
-import { validateSpec } from "../../src/spec/load.js";
 import { type SpecDoc, tinySpec } from "../helpers/specs.js";
 
 function plan(spec: Record<string, unknown>, set: string[] = []): PlannedRun[] {

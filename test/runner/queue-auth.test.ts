@@ -11,10 +11,10 @@ import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSchema } from "../../src/experiment/schema.js";
 import { queueSecret, SECRET_ENV, signJob, verifyJob } from "../../src/runner/job-auth.js";
 import { QUEUE_NAME } from "../../src/runner/queue.js";
 import { bullConnection, PASSWORD_ENV, parseRedisUrl } from "../../src/runner/redis.js";
-import { runSchema } from "../../src/spec/schema.js";
 import { kd } from "../helpers/cli.js";
 import {
   hasRedis,

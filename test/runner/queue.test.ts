@@ -11,11 +11,11 @@ import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec } from "../../src/runner/execute.js";
 import { QUEUE_NAME, QueueRunner } from "../../src/runner/queue.js";
 import { bullConnection, parseRedisUrl } from "../../src/runner/redis.js";
 import { Store } from "../../src/runner/store.js";
-import { loadSpec } from "../../src/spec/load.js";
 import { kd } from "../helpers/cli.js";
 import { writeIntOnlyModel } from "../helpers/onnx-files.js";
 import {

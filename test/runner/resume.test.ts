@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
-import { loadSpec } from "../../src/spec/load.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-resume-"));

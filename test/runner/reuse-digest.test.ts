@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
-import { loadSpec } from "../../src/spec/load.js";
 import { tinySpec, writeSpec } from "../helpers/specs.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-reuse-digest-"));

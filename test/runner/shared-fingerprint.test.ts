@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DataCatalog } from "../../src/data/sources.js";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec } from "../../src/runner/execute.js";
 import { LocalRunner, type Runner } from "../../src/runner/local.js";
-import { loadSpec } from "../../src/spec/load.js";
 import { tinySpec, writeSpec } from "../helpers/specs.js";
 
 describe("two runs with the same settings", () => {

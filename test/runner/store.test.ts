@@ -10,6 +10,7 @@ import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Results } from "../../src/analyses/results.js";
 import { DataCatalog } from "../../src/data/sources.js";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
 import { queueSecret, signJob } from "../../src/runner/job-auth.js";
 import type { RunJobData } from "../../src/runner/jobs.js";
@@ -18,7 +19,6 @@ import { CRASH_ATTEMPTS, QUEUE_NAME, QueueRunner } from "../../src/runner/queue.
 import { bullConnection, parseRedisUrl } from "../../src/runner/redis.js";
 import { Store } from "../../src/runner/store.js";
 import { type RunningWorker, startWorker } from "../../src/runner/worker.js";
-import { loadSpec } from "../../src/spec/load.js";
 import { KdError } from "../../src/util/errors.js";
 import { hasRedis, type RedisServer, startRedis } from "../helpers/redis.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";

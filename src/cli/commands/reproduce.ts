@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { loadSpec } from "../../spec/load.js";
+import { loadSpec } from "../../experiment/load.js";
 import { KdError } from "../../util/errors.js";
 import { addRunOptions, type RunFlags, runSpecCommand } from "./run.js";
 

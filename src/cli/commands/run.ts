@@ -1,13 +1,13 @@
 /** `kd run SPEC`: plan, run (or reuse) and report every run of a spec file. */
 import { join } from "node:path";
 import type { Command } from "commander";
+import { type LoadedSpec, loadSpec } from "../../experiment/load.js";
 import { writeReports } from "../../report/index.js";
 import { executeSpec, planWithReuse } from "../../runner/execute.js";
 import { SECRET_FILE_HELP } from "../../runner/job-auth.js";
 import { pointText } from "../../runner/plan.js";
 import { QueueRunner } from "../../runner/queue.js";
 import { parseRedisUrl } from "../../runner/redis.js";
-import { type LoadedSpec, loadSpec } from "../../spec/load.js";
 import { ensure } from "../../util/errors.js";
 import { printable, printableLines } from "../../util/printable.js";
 import { num } from "../options.js";

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec } from "../../src/runner/execute.js";
-import { loadSpec } from "../../src/spec/load.js";
 
 describe("experiments/temperature-sweep.yaml (smoke profile)", () => {
   it("runs every grid cell over every seed and reports mean ± std per cell", async () => {

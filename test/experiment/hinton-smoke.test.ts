@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Results, readResults } from "../../src/analyses/results.js";
 import { experimentFile } from "../../src/cli/commands/reproduce.js";
+import { loadSpec } from "../../src/experiment/load.js";
 import { executeSpec, type RunEvent } from "../../src/runner/execute.js";
-import { loadSpec } from "../../src/spec/load.js";
 
 interface Golden {
   avx512: boolean;

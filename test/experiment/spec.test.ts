@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { loadSpec, overlay, validateSpec } from "../../src/spec/load.js";
+import { loadSpec, overlay, validateSpec } from "../../src/experiment/load.js";
 import { kd } from "../helpers/cli.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
 

@@ -16,6 +16,11 @@ export interface ForwardOptions {
   readonly training: boolean;
   /** int64 scalar seeding this step's dropout masks; required when training with dropout. */
   readonly seed?: Tensor;
+  /**
+   * In a training step, where a model with buffers (Model.buffers) sets their new values, by
+   * buffer name (e.g. batch norm's running statistics); absent in evaluation.
+   */
+  readonly updates?: Map<string, Tensor>;
 }
 
 export interface Regularisation {

@@ -70,8 +70,8 @@ export const paramInput = (name: string) => `param/${name}`;
 export const bufferInput = (name: string) => `buffer/${name}`;
 
 /**
- * The options a training forward gets: a model with buffers sets their new values in `updates`
- * (by buffer name); a buffer it leaves alone is an input only.
+ * The options a training forward gets: `updates` is always there, so a model with buffers sets
+ * their new values in it (by buffer name); a buffer it leaves alone is an input only.
  */
 export type TrainingForward = ForwardOptions & { readonly updates: Map<string, Tensor> };
 export const stateInput = (name: string, slot: string) => `state/${name}/${slot}`;

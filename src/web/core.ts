@@ -3,7 +3,8 @@
  * temperature, and distillation of a small student on a shipped MNIST slice with the CLI's own
  * training core (train/core.ts) and hooks of its own. Runs in the page (onnxruntime-web) and in Node (the speed comparison).
  */
-import { type Model, mlp } from "../nn/model.js";
+import type { Model } from "../nn/model.js";
+import { buildModel } from "../nn/registry.js";
 import type { ObjectiveSpec } from "../objectives/index.js";
 import { META } from "../onnx/metadata.js";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../optim/optimizers.js";
@@ -218,7 +219,8 @@ export async function distil(
   const n = Math.min(options.trainImages ?? train.n, train.n);
   const B = o.batchSize;
   if (n < B) throw new Error(`${n} training images make no batch of ${B}`);
-  const model = mlp(PIXELS, [o.hidden], CLASSES);
+  // Through the registry, as every other path: the kind's size check runs on the page's choice too.
+  const model = buildModel({ kind: "mlp", hidden: [o.hidden] }, [PIXELS], CLASSES);
   const steps = Math.ceil(n / B);
   const totalSteps = o.epochs * steps;
   const history: EpochMetrics[] = [];

@@ -2,30 +2,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Dataset } from "../../src/data/dataset.js";
 import { mlp } from "../../src/nn/model.js";
 import { saveModel } from "../../src/train/forward.js";
 import { train } from "../../src/train/trainer.js";
 import { kd } from "../helpers/cli.js";
 import { labelsConfig } from "../helpers/config.js";
+import { writeIdx } from "../helpers/idx-files.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-flow-"));
 const p = (f: string) => join(tmp, f);
-
-/** Writes a dataset as the two IDX files (uint8 images, uint8 labels) any user could bring. */
-function writeIdx(ds: Dataset, images: string, labels: string): void {
-  const head = Buffer.alloc(16);
-  head.writeUInt32BE(0x00000803, 0);
-  head.writeUInt32BE(ds.n, 4);
-  head.writeUInt32BE(28, 8);
-  head.writeUInt32BE(28, 12);
-  writeFileSync(images, Buffer.concat([head, Buffer.from(Array.from(ds.x, (v) => Math.round(v * 255)))]));
-  const lh = Buffer.alloc(8);
-  lh.writeUInt32BE(0x00000801, 0);
-  lh.writeUInt32BE(ds.n, 4);
-  writeFileSync(labels, Buffer.concat([lh, Buffer.from(Array.from(ds.y!))]));
-}
 
 /** The data flags every command of these tests gets (user-supplied IDX files). */
 const dataArgs = [

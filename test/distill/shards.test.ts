@@ -7,21 +7,13 @@ import { cacheSettings } from "../../src/distill/distill.js";
 import { assembleShards, computeShard, shardPath, shardRanges } from "../../src/distill/shards.js";
 import { type TeacherSpec, Teachers } from "../../src/distill/teacher.js";
 import { KdError } from "../../src/util/errors.js";
-import { Rng } from "../../src/util/rng.js";
 import { mnistTrain } from "../helpers/mnist.js";
-import { writeForeignClassifier } from "../helpers/onnx-files.js";
+import { randomLinearClassifier } from "../helpers/onnx-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-shards-"));
 const data = mnistTrain(2500);
 
-function teacherFile(name: string, seed: number): string {
-  const rng = new Rng(seed);
-  const w = Float32Array.from({ length: 784 * 10 }, () => (rng.uniform() - 0.5) * 0.2);
-  const b = Float32Array.from({ length: 10 }, () => rng.uniform() - 0.5);
-  const p = join(tmp, name);
-  writeForeignClassifier(p, w, b, 10);
-  return p;
-}
+const teacherFile = (name: string, seed: number) => randomLinearClassifier(join(tmp, name), seed);
 
 describe("sharded teacher logits", () => {
   it("splits rows into ranges aligned to the scoring batch that cover every row once", () => {

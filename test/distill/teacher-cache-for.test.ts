@@ -5,21 +5,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { teacherCacheFor, teacherSource } from "../../src/distill/distill.js";
 import { type TeacherSpec, Teachers } from "../../src/distill/teacher.js";
-import { Rng } from "../../src/util/rng.js";
 import { mnistTrain } from "../helpers/mnist.js";
-import { writeForeignClassifier } from "../helpers/onnx-files.js";
+import { randomLinearClassifier } from "../helpers/onnx-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-teacher-cache-for-"));
 const data = mnistTrain(300);
 
-function teacherFile(name: string, seed: number): string {
-  const rng = new Rng(seed);
-  const w = Float32Array.from({ length: 784 * 10 }, () => (rng.uniform() - 0.5) * 0.2);
-  const b = Float32Array.from({ length: 10 }, () => rng.uniform() - 0.5);
-  const p = join(tmp, name);
-  writeForeignClassifier(p, w, b, 10);
-  return p;
-}
+const teacherFile = (name: string, seed: number) => randomLinearClassifier(join(tmp, name), seed);
 
 describe("teacherCacheFor", () => {
   it("names the entry distill writes, for a prob ensemble at T = 4 (its key depends on T)", async () => {

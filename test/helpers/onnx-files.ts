@@ -8,6 +8,7 @@ import {
   OnnxDataType,
   valueInfo,
 } from "../../src/onnx/proto.js";
+import { Rng } from "../../src/util/rng.js";
 
 /**
  * A linear classifier with input "pixels" [N, 1, 28, 28], outputs "scores" (logits) and "probs"
@@ -51,4 +52,13 @@ export function writeIntOnlyModel(path: string): void {
     },
   });
   writeFileSync(path, encodeModel(model));
+}
+
+/** A foreign linear classifier [N, 784] → 10 with small random weights drawn from `seed`, written to `path`. */
+export function randomLinearClassifier(path: string, seed: number): string {
+  const rng = new Rng(seed);
+  const w = Float32Array.from({ length: 784 * 10 }, () => (rng.uniform() - 0.5) * 0.2);
+  const b = Float32Array.from({ length: 10 }, () => rng.uniform() - 0.5);
+  writeForeignClassifier(path, w, b, 10);
+  return path;
 }

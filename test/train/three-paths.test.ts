@@ -16,25 +16,12 @@ import { executeSpec } from "../../src/runner/execute.js";
 import { exportModel } from "../../src/train/inference.js";
 import { trainInPage } from "../../src/web/core.js";
 import { kd } from "../helpers/cli.js";
+import { writeIdx } from "../helpers/idx-files.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-three-"));
 const p = (f: string) => join(tmp, f);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Writes a dataset as the two IDX files (uint8 images, uint8 labels) a user would bring. */
-function writeIdx(ds: Dataset, images: string, labels: string): void {
-  const head = Buffer.alloc(16);
-  head.writeUInt32BE(0x00000803, 0);
-  head.writeUInt32BE(ds.n, 4);
-  head.writeUInt32BE(28, 8);
-  head.writeUInt32BE(28, 12);
-  writeFileSync(images, Buffer.concat([head, Buffer.from(Array.from(ds.x, (v) => Math.round(v * 255)))]));
-  const lh = Buffer.alloc(8);
-  lh.writeUInt32BE(0x00000801, 0);
-  lh.writeUInt32BE(ds.n, 4);
-  writeFileSync(labels, Buffer.concat([lh, Buffer.from(Array.from(ds.y!))]));
-}
 
 /** The model file's initializers (its weights) by name, as raw bytes. */
 function weights(onnx: Uint8Array): Map<string, string> {

@@ -62,3 +62,49 @@ export function randomLinearClassifier(path: string, seed: number): string {
   writeForeignClassifier(path, w, b, 10);
   return path;
 }
+
+/**
+ * A small convnet as exporters name things: "image" [batch, 1, 8, 8] → Conv → Relu → a bool mask
+ * (Greater) → Where → a sequence (SplitToSequence, which ONNX Runtime cannot hand out) joined back
+ * → GlobalAveragePool → Flatten → Gemm → "logits" [batch, 3]. `batch`: a fixed size or a symbol.
+ */
+export function writeForeignConvNet(path: string, batch: number | string = "batch"): void {
+  const rng = new Rng(3);
+  const w = Float32Array.from({ length: 2 * 9 }, () => rng.uniform() - 0.5);
+  const fc = Float32Array.from({ length: 2 * 3 }, () => rng.uniform() - 0.5);
+  const model = createModel({
+    irVersion: 8n,
+    producerName: "hand-written",
+    opsetImport: [{ domain: "", version: 13n }],
+    graph: {
+      name: "foreign-convnet",
+      node: [
+        makeNode("Conv", ["image", "conv.weight", "conv.bias"], ["/conv/Conv_output_0"], {
+          pads: [1, 1, 1, 1],
+        }),
+        makeNode("Relu", ["/conv/Conv_output_0"], ["/relu/Relu_output_0"]),
+        makeNode("Greater", ["/relu/Relu_output_0", "zero"], ["/mask/Greater_output_0"]),
+        makeNode(
+          "Where",
+          ["/mask/Greater_output_0", "/relu/Relu_output_0", "zero"],
+          ["/mask/Where_output_0"],
+        ),
+        makeNode("SplitToSequence", ["/mask/Where_output_0"], ["/split/seq"], { axis: 1, keepdims: 1 }),
+        makeNode("ConcatFromSequence", ["/split/seq"], ["/split/joined"], { axis: 1 }),
+        makeNode("GlobalAveragePool", ["/split/joined"], ["/pool/GlobalAveragePool_output_0"]),
+        makeNode("Flatten", ["/pool/GlobalAveragePool_output_0"], ["/flatten/Flatten_output_0"], { axis: 1 }),
+        makeNode("Gemm", ["/flatten/Flatten_output_0", "fc.weight", "fc.bias"], ["logits"]),
+      ],
+      initializer: [
+        makeTensor("conv.weight", "float32", [2, 1, 3, 3], w),
+        makeTensor("conv.bias", "float32", [2], new Float32Array(2)),
+        makeTensor("zero", "float32", [], new Float32Array(1)),
+        makeTensor("fc.weight", "float32", [2, 3], fc),
+        makeTensor("fc.bias", "float32", [3], new Float32Array(3)),
+      ],
+      input: [valueInfo("image", "float32", [batch, 1, 8, 8])],
+      output: [valueInfo("logits", "float32", [batch, 3])],
+    },
+  });
+  writeFileSync(path, encodeModel(model));
+}

@@ -1,7 +1,12 @@
-/** `kd summary`: input, output, parameters, bytes, FLOPs and latency of a classifier; --compare for ratios. */
+/**
+ * `kd summary`: input, output, parameters, bytes, FLOPs and latency of a classifier; --compare for
+ * ratios; --tensors for the intermediate tensors a feature objective can name.
+ */
 import type { Command } from "commander";
 import { formatSummary, summarize } from "../../deploy/summary.js";
+import { formatTensors, listTensors } from "../../deploy/tensors.js";
 import { OnnxClassifier } from "../../runtime/classifier.js";
+import { KdError } from "../../util/errors.js";
 import { num } from "../options.js";
 import { addLoadOptions, type LoadFlags, loadFlags } from "./load-options.js";
 import { type TestFlags, testData } from "./test-data.js";
@@ -11,6 +16,7 @@ interface SummaryFlags extends LoadFlags, TestFlags {
   threads?: number;
   timing: number;
   json?: boolean;
+  tensors?: boolean;
 }
 
 export function registerSummary(program: Command): void {
@@ -33,10 +39,20 @@ export function registerSummary(program: Command): void {
       num({ int: true, min: 1 }),
       500,
     )
-    .option("--json", "print the summaries as JSON");
+    .option(
+      "--tensors",
+      "list the model's intermediate tensors (name, op, type, shape for a batch of N) instead",
+    )
+    .option("--json", "print the summaries (or the tensors) as JSON");
   addLoadOptions(cmd);
   cmd.action(async (path: string, f: SummaryFlags) => {
     const opts = { ...(f.threads ? { threads: f.threads } : {}) };
+    if (f.tensors) {
+      if (f.compare) throw new KdError("--tensors lists one model's tensors; leave out --compare");
+      const list = await listTensors(path, opts);
+      console.log(f.json ? JSON.stringify(list) : formatTensors(list));
+      return;
+    }
     const probe = await OnnxClassifier.load(path, opts);
     await probe.release();
     // The accuracy line is optional here: a model trained on other data gets none, not MNIST's.

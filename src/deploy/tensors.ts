@@ -1,0 +1,259 @@
+/**
+ * `kd summary --tensors`: every intermediate tensor of a model (not an input, not an initializer)
+ * with the op that makes it, its element type and its shape, found by running a copy of the graph
+ * once on zeros with every intermediate as an extra output; and the one-line error for a tensor
+ * name that is not there, naming the closest ones.
+ */
+import {
+  encodeModel,
+  type ModelProto,
+  type NodeProto,
+  OnnxDataType,
+  type ValueInfoProto,
+} from "../onnx/proto.js";
+import { parseModelFile } from "../runtime/classifier.js";
+import { cleanOrtMessage } from "../runtime/ort-errors.js";
+import { createSession, type HostTensor, type SessionOptions } from "../runtime/session.js";
+import { KdError } from "../util/errors.js";
+import { count, withExtraOutputs } from "./graph.js";
+
+/** One intermediate tensor. `type` and `shape` are absent where ONNX Runtime cannot output it. */
+export interface TensorInfo {
+  readonly name: string;
+  /** The op type of the node that produces it. */
+  readonly op: string;
+  readonly type?: string;
+  /** Its dims for a batch of one, where "N" is a dim that is the batch's ("2N" twice it; "?" other). */
+  readonly shape?: readonly (number | string)[];
+}
+
+export interface TensorList {
+  readonly path: string;
+  readonly input: { readonly name: string; readonly shape: readonly (number | string)[] };
+  readonly tensors: readonly TensorInfo[];
+}
+
+/** Nodes in topological order (the file's order where it already is one: ONNX requires it, ORT does not). */
+function topological(model: ModelProto): NodeProto[] {
+  const g = model.graph!;
+  const ready = new Set([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name), ""]);
+  const left = [...g.node];
+  const order: NodeProto[] = [];
+  while (left.length > 0) {
+    const i = left.findIndex((nd) => nd.input.every((x) => ready.has(x)));
+    // A cycle or an input from nowhere: ORT refuses such a graph anyway; keep the file's order.
+    const nd = left.splice(Math.max(i, 0), 1)[0]!;
+    for (const o of nd.output) ready.add(o);
+    order.push(nd);
+  }
+  return order;
+}
+
+/** The only non-initializer input, float32, with every dim but the first known; the first may be symbolic. */
+function theInput(model: ModelProto, path: string): Input {
+  const g = model.graph!;
+  const inits = new Set(g.initializer.map((t) => t.name));
+  const inputs = g.input.filter((i) => !inits.has(i.name));
+  if (inputs.length !== 1)
+    throw new KdError(
+      `${path}: ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ")}); kd lists tensors of one-input models`,
+    );
+  const v: ValueInfoProto = inputs[0]!;
+  const t = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+  if (t?.elemType !== OnnxDataType.FLOAT) throw new KdError(`${path}: input "${v.name}" is not float32`);
+  const dims = (t.shape?.dim ?? []).map((d) =>
+    d.value.case === "dimValue" ? Number(d.value.value) : undefined,
+  );
+  const shape = dims.slice(1);
+  if (dims.length === 0 || shape.some((d) => d === undefined || d < 1))
+    throw new KdError(`${path}: input "${v.name}" needs a batch dim and known positive dims after it`);
+  return { name: v.name, ...(dims[0] !== undefined ? { batch: dims[0] } : {}), shape: shape as number[] };
+}
+
+interface Input {
+  readonly name: string;
+  /** The declared batch size, if not symbolic. */
+  readonly batch?: number;
+  readonly shape: readonly number[];
+}
+
+/** Runs `model` once on `batch` zero examples, reading `names` (extra outputs) or else its own outputs. */
+async function runOnZeros(
+  model: ModelProto,
+  input: Input,
+  batch: number,
+  names: readonly string[],
+  opts: SessionOptions,
+): Promise<Map<string, HostTensor>> {
+  const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
+  try {
+    const x = new Float32Array(batch * count(input.shape));
+    const feed = { [input.name]: { data: x, dims: [batch, ...input.shape], dtype: "float32" as const } };
+    return new Map(Object.entries(await session.run(feed, names.length > 0 ? names : session.outputNames)));
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * `runOnZeros` with `names`. A name ORT cannot output (a sequence, an optional value) fails the
+ * whole run: the halves are retried, so that only such names go without a shape.
+ */
+async function probe(
+  model: ModelProto,
+  input: Input,
+  batch: number,
+  names: readonly string[],
+  opts: SessionOptions,
+): Promise<Map<string, HostTensor>> {
+  try {
+    return await runOnZeros(model, input, batch, names, opts);
+  } catch {
+    if (names.length <= 1) return new Map();
+    const half = names.length >> 1;
+    const a = await probe(model, input, batch, names.slice(0, half), opts);
+    return new Map([...a, ...(await probe(model, input, batch, names.slice(half), opts))]);
+  }
+}
+
+/** onnxruntime-common's arrays per element type; Uint8Array is bool or uint8, Uint16Array float16 or uint16. */
+const ARRAY_TYPE: Readonly<Record<string, string>> = {
+  Float32Array: "float32",
+  Float64Array: "float64",
+  BigInt64Array: "int64",
+  BigUint64Array: "uint64",
+  Int32Array: "int32",
+  Uint32Array: "uint32",
+  Int16Array: "int16",
+  Uint16Array: "uint16",
+  Int8Array: "int8",
+  Uint8Array: "uint8",
+};
+/** Ops whose outputs are bool (ORT hands bools over as Uint8Array). */
+const BOOL_OPS = new Set([
+  ...["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not"],
+  ...["IsNaN", "IsInf"],
+]);
+const ONNX_TYPE: Readonly<Record<number, string>> = {
+  [OnnxDataType.BOOL]: "bool",
+  [OnnxDataType.FLOAT16]: "float16",
+  [OnnxDataType.BFLOAT16]: "bfloat16",
+  [OnnxDataType.UINT8]: "uint8",
+  [OnnxDataType.UINT16]: "uint16",
+};
+
+/** The element type: the graph's declaration where the array cannot tell, else the array's own. */
+function elementType(t: HostTensor, op: string, declared: number | undefined): string {
+  const byArray = ARRAY_TYPE[t.data.constructor.name] ?? t.data.constructor.name;
+  if (byArray !== "uint8" && byArray !== "uint16") return byArray;
+  if (declared !== undefined && ONNX_TYPE[declared] !== undefined) return ONNX_TYPE[declared]!;
+  return byArray === "uint8" && BOOL_OPS.has(op) ? "bool" : byArray;
+}
+
+/** Dims at batch 1 and 2 compared: a dim that doubles with the batch is "N" (or "kN"). */
+function batchShape(one: readonly number[], two: readonly number[] | undefined): (number | string)[] {
+  return one.map((d, i) => {
+    const e = two?.[i];
+    if (two === undefined || e === d || two.length !== one.length) return d;
+    return e === 2 * d ? (d === 1 ? "N" : `${d}N`) : "?";
+  });
+}
+
+/**
+ * Lists the intermediate tensors of the model at `path` in topological order. The model runs on one
+ * zero example (and on two, where its batch dim is symbolic, to tell which dims are the batch's).
+ */
+export async function listTensors(path: string, opts: SessionOptions = {}): Promise<TensorList> {
+  const { model } = parseModelFile(path);
+  const input = theInput(model, path);
+  const g = model.graph!;
+  const nodes = topological(model);
+  const outer = new Set([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]);
+  const made = nodes.flatMap((nd) =>
+    nd.output.filter((o) => o !== "" && !outer.has(o)).map((o) => ({ name: o, op: nd.opType })),
+  );
+  const names = made.map((t) => t.name);
+  // The model itself must run: else every extra output would fail and be bisected down to one.
+  try {
+    await runOnZeros(model, input, input.batch ?? 1, [], opts);
+  } catch (e) {
+    throw new KdError(
+      `${path}: ONNX Runtime cannot run it on zeros (${cleanOrtMessage((e as Error).message)})`,
+    );
+  }
+  const one = await probe(model, input, input.batch ?? 1, names, opts);
+  const two = input.batch === undefined ? await probe(model, input, 2, names, opts) : undefined;
+  const declared = new Map(
+    [...g.valueInfo, ...g.output].map((v) => [
+      v.name,
+      v.type?.value.case === "tensorType" ? v.type.value.value.elemType : undefined,
+    ]),
+  );
+  const tensors = made.map(({ name, op }): TensorInfo => {
+    const t = one.get(name);
+    if (t === undefined) return { name, op };
+    return {
+      name,
+      op,
+      type: elementType(t, op, declared.get(name)),
+      shape: batchShape(t.dims, two?.get(name)?.dims),
+    };
+  });
+  const batch = input.batch ?? "N";
+  return { path, input: { name: input.name, shape: [batch, ...input.shape] }, tensors };
+}
+
+const shapeText = (s: readonly (number | string)[]): string => `[${s.join(", ")}]`;
+
+/** A plain-text table: name, op, type, shape ("-" where ORT could not output the tensor). */
+export function formatTensors(list: TensorList): string {
+  const rows = list.tensors.map((t) => [t.name, t.op, t.type ?? "-", t.shape ? shapeText(t.shape) : "-"]);
+  const header = ["tensor", "op", "type", "shape"];
+  const w = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, j) => (j < 3 ? c.padEnd(w[j]!) : c))
+      .join("  ")
+      .trimEnd();
+  return [
+    `${list.path}: input ${list.input.name} ${shapeText(list.input.shape)}, ${list.tensors.length} intermediate tensors`,
+    line(header),
+    ...rows.map(line),
+  ].join("\n");
+}
+
+/**
+ * Levenshtein distance, case-insensitive (exporters differ in case). `within`: the distance from
+ * `a` to the closest substring of `b`, so that "layer3.relu" is near "/layer3/relu/Relu_output_0".
+ */
+export function editDistance(a: string, b: string, within = false): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  // Row i holds the distances from s[0, i) to t[0, j); with `within`, t may start anywhere (row 0 all 0).
+  let prev = Array.from({ length: t.length + 1 }, (_, j) => (within ? 0 : j));
+  for (let i = 1; i <= s.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= t.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  // ... and end anywhere.
+  return within ? Math.min(...prev) : prev[t.length]!;
+}
+
+/** The `k` names closest to `wrong`: nearest substring first, then whole-name distance, then graph order. */
+export function closestNames(wrong: string, names: readonly string[], k = 3): string[] {
+  return names
+    .map((n, i) => ({ n, i, sub: editDistance(wrong, n, true), d: editDistance(wrong, n) }))
+    .sort((p, q) => p.sub - q.sub || p.d - q.d || p.i - q.i)
+    .slice(0, k)
+    .map((c) => c.n);
+}
+
+/** The one-line error for a tensor `wrong` that `model` (a file name, for the message) does not have. */
+export function unknownTensor(wrong: string, names: readonly string[], model: string): KdError {
+  const near = closestNames(wrong, names);
+  return new KdError(
+    `no tensor "${wrong}" in ${model}${near.length > 0 ? ` (closest: ${near.join(", ")})` : " (it has no intermediate tensors)"}`,
+  );
+}

@@ -13,7 +13,7 @@ import {
 } from "../onnx/proto.js";
 import { parseModelFile } from "../runtime/classifier.js";
 import { cleanOrtMessage } from "../runtime/ort-errors.js";
-import { createSession, type HostTensor, type SessionOptions } from "../runtime/session.js";
+import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
 import { count, withExtraOutputs } from "./graph.js";
 
@@ -49,6 +49,19 @@ function topological(model: ModelProto): NodeProto[] {
   return order;
 }
 
+interface Input {
+  readonly name: string;
+  /** The declared batch size, if not symbolic. */
+  readonly batch?: number;
+  readonly shape: readonly number[];
+}
+
+/** What a run shows of a tensor: its dims and the class of its array (the data is dropped at once). */
+interface Seen {
+  readonly dims: readonly number[];
+  readonly array: string;
+}
+
 /** The only non-initializer input, float32, with every dim but the first known; the first may be symbolic. */
 function theInput(model: ModelProto, path: string): Input {
   const g = model.graph!;
@@ -70,13 +83,6 @@ function theInput(model: ModelProto, path: string): Input {
   return { name: v.name, ...(dims[0] !== undefined ? { batch: dims[0] } : {}), shape: shape as number[] };
 }
 
-interface Input {
-  readonly name: string;
-  /** The declared batch size, if not symbolic. */
-  readonly batch?: number;
-  readonly shape: readonly number[];
-}
-
 /** Runs `model` once on `batch` zero examples, reading `names` (extra outputs) or else its own outputs. */
 async function runOnZeros(
   model: ModelProto,
@@ -84,12 +90,15 @@ async function runOnZeros(
   batch: number,
   names: readonly string[],
   opts: SessionOptions,
-): Promise<Map<string, HostTensor>> {
+): Promise<Map<string, Seen>> {
   const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
   try {
     const x = new Float32Array(batch * count(input.shape));
     const feed = { [input.name]: { data: x, dims: [batch, ...input.shape], dtype: "float32" as const } };
-    return new Map(Object.entries(await session.run(feed, names.length > 0 ? names : session.outputNames)));
+    const out = await session.run(feed, names.length > 0 ? names : session.outputNames);
+    return new Map(
+      Object.entries(out).map(([k, t]) => [k, { dims: t.dims, array: t.data.constructor.name }]),
+    );
   } finally {
     await session.release();
   }
@@ -105,7 +114,7 @@ async function probe(
   batch: number,
   names: readonly string[],
   opts: SessionOptions,
-): Promise<Map<string, HostTensor>> {
+): Promise<Map<string, Seen>> {
   try {
     return await runOnZeros(model, input, batch, names, opts);
   } catch {
@@ -143,8 +152,8 @@ const ONNX_TYPE: Readonly<Record<number, string>> = {
 };
 
 /** The element type: the graph's declaration where the array cannot tell, else the array's own. */
-function elementType(t: HostTensor, op: string, declared: number | undefined): string {
-  const byArray = ARRAY_TYPE[t.data.constructor.name] ?? t.data.constructor.name;
+function elementType(t: Seen, op: string, declared: number | undefined): string {
+  const byArray = ARRAY_TYPE[t.array] ?? t.array;
   if (byArray !== "uint8" && byArray !== "uint16") return byArray;
   if (declared !== undefined && ONNX_TYPE[declared] !== undefined) return ONNX_TYPE[declared]!;
   return byArray === "uint8" && BOOL_OPS.has(op) ? "bool" : byArray;

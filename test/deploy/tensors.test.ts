@@ -13,6 +13,7 @@ import {
 } from "../../src/deploy/tensors.js";
 import { initParam } from "../../src/nn/layers.js";
 import { cnn } from "../../src/nn/model.js";
+import { createModel, encodeModel, makeNode, makeTensor, valueInfo } from "../../src/onnx/proto.js";
 import { saveModel } from "../../src/train/forward.js";
 import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
@@ -82,6 +83,28 @@ describe("listTensors", () => {
     const list = await listTensors(path, opts);
     expect(list.input.shape).toEqual([1, 1, 8, 8]);
     expect(list.tensors.find((t) => t.name === "/flatten/Flatten_output_0")?.shape).toEqual([1, 2]);
+  });
+
+  it("a model ORT cannot run on zeros is one line, not a search through its tensors", async () => {
+    const path = join(dir, "mismatch.onnx");
+    // MatMul of [N, 4] by [3, 2]: the inner dims differ.
+    const model = createModel({
+      irVersion: 8n,
+      opsetImport: [{ domain: "", version: 13n }],
+      graph: {
+        name: "mismatch",
+        node: [makeNode("MatMul", ["x", "W"], ["y"]), makeNode("Relu", ["y"], ["z"])],
+        initializer: [makeTensor("W", "float32", [3, 2], new Float32Array(6))],
+        input: [valueInfo("x", "float32", ["N", 4])],
+        output: [valueInfo("z", "float32", ["N", 2])],
+      },
+    });
+    writeFileSync(path, encodeModel(model));
+    const err = await listTensors(path, opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KdError);
+    expect((err as Error).message).toMatch(
+      /^\S*mismatch\.onnx: ONNX Runtime cannot run it on zeros \([^\n]+\)$/,
+    );
   });
 
   it("a file that is not an ONNX model is one line", async () => {

@@ -7,6 +7,7 @@ import { ensure, KdError } from "../util/errors.js";
 import { cnnKind } from "./kinds/cnn.js";
 import type { ModelKindDef } from "./kinds/kind.js";
 import { mlpKind } from "./kinds/mlp.js";
+import { resnetKind } from "./kinds/resnet.js";
 import type { Model, Regularisation } from "./model.js";
 import { checkModelSize, paramCount } from "./size.js";
 
@@ -15,6 +16,8 @@ export const MODELS = {
   mlp: mlpKind,
   /** 3×3 conv + ReLU + 2×2 max-pool per entry, then a dense layer to the classes. */
   cnn: cnnKind,
+  /** CIFAR-style ResNet: 3 stages of basic blocks with batch norm, widths w, 2w, 4w; depth 6n+2. */
+  resnet: resnetKind,
 };
 
 export type ModelKind = keyof typeof MODELS;

@@ -20,7 +20,7 @@ describe("model kinds", () => {
       expect(() => parseArchSpec(`${k}:x`)).toThrow(`unknown architecture "${k}:x" (expected e.g. `);
     }
     expect(() => parseArchSpec("vit:16")).toThrow(
-      `unknown architecture "vit:16" (expected e.g. mlp:1200,1200, cnn:32,64 or resnet:8)`,
+      `unknown architecture "vit:16" (expected e.g. mlp:1200,1200, cnn:32,64, resnet:8 or mobilenet:0.5)`,
     );
     expect(parseArchSpec(" cnn:8 ", { input: 0.1, hidden: 0 })).toEqual({
       kind: "cnn",

@@ -1,6 +1,7 @@
-/** Shared layer helpers for model kinds: dense and conv blocks, and the classifier skeleton around them. */
+/** Shared layer helpers for model kinds: dense, conv and conv-BN blocks, and the classifier skeleton around them. */
 import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
+import * as L from "./conv-layers.js";
 import { dense, denseParams, dropout, type ParamMap, type ParamSpec } from "./layers.js";
 import type { ForwardOptions, Model, Regularisation } from "./model.js";
 
@@ -12,10 +13,15 @@ export const regularisation = (d: { input: number; hidden: number } | undefined)
   hiddenDropout: d?.hidden ?? 0,
 });
 
+/** State a block keeps but does not train (a model buffer): its name, shape and initial value. */
+export type BufferSpec = NonNullable<Model["buffers"]>[number];
+
 /** One stage of a classifier's body: its parameters and its step on the running activations. */
 export interface Block {
   readonly params: readonly ParamSpec[];
-  apply(h: Tensor, p: ParamMap): Tensor;
+  /** Buffers it reads (from the ParamMap) and, in a training forward, sets in `opts.updates`. */
+  readonly buffers?: readonly BufferSpec[];
+  apply(h: Tensor, p: ParamMap, opts: ForwardOptions): Tensor;
   /** Hidden dropout follows this block in training mode (each such block gets its own mask). */
   readonly dropAfter?: boolean;
 }
@@ -76,6 +82,7 @@ export interface ClassifierLayout {
  */
 export function classifier(m: ClassifierLayout): Model {
   const { reg, blocks } = m;
+  const buffers = blocks.flatMap((b) => b.buffers ?? []);
   return {
     arch: m.arch,
     inputShape: m.inputShape,
@@ -86,15 +93,100 @@ export function classifier(m: ClassifierLayout): Model {
     ],
     outputBias: "out.bias",
     reg,
+    ...(buffers.length ? { buffers } : {}),
     forward(x, p, opts) {
       const drop = dropsOut(reg, opts);
       let h = drop ? dropout(x, reg.inputDropout, needSeed(opts), 0) : x;
       let salt = 0;
       for (const b of blocks) {
-        h = b.apply(h, p);
+        h = b.apply(h, p, opts);
         if (drop && b.dropAfter) h = dropout(h, reg.hiddenDropout, needSeed(opts), ++salt);
       }
       return dense(h, p, "out");
     },
   };
 }
+
+/** Blocks applied in order, as one block. */
+export function sequence(...blocks: Block[]): Block {
+  return {
+    params: blocks.flatMap((b) => b.params),
+    buffers: blocks.flatMap((b) => b.buffers ?? []),
+    apply: (h, p, opts) => blocks.reduce((x, b) => b.apply(x, p, opts), h),
+  };
+}
+
+/** A block without parameters: an activation or a pooling on the running activations. */
+export const step = (f: (h: Tensor) => Tensor, dropAfter = false): Block => ({
+  params: [],
+  apply: (h) => f(h),
+  ...(dropAfter ? { dropAfter } : {}),
+});
+
+export interface ConvShape {
+  readonly cin: number;
+  readonly cout: number;
+  /** Odd kernel side: padding (k − 1)/2 keeps the size at stride 1. */
+  readonly kernel: number;
+  readonly stride?: number;
+  /** 1: full convolution; cin (= cout): depthwise. */
+  readonly groups?: number;
+}
+
+/** A bias-free k×k convolution `name` (He init, max-norm constrained), as put before a batch norm. */
+export function convLayer(name: string, c: ConvShape): Block {
+  const { cin, cout, kernel: k, stride = 1, groups = 1 } = c;
+  const fan: [number, number] = [(cin / groups) * k * k, (cout / groups) * k * k];
+  return {
+    params: [
+      {
+        name: `${name}.weight`,
+        shape: [cout, cin / groups, k, k],
+        init: "he",
+        fan,
+        unitAxes: [1, 2, 3],
+        decay: true,
+      },
+    ],
+    apply: (h, p) => L.conv2d(h, p.get(`${name}.weight`), { name, stride, padding: (k - 1) / 2, groups }),
+  };
+}
+
+/** PyTorch's default batch-norm momentum: running ← 0.9·running + 0.1·batch. */
+export const BN_MOMENTUM = 0.1;
+
+/**
+ * Batch norm `name` over [N, C, H, W]: scale and shift as parameters (init 1 and 0; no weight
+ * decay, no max-norm), running mean and variance as buffers (init 0 and 1). Training mode uses
+ * the batch's statistics and sets the updated running ones in `opts.updates`; evaluation the running ones.
+ */
+export function batchNormLayer(name: string, channels: number): Block {
+  const fan: [number, number] = [channels, channels];
+  const [meanName, varName] = [`${name}.running_mean`, `${name}.running_var`];
+  return {
+    params: [
+      { name: `${name}.weight`, shape: [channels], init: "ones", fan, decay: false },
+      { name: `${name}.bias`, shape: [channels], init: "zeros", fan, decay: false },
+    ],
+    buffers: [
+      { name: meanName, shape: [channels], init: 0 },
+      { name: varName, shape: [channels], init: 1 },
+    ],
+    apply(h, p, opts) {
+      const affine = { name, weight: p.get(`${name}.weight`), bias: p.get(`${name}.bias`) };
+      const [runningMean, runningVar] = [p.get(meanName), p.get(varName)];
+      if (!opts.training) return L.batchNorm2dEval(h, { ...affine, runningMean, runningVar });
+      const t = L.batchNorm2dTrain(h, affine);
+      opts.updates?.set(meanName, L.runningUpdate(runningMean, t.mean, BN_MOMENTUM));
+      opts.updates?.set(varName, L.runningUpdate(runningVar, t.variance, BN_MOMENTUM));
+      return t.y;
+    },
+  };
+}
+
+/** Convolution `<name>.conv` then batch norm `<name>.bn`, without activation. */
+export const convBn = (name: string, c: ConvShape): Block =>
+  sequence(convLayer(`${name}.conv`, c), batchNormLayer(`${name}.bn`, c.cout));
+
+/** Global average pooling to [N, C], with hidden dropout after it (a convnet's features before its head). */
+export const globalPoolBlock = (): Block => step((h) => L.globalAvgPool(h, "pool"), true);

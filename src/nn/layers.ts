@@ -3,7 +3,7 @@ import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
 import type { Rng } from "../util/rng.js";
 
-export type Init = "he" | "glorot" | "zeros";
+export type Init = "he" | "glorot" | "zeros" | "ones";
 
 /** A trainable tensor: its name in graphs and files, its shape and how it starts. */
 export interface ParamSpec {
@@ -22,7 +22,7 @@ export interface ParamSpec {
   readonly decay: boolean;
 }
 
-/** Initial values: He-normal (ReLU layers) or Glorot-uniform, from a seeded generator. */
+/** Initial values: He-normal (ReLU layers) or Glorot-uniform from a seeded generator, or constant (zeros, ones: no draw). */
 export function initParam(spec: ParamSpec, rng: Rng): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
@@ -33,7 +33,7 @@ export function initParam(spec: ParamSpec, rng: Rng): Float32Array {
   } else if (spec.init === "glorot") {
     const a = Math.sqrt(6 / (fanIn + fanOut));
     for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * a;
-  }
+  } else if (spec.init === "ones") out.fill(1);
   return out;
 }
 

@@ -7,6 +7,8 @@ import { ensure, KdError } from "../util/errors.js";
 import { cnnKind } from "./kinds/cnn.js";
 import type { ModelKindDef } from "./kinds/kind.js";
 import { mlpKind } from "./kinds/mlp.js";
+import { mobilenetKind } from "./kinds/mobilenet.js";
+import { resnetKind } from "./kinds/resnet.js";
 import type { Model, Regularisation } from "./model.js";
 import { checkModelSize, paramCount } from "./size.js";
 
@@ -15,6 +17,10 @@ export const MODELS = {
   mlp: mlpKind,
   /** 3×3 conv + ReLU + 2×2 max-pool per entry, then a dense layer to the classes. */
   cnn: cnnKind,
+  /** CIFAR-style ResNet: 3 stages of basic blocks with batch norm, widths w, 2w, 4w; depth 6n+2. */
+  resnet: resnetKind,
+  /** Depthwise-separable blocks with batch norm and ReLU6, a width multiplier and strides. */
+  mobilenet: mobilenetKind,
 };
 
 export type ModelKind = keyof typeof MODELS;

@@ -29,7 +29,7 @@ function idx(magic: number[], dims: number[], payload: number[]): Buffer {
 describe("bad input: one clear line and a non-zero exit", () => {
   const out = join(tmp, "never.onnx");
   it("an unknown architecture", () =>
-    expectOneLineError(["train", "--arch", "resnet:50", "--out", out], /unknown architecture "resnet:50"/));
+    expectOneLineError(["train", "--arch", "vit:16", "--out", out], /unknown architecture "vit:16"/));
   it("a non-numeric flag", () =>
     expectOneLineError(["train", "--epochs", "many", "--out", out], /--epochs.*expected a whole number/));
   it("an out-of-range flag", () =>

@@ -19,8 +19,8 @@ describe("model kinds", () => {
       expect(ARCH_USAGE).toContain(usage);
       expect(() => parseArchSpec(`${k}:x`)).toThrow(`unknown architecture "${k}:x" (expected e.g. `);
     }
-    expect(() => parseArchSpec("resnet:50")).toThrow(
-      `unknown architecture "resnet:50" (expected e.g. mlp:1200,1200 or cnn:32,64)`,
+    expect(() => parseArchSpec("vit:16")).toThrow(
+      `unknown architecture "vit:16" (expected e.g. mlp:1200,1200, cnn:32,64, resnet:8 or mobilenet:0.5)`,
     );
     expect(parseArchSpec(" cnn:8 ", { input: 0.1, hidden: 0 })).toEqual({
       kind: "cnn",

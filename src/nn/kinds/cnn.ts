@@ -3,7 +3,7 @@ import * as z from "zod/mini";
 import { KdError } from "../../util/errors.js";
 import { type Block, classifier, convBlock, flattenBlock, NO_REG, regularisation } from "../blocks.js";
 import type { Model, Regularisation } from "../model.js";
-import { dropoutParams, type ModelKindDef, sizeList, sizes } from "./kind.js";
+import { dropoutParams, imageInput, type ModelKindDef, sizeList, sizes } from "./kind.js";
 
 const params = z.strictObject({ channels: sizes.check(z.minLength(1)), dropout: z.optional(dropoutParams) });
 export type CnnParams = z.output<typeof params>;
@@ -65,10 +65,6 @@ export const cnnKind: ModelKindDef<CnnParams> = {
     const name = arch(p.channels);
     if (p.channels.length === 0)
       throw new KdError(`architecture "${name}": a cnn needs at least one conv layer`);
-    if (shape.length < 2 || shape.length > 3)
-      throw new KdError(
-        `architecture "${name}" needs image-shaped examples [C, H, W] or [H, W]; the data's are [${shape.join(", ")}]`,
-      );
-    return cnn(shape, p.channels, classes, regularisation(p.dropout));
+    return cnn(imageInput(name, shape), p.channels, classes, regularisation(p.dropout));
   },
 };

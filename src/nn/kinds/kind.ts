@@ -1,7 +1,7 @@
 /** What a model kind declares (its file in this folder), and the parameter pieces kinds share. */
 // zod/mini, not zod: the browser page builds models, and zod's classic API stays out of it.
 import * as z from "zod/mini";
-import { ensure } from "../../util/errors.js";
+import { ensure, KdError } from "../../util/errors.js";
 import type { Model } from "../model.js";
 
 /** A model kind: parameters, `--arch` short form and builder. The size check runs on every kind's model (buildModel). */
@@ -40,4 +40,13 @@ export function sizeList(body: string, arch: string): number[] | undefined {
     `architecture "${arch}": layer sizes must be whole numbers from 1 to ${MAX_WIDTH}`,
   );
   return n;
+}
+
+/** A convnet's example shape as [C, H, W] ([H, W] is one channel); anything else refused in one line. */
+export function imageInput(arch: string, shape: readonly number[]): [number, number, number] {
+  if (shape.length === 2) return [1, shape[0]!, shape[1]!];
+  if (shape.length === 3) return [shape[0]!, shape[1]!, shape[2]!];
+  throw new KdError(
+    `architecture "${arch}" needs image-shaped examples [C, H, W] or [H, W]; the data's are [${shape.join(", ")}]`,
+  );
 }

@@ -299,8 +299,6 @@ export function oneRunSpec(
   if (f.val > 0) data.val = { from: "all", holdout: { count: f.val, seed: f.seed, part: "val" } };
   const out = outPath(f, name);
   const checkpoint = f.checkpoint === false ? undefined : (f.checkpoint ?? `${out}.ckpt`);
-  if (f.earlyStop !== undefined && !(f.val > 0)) throw new KdError("--early-stop needs --val N");
-  if (f.eval === "val" && !(f.val > 0)) throw new KdError("--eval val needs --val N");
   return {
     name,
     data,

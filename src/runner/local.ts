@@ -16,7 +16,6 @@ import { runDiverged } from "../train/divergence.js";
 import type { ClassMetrics } from "../train/metrics.js";
 import { type JobOptions, runJob } from "../train/run.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
-import { ensure } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex } from "../util/hash.js";
 import { checkpointIdentity } from "./identity.js";
@@ -141,11 +140,9 @@ export class LocalRunner implements Runner {
     };
     let teacher: string | undefined;
     let res: Awaited<ReturnType<typeof runJob>>;
+    // Whether the objective has teachers is a rule of the run schema (experiment/schema.ts), which
+    // every run (spec, command line, grid point, queue job) is parsed with.
     if (obj.teacher(r.objective)) {
-      ensure(
-        task.teacherFiles.length > 0,
-        `run ${planned.id}: the ${r.objective.kind} objective needs teachers`,
-      );
       const d = await distill({
         ...job,
         teachers: teacherSpecFor(planned, task.teacherFiles, this.o.threads),
@@ -154,10 +151,6 @@ export class LocalRunner implements Runner {
       teacher = d.teacherMode.kind === "live" ? "run on every batch" : `cached (${d.teacherMode.status})`;
       res = d;
     } else {
-      ensure(
-        task.teacherFiles.length === 0,
-        `run ${planned.id}: the ${r.objective.kind} objective takes no teachers`,
-      );
       res = await runJob(job);
     }
     return {

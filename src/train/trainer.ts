@@ -102,9 +102,11 @@ function checkConfig(cfg: TrainConfig): void {
   const uses = stepInputs({ objective: cfg.objective, labeled });
   if (obj.needsLabels(cfg.objective) && !labeled)
     throw new KdError(`${ds.name} has no labels; the ${cfg.objective.kind} objective needs them`);
+  // train() is also a library entry taking a TrainConfig directly: the run schema
+  // (experiment/schema.ts) owns these rules, and these are their one internal guard here.
   if (uses.teacher && !cfg.teacher) throw new Error("a teacher provider is required");
   if (cfg.earlyStop !== undefined && !cfg.evalSet?.y)
-    throw new KdError("early stopping needs a labelled validation set to watch");
+    throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   if (cfg.jitter > 0 && ds.exampleShape.length < 2) throw new KdError("jitter needs image-shaped examples");
 }
 

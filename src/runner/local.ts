@@ -15,6 +15,7 @@ import { defaultThreads } from "../runtime/session.js";
 import { runDiverged } from "../train/divergence.js";
 import type { ClassMetrics } from "../train/metrics.js";
 import { type JobOptions, runJob } from "../train/run.js";
+import { trainSettings } from "../train/settings.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex } from "../util/hash.js";
@@ -108,22 +109,16 @@ export class LocalRunner implements Runner {
     const net = buildModel(r.model, train.exampleShape, classes);
     // Statistics of the labelled and unlabelled training (transfer) set the student sees.
     const model = r.standardize ? withInputNorm(net, inputNormStats(train, net.inputShape)) : net;
+    // The planned run's settings as the schema resolved them (the grid point and seed applied).
     const job: JobOptions = {
+      ...trainSettings(r),
       model,
       train,
       ...(test ? { test } : {}),
       ...(val ? { val } : {}),
       ...(r.evalEach ? { evalEach: r.evalEach } : {}),
-      epochs: r.epochs,
-      batchSize: r.batchSize,
       optimizer: optimizerConfig(r.optimizer),
-      lr: r.lr,
-      lrSchedule: r.lrSchedule,
-      momentum: r.momentum,
-      jitter: r.jitter,
-      seed: planned.seed,
       objective: r.objective,
-      ...(r.earlyStop !== undefined ? { earlyStop: r.earlyStop } : {}),
       ...(this.o.threads ? { threads: this.o.threads } : {}),
       ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
       ...(task.checkpoint ? { checkpoint: task.checkpoint, resume: true } : {}),

@@ -4,22 +4,18 @@ import type { Dataset } from "../data/dataset.js";
 import { ensureWritableDir } from "../util/atomic.js";
 import { Forward, saveModel } from "./forward.js";
 import { type ClassMetrics, classMetrics } from "./metrics.js";
+import type { JobSettings } from "./settings.js";
 import { type EpochLog, type TeacherProvider, type TrainConfig, train } from "./trainer.js";
 
-/** The trainer's settings, plus what a whole job adds: test/validation sets, export, metadata. */
-export interface JobOptions extends Omit<TrainConfig, "evalSet" | "teacher"> {
+/** The trainer's settings, plus what a whole job adds (train/settings.ts): test/validation sets, export, metadata. */
+export interface JobOptions extends Omit<TrainConfig, "evalSet" | "teacher">, Readonly<JobSettings> {
   readonly test?: Dataset;
   /** Builds the teacher provider for the training (transfer) set. */
   readonly teacher?: (train: Dataset) => Promise<TeacherProvider>;
   /** Held-out validation set (see distill/transfer.ts holdOut), measured at the end. */
   readonly val?: Dataset;
-  /** Which set is evaluated after each epoch (default: the validation set if any, else test). */
-  readonly evalEach?: "test" | "val" | "none";
   /** Output ONNX file; written atomically at the end. */
   readonly out?: string;
-  readonly metadata?: Record<string, string>;
-  /** Bake the model's preprocessing (see train/forward.ts) into the exported graph. */
-  readonly bakePreprocessing?: boolean;
 }
 
 export interface JobResult {

@@ -13,6 +13,7 @@ import { OPTIMIZERS } from "../optim/registry.js";
 import { executeSpec } from "../runner/execute.js";
 import { fileName } from "../runner/plan.js";
 import { parseLrSchedule, parseMomentum } from "../train/schedule.js";
+import type { JobSettings, TrainSettings } from "../train/settings.js";
 import { KdError } from "../util/errors.js";
 import { checkOutputPaths, safeMkdir } from "../util/paths.js";
 import { addLoadOptions, type LoadFlags, loadFlags } from "./commands/load-options.js";
@@ -140,22 +141,20 @@ export function dataSource(flags: DataFlags, split: "train" | "test"): DatasetSp
   return { source: { kind: "file", path, ...(labels ? { labels } : {}), ...loadFlags(flags) } };
 }
 
-export interface TrainFlags {
+/** The flags of `kd train`/`kd distill`: those of the run's settings keep their types (train/settings.ts). */
+export interface TrainFlags
+  extends Pick<TrainSettings, "epochs" | "batchSize" | "lr" | "jitter" | "seed" | "earlyStop">,
+    Pick<JobSettings, "bakePreprocessing"> {
   arch: string;
-  epochs: number;
-  batchSize: number;
   optimizer: OptimizerName;
-  lr: number;
+  /** Short forms, parsed into the spec's schedules (train/schedule.ts). */
   lrSchedule: string;
   momentum: string;
   weightDecay: number;
   maxNorm: number;
   dropoutInput: number;
   dropoutHidden: number;
-  jitter: number;
   standardize?: boolean;
-  bakePreprocessing?: boolean;
-  seed: number;
   threads?: number;
   stepsPerRun: number;
   out?: string;
@@ -163,9 +162,8 @@ export interface TrainFlags {
   keepCheckpoints?: boolean;
   resume?: boolean;
   log?: string;
-  eval?: "test" | "val" | "none";
+  eval?: JobSettings["evalEach"];
   val: number;
-  earlyStop?: number;
   count?: number;
   fraction?: number;
   printSpec?: boolean;
@@ -299,8 +297,6 @@ export function oneRunSpec(
   if (f.val > 0) data.val = { from: "all", holdout: { count: f.val, seed: f.seed, part: "val" } };
   const out = outPath(f, name);
   const checkpoint = f.checkpoint === false ? undefined : (f.checkpoint ?? `${out}.ckpt`);
-  if (f.earlyStop !== undefined && !(f.val > 0)) throw new KdError("--early-stop needs --val N");
-  if (f.eval === "val" && !(f.val > 0)) throw new KdError("--eval val needs --val N");
   return {
     name,
     data,

@@ -7,7 +7,6 @@ import { dirname, resolve } from "node:path";
 import type { z } from "zod";
 import { type AnalysisKind, analysisDef } from "../analyses/index.js";
 import { shareRows } from "../data/sources.js";
-import { objective } from "../objectives/index.js";
 import { ensure, KdError } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { resolveInside } from "../util/paths.js";
@@ -190,13 +189,6 @@ function checkReferences(spec: Spec, where: string): void {
     r.teachers?.forEach((t, i) => {
       if (typeof t === "string") need("run", t, `runs.${k}.teachers.${i}`);
     });
-    ensure(r.evalEach !== "val" || r.val, `${where}: runs.${k}: evalEach val needs a val dataset`);
-    const wantsTeacher = objective.teacher(r.objective);
-    ensure(
-      wantsTeacher === (r.teachers !== undefined),
-      `${where}: runs.${k}: the ${r.objective.kind} objective ${wantsTeacher ? "needs teachers" : "takes no teachers"}`,
-    );
-    ensure(r.earlyStop === undefined || r.val, `${where}: runs.${k}: earlyStop needs a val dataset to watch`);
   }
   for (const [k, a] of Object.entries(spec.analyses)) {
     for (const r of analysisDef(a as { kind: AnalysisKind }).runs(a as never))

@@ -8,9 +8,9 @@ import { VALUE_FORMATS } from "../analyses/blocks.js";
 import { ANALYSES, type AnalysisParams } from "../analyses/index.js";
 import { datasetSchema } from "../data/sources.js";
 import { MODELS, type ModelSpec } from "../nn/registry.js";
-import { type ObjectiveSpec, RUN_OBJECTIVES } from "../objectives/index.js";
+import { type ObjectiveSpec, objective, RUN_OBJECTIVES } from "../objectives/index.js";
 import { OPTIMIZERS, type OptimizerSpec } from "../optim/registry.js";
-import { LR_SCHEDULES, type LrScheduleSpec, momentumSchema } from "../train/schedule.js";
+import { jobFields, trainFields } from "../train/settings.js";
 import { kindUnion } from "../util/kinds.js";
 
 const int = z.number().int();
@@ -29,50 +29,70 @@ export const teacherSchema = z.union([
 ]);
 
 /** One run: what a `kd train` or `kd distill` command does. */
-export const runSchema = z.strictObject({
-  model: kindUnion<ModelSpec>(MODELS),
-  /** Dataset names (see `data`). */
-  train: z.string().min(1),
-  test: z.string().min(1).optional(),
-  /** Evaluated every epoch instead of the test set (which is then measured once, at the end). */
-  val: z.string().min(1).optional(),
-  evalEach: z.enum(["test", "val", "none"]).optional(),
-  objective: kindUnion<ObjectiveSpec>(RUN_OBJECTIVES).default({ kind: "ce" }),
-  teachers: z.array(teacherSchema).min(1).optional(),
-  /** How several teachers combine: mean of softmax(v/T), or mean of logits. */
-  ensemble: z.enum(["prob", "logit"]).default("prob"),
-  optimizer: kindUnion<OptimizerSpec>(OPTIMIZERS).default({ kind: "sgd", weightDecay: 0, maxNorm: 0 }),
-  lr: z.number().positive().max(100),
-  lrSchedule: kindUnion<LrScheduleSpec>(LR_SCHEDULES).default({ kind: "constant" }),
-  momentum: momentumSchema.default(0.9),
-  epochs: int.min(1).max(100_000),
-  batchSize: int.min(1).max(65_536).default(128),
-  /**
-   * Standardise the inputs with the training set's mean and std (per feature; per channel for
-   * images) as the model's first step; recorded in the exported model's metadata.
-   */
-  standardize: z.boolean().optional(),
-  /** Bake the preprocessing into the exported graph, so the model takes raw values (bytes, raw features). */
-  bakePreprocessing: z.boolean().optional(),
-  /** Random shifts of whole images by up to this many pixels (0: off). */
-  jitter: int.min(0).max(8).default(0),
-  seed: int.min(0).default(1),
-  /** Repeat the run over these seeds (overrides `seed`); tables then show mean ± std. */
-  seeds: z.array(int.min(0)).min(1).optional(),
-  /** Stop when validation errors have not improved for this many epochs; keep the best weights. */
-  earlyStop: int.min(1).optional(),
-  /** Field path → values: the run repeats for every combination (any field × any field). */
-  grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
-  /** Cache the teacher's logits on disk when the inputs do not change between epochs. */
-  cache: z.boolean().default(true),
-  /** Where files go (for one-run specs from `kd train`/`kd distill`); default: inside the output folder. */
-  out: z.string().min(1).optional(),
-  /** A checkpoint path, or false for none. */
-  checkpoint: z.union([z.string().min(1), z.literal(false)]).optional(),
-  log: z.string().min(1).optional(),
-  /** Extra metadata written into the exported model. */
-  metadata: z.record(z.string(), z.string()).optional(),
-});
+export const runSchema = z
+  .strictObject({
+    model: kindUnion<ModelSpec>(MODELS),
+    /** Dataset names (see `data`). */
+    train: z.string().min(1),
+    test: z.string().min(1).optional(),
+    /** Evaluated every epoch instead of the test set (which is then measured once, at the end). */
+    val: z.string().min(1).optional(),
+    evalEach: jobFields.evalEach,
+    objective: kindUnion<ObjectiveSpec>(RUN_OBJECTIVES).default({ kind: "ce" }),
+    teachers: z.array(teacherSchema).min(1).optional(),
+    /** How several teachers combine: mean of softmax(v/T), or mean of logits. */
+    ensemble: z.enum(["prob", "logit"]).default("prob"),
+    optimizer: kindUnion<OptimizerSpec>(OPTIMIZERS).default({ kind: "sgd", weightDecay: 0, maxNorm: 0 }),
+    // The trainer's and the job's fields (train/settings.ts), each at its place: the run's
+    // fingerprint hashes its settings in this order.
+    lr: trainFields.lr,
+    lrSchedule: trainFields.lrSchedule,
+    momentum: trainFields.momentum,
+    epochs: trainFields.epochs,
+    batchSize: trainFields.batchSize,
+    /**
+     * Standardise the inputs with the training set's mean and std (per feature; per channel for
+     * images) as the model's first step; recorded in the exported model's metadata.
+     */
+    standardize: z.boolean().optional(),
+    bakePreprocessing: jobFields.bakePreprocessing,
+    jitter: trainFields.jitter,
+    seed: trainFields.seed,
+    /** Repeat the run over these seeds (overrides `seed`); tables then show mean ± std. */
+    seeds: z.array(int.min(0)).min(1).optional(),
+    earlyStop: trainFields.earlyStop,
+    /** Field path → values: the run repeats for every combination (any field × any field). */
+    grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+    /** Cache the teacher's logits on disk when the inputs do not change between epochs. */
+    cache: z.boolean().default(true),
+    /** Where files go (for one-run specs from `kd train`/`kd distill`); default: inside the output folder. */
+    out: z.string().min(1).optional(),
+    /** A checkpoint path, or false for none. */
+    checkpoint: z.union([z.string().min(1), z.literal(false)]).optional(),
+    log: z.string().min(1).optional(),
+    metadata: jobFields.metadata,
+  })
+  .superRefine((r, ctx) => {
+    // The rules between a run's fields, once: a spec file, the CLI's one-run spec, a grid point
+    // (runner/plan.ts) and a queue job (runner/jobs.ts) all parse a run with this schema.
+    const rule = (ok: unknown, message: string) => {
+      if (!ok) ctx.addIssue({ code: "custom", message });
+    };
+    const flag = "(on the command line: --val N)";
+    rule(r.evalEach !== "val" || r.val, `evalEach val needs a val dataset ${flag}`);
+    const wantsTeacher = objective.teacher(r.objective);
+    rule(
+      wantsTeacher === (r.teachers !== undefined),
+      `the ${r.objective.kind} objective ${wantsTeacher ? "needs teachers" : "takes no teachers"}`,
+    );
+    if (r.earlyStop === undefined) return;
+    rule(r.val, `earlyStop needs a val dataset to watch ${flag}`);
+    // Choosing the epoch on the test set would leak it into the result.
+    rule(
+      !r.val || (r.evalEach ?? "val") === "val",
+      "earlyStop watches the val dataset: evalEach must be val",
+    );
+  });
 export type RunSpec = z.infer<typeof runSchema>;
 
 /** A row of the report's summary table: a value from the results beside the paper's. */

@@ -15,8 +15,8 @@ import { defaultThreads } from "../runtime/session.js";
 import { runDiverged } from "../train/divergence.js";
 import type { ClassMetrics } from "../train/metrics.js";
 import { type JobOptions, runJob } from "../train/run.js";
+import { trainSettings } from "../train/settings.js";
 import type { EpochLog, Progress } from "../train/trainer.js";
-import { ensure } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { sha256Hex } from "../util/hash.js";
 import { checkpointIdentity } from "./identity.js";
@@ -109,22 +109,16 @@ export class LocalRunner implements Runner {
     const net = buildModel(r.model, train.exampleShape, classes);
     // Statistics of the labelled and unlabelled training (transfer) set the student sees.
     const model = r.standardize ? withInputNorm(net, inputNormStats(train, net.inputShape)) : net;
+    // The planned run's settings as the schema resolved them (the grid point and seed applied).
     const job: JobOptions = {
+      ...trainSettings(r),
       model,
       train,
       ...(test ? { test } : {}),
       ...(val ? { val } : {}),
       ...(r.evalEach ? { evalEach: r.evalEach } : {}),
-      epochs: r.epochs,
-      batchSize: r.batchSize,
       optimizer: optimizerConfig(r.optimizer),
-      lr: r.lr,
-      lrSchedule: r.lrSchedule,
-      momentum: r.momentum,
-      jitter: r.jitter,
-      seed: planned.seed,
       objective: r.objective,
-      ...(r.earlyStop !== undefined ? { earlyStop: r.earlyStop } : {}),
       ...(this.o.threads ? { threads: this.o.threads } : {}),
       ...(this.o.stepsPerRun ? { stepsPerRun: this.o.stepsPerRun } : {}),
       ...(task.checkpoint ? { checkpoint: task.checkpoint, resume: true } : {}),
@@ -141,11 +135,9 @@ export class LocalRunner implements Runner {
     };
     let teacher: string | undefined;
     let res: Awaited<ReturnType<typeof runJob>>;
+    // Whether the objective has teachers is a rule of the run schema (experiment/schema.ts), which
+    // every run (spec, command line, grid point, queue job) is parsed with.
     if (obj.teacher(r.objective)) {
-      ensure(
-        task.teacherFiles.length > 0,
-        `run ${planned.id}: the ${r.objective.kind} objective needs teachers`,
-      );
       const d = await distill({
         ...job,
         teachers: teacherSpecFor(planned, task.teacherFiles, this.o.threads),
@@ -154,10 +146,6 @@ export class LocalRunner implements Runner {
       teacher = d.teacherMode.kind === "live" ? "run on every batch" : `cached (${d.teacherMode.status})`;
       res = d;
     } else {
-      ensure(
-        task.teacherFiles.length === 0,
-        `run ${planned.id}: the ${r.objective.kind} objective takes no teachers`,
-      );
       res = await runJob(job);
     }
     return {

@@ -2,25 +2,20 @@
 import { checkCompatible } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
 import { ensureWritableDir } from "../util/atomic.js";
-import { KdError } from "../util/errors.js";
 import { Forward, saveModel } from "./forward.js";
 import { type ClassMetrics, classMetrics } from "./metrics.js";
+import type { JobSettings } from "./settings.js";
 import { type EpochLog, type TeacherProvider, type TrainConfig, train } from "./trainer.js";
 
-/** The trainer's settings, plus what a whole job adds: test/validation sets, export, metadata. */
-export interface JobOptions extends Omit<TrainConfig, "evalSet" | "teacher"> {
+/** The trainer's settings, plus what a whole job adds (train/settings.ts): test/validation sets, export, metadata. */
+export interface JobOptions extends Omit<TrainConfig, "evalSet" | "teacher">, Readonly<JobSettings> {
   readonly test?: Dataset;
   /** Builds the teacher provider for the training (transfer) set. */
   readonly teacher?: (train: Dataset) => Promise<TeacherProvider>;
   /** Held-out validation set (see distill/transfer.ts holdOut), measured at the end. */
   readonly val?: Dataset;
-  /** Which set is evaluated after each epoch (default: the validation set if any, else test). */
-  readonly evalEach?: "test" | "val" | "none";
   /** Output ONNX file; written atomically at the end. */
   readonly out?: string;
-  readonly metadata?: Record<string, string>;
-  /** Bake the model's preprocessing (see train/forward.ts) into the exported graph. */
-  readonly bakePreprocessing?: boolean;
 }
 
 export interface JobResult {
@@ -47,12 +42,12 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     bakePreprocessing,
     ...config
   } = o;
+  // Which sets may be evaluated each epoch, and that early stopping watches the validation set, are
+  // rules of the run schema (experiment/schema.ts). Early stopping is only ever given the validation
+  // set, so a library call that breaks the rule meets train()'s one guard, never the test set.
   const each = evalEach ?? (valSet ? "val" : "test");
-  if (each === "val" && !valSet) throw new KdError("evaluating a validation set each epoch needs one");
-  const evalSet = each === "val" ? valSet : each === "none" ? undefined : testSet;
-  // Choosing the epoch on the test set would leak it into the result.
-  if (o.earlyStop !== undefined && (each !== "val" || !valSet))
-    throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
+  const evalSet =
+    each === "val" ? valSet : each === "none" || o.earlyStop !== undefined ? undefined : testSet;
   // Before the teacher runs: a refusal must not leave a teacher-logit cache file behind.
   for (const ds of [testSet, valSet]) if (ds) checkCompatible(o.train, ds);
   // Said before training, not discovered after it: an unlabelled test set gives no errors to report.

@@ -19,31 +19,23 @@ import { divergence } from "./divergence.js";
 import { checkpointHook, logHook } from "./files.js";
 import { callbacks, validation } from "./hooks.js";
 import type { ClassMetrics } from "./metrics.js";
-import { type LrScheduleSpec, lrSchedule, type MomentumSpec, momentumSchedule } from "./schedule.js";
+import { lrSchedule, momentumSchedule } from "./schedule.js";
+import type { TrainSettings } from "./settings.js";
 import { stepInputs, weightsOf } from "./step.js";
 
 export type { EpochLog, Progress, TeacherProvider };
 
-export interface TrainConfig {
+/**
+ * train()'s input: a run's training settings as the run schema resolved them (train/settings.ts;
+ * `earlyStop` needs `evalSet`), with its model, data, optimizer, objective and the hooks' files.
+ */
+export interface TrainConfig extends Readonly<TrainSettings> {
   readonly model: Model;
   readonly train: Dataset;
   /** Evaluated after every epoch (a validation split, or the test set when asked for). */
   readonly evalSet?: Dataset;
-  readonly epochs: number;
-  readonly batchSize: number;
   readonly optimizer: OptimizerConfig;
-  readonly lr: number;
-  readonly lrSchedule: LrScheduleSpec;
-  readonly momentum: MomentumSpec;
-  /** Random shifts of up to this many pixels in each direction (0: off). */
-  readonly jitter: number;
-  readonly seed: number;
   readonly objective: ObjectiveSpec;
-  /**
-   * Stop when the eval set's errors have not improved for this many epochs, and return the best
-   * epoch's weights (Keras' EarlyStopping with restore_best_weights). Needs `evalSet`.
-   */
-  readonly earlyStop?: number;
   readonly teacher?: TeacherProvider;
   readonly threads?: number;
   /** Steps traced into one graph run (default 8). */
@@ -102,9 +94,11 @@ function checkConfig(cfg: TrainConfig): void {
   const uses = stepInputs({ objective: cfg.objective, labeled });
   if (obj.needsLabels(cfg.objective) && !labeled)
     throw new KdError(`${ds.name} has no labels; the ${cfg.objective.kind} objective needs them`);
+  // train() is also a library entry taking a TrainConfig directly: the run schema
+  // (experiment/schema.ts) owns these rules, and these are their one internal guard here.
   if (uses.teacher && !cfg.teacher) throw new Error("a teacher provider is required");
   if (cfg.earlyStop !== undefined && !cfg.evalSet?.y)
-    throw new KdError("early stopping needs a labelled validation set to watch");
+    throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   if (cfg.jitter > 0 && ds.exampleShape.length < 2) throw new KdError("jitter needs image-shaped examples");
 }
 

@@ -24,6 +24,8 @@ export interface Block {
   apply(h: Tensor, p: ParamMap, opts: ForwardOptions): Tensor;
   /** Hidden dropout follows this block in training mode (each such block gets its own mask). */
   readonly dropAfter?: boolean;
+  /** The smallest training batch it can normalise (batch norm: 2); absent: 1. */
+  readonly minBatch?: number;
 }
 
 /** A fully connected ReLU layer `name` (He init, max-norm constrained), with hidden dropout after it. */
@@ -83,6 +85,7 @@ export interface ClassifierLayout {
 export function classifier(m: ClassifierLayout): Model {
   const { reg, blocks } = m;
   const buffers = blocks.flatMap((b) => b.buffers ?? []);
+  const minBatch = minBatchOf(blocks);
   return {
     arch: m.arch,
     inputShape: m.inputShape,
@@ -94,6 +97,7 @@ export function classifier(m: ClassifierLayout): Model {
     outputBias: "out.bias",
     reg,
     ...(buffers.length ? { buffers } : {}),
+    ...(minBatch > 1 ? { minTrainingBatch: minBatch } : {}),
     forward(x, p, opts) {
       const drop = dropsOut(reg, opts);
       let h = drop ? dropout(x, reg.inputDropout, needSeed(opts), 0) : x;
@@ -108,10 +112,14 @@ export function classifier(m: ClassifierLayout): Model {
 }
 
 /** Blocks applied in order, as one block. */
+const minBatchOf = (blocks: readonly Block[]) => Math.max(1, ...blocks.map((b) => b.minBatch ?? 1));
+
 export function sequence(...blocks: Block[]): Block {
+  const minBatch = minBatchOf(blocks);
   return {
     params: blocks.flatMap((b) => b.params),
     buffers: blocks.flatMap((b) => b.buffers ?? []),
+    ...(minBatch > 1 ? { minBatch } : {}),
     apply: (h, p, opts) => blocks.reduce((x, b) => b.apply(x, p, opts), h),
   };
 }
@@ -172,6 +180,7 @@ export function batchNormLayer(name: string, channels: number): Block {
       { name: meanName, shape: [channels], init: 0 },
       { name: varName, shape: [channels], init: 1 },
     ],
+    minBatch: 2,
     apply(h, p, opts) {
       const affine = { name, weight: p.get(`${name}.weight`), bias: p.get(`${name}.bias`) };
       const [runningMean, runningVar] = [p.get(meanName), p.get(varName)];

@@ -46,5 +46,10 @@ export interface Model {
     readonly shape: readonly number[];
     readonly init: number;
   }[];
+  /**
+   * The smallest training batch it can take: batch norm normalises by the batch's own statistics,
+   * which one example does not give (PyTorch refuses it too). Absent: 1.
+   */
+  readonly minTrainingBatch?: number;
   forward(x: Tensor, p: ParamMap, opts: ForwardOptions): Tensor;
 }

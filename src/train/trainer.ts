@@ -100,6 +100,13 @@ function checkConfig(cfg: TrainConfig): void {
   if (cfg.earlyStop !== undefined && !cfg.evalSet?.y)
     throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   if (cfg.jitter > 0 && ds.exampleShape.length < 2) throw new KdError("jitter needs image-shaped examples");
+  // Every batch of an epoch, the last (n mod batch size) included, must be one the model can take.
+  const min = model.minTrainingBatch ?? 1;
+  const last = ds.n % cfg.batchSize || cfg.batchSize;
+  if (Math.min(ds.n, cfg.batchSize, last) < min)
+    throw new KdError(
+      `${model.arch} has batch norm, which needs training batches of at least ${min} examples; ${ds.name}'s ${ds.n} examples in batches of ${cfg.batchSize} leave one of ${Math.min(ds.n, cfg.batchSize, last)} (change the batch size or the example count)`,
+    );
 }
 
 export async function train(cfg: TrainConfig): Promise<TrainResult> {

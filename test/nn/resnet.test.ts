@@ -8,8 +8,11 @@ import { ParamMap } from "../../src/nn/layers.js";
 import type { Model } from "../../src/nn/model.js";
 import { buildModel, parseArchSpec } from "../../src/nn/registry.js";
 import { paramCount } from "../../src/nn/size.js";
+import { train } from "../../src/train/trainer.js";
 import { kd } from "../helpers/cli.js";
+import { labelsConfig } from "../helpers/config.js";
 import { exportMatchesForward, trainsOnMnist } from "../helpers/conv-kinds.js";
+import { mnistTrain } from "../helpers/mnist.js";
 
 const resnet = (depth: number, shape: readonly number[] = [1, 28, 28], width = 16, classes = 10) =>
   buildModel({ kind: "resnet", depth, width }, shape, classes);
@@ -96,6 +99,19 @@ describe("resnet kind", () => {
   it("trains on MNIST (the loss falls, running statistics move) and exports its evaluation mode", async () => {
     const m = resnet(8, [1, 28, 28], 4);
     await exportMatchesForward(m, await trainsOnMnist(m));
+  }, 120_000);
+
+  it("refuses, in one line, a training batch of one (batch norm has no statistics in it), the last one included", async () => {
+    const m = resnet(8, [1, 28, 28], 4);
+    expect(m.minTrainingBatch).toBe(2);
+    // 9 examples in batches of 4 leave a last batch of 1; 8 do not.
+    await expect(train(labelsConfig(m, mnistTrain(9), { epochs: 1, batchSize: 4 }))).rejects.toThrow(
+      /resnet:8\S* has batch norm, which needs training batches of at least 2 examples; .* leave one of 1 \(change the batch size or the example count\)/,
+    );
+    const ok = await train(labelsConfig(m, mnistTrain(8), { epochs: 1, batchSize: 4, threads: 1 }));
+    expect(ok.history).toHaveLength(1);
+    // Models without batch norm take any batch.
+    expect(buildModel({ kind: "mlp", hidden: [4] }, [784], 10).minTrainingBatch).toBeUndefined();
   }, 120_000);
 
   it("kd train --arch resnet:8 --epochs 1 --count 500 works end to end", () => {

@@ -1,13 +1,15 @@
 /**
  * kd's batch-norm students trained against PyTorch (fixtures from scripts/torch-fixtures/students.py):
  * three SGD-momentum steps from the same weights on the same batches give the same parameters and
- * running statistics (PyTorch's unbiased running variance), and evaluation mode the same logits.
+ * running statistics (PyTorch's unbiased running variance), and evaluation mode (the forward pass and
+ * the exported file) the same logits.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildModel, type ModelSpec } from "../../src/nn/registry.js";
 import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
-import { Forward } from "../../src/train/inference.js";
+import { createSession } from "../../src/runtime/session.js";
+import { EXPORT_INPUT, EXPORT_OUTPUT, exportModel, Forward } from "../../src/train/inference.js";
 import { TrainStep, weightsOf } from "../../src/train/step.js";
 
 interface Fixed {
@@ -103,6 +105,12 @@ async function trainsLikeTorch(name: string): Promise<void> {
   const logits = await fwd.logits(weightsOf(state), Float32Array.from(x.data), x.shape[0]!);
   await fwd.release();
   expectClose(logits, f.tensors["eval/logits"]!, `${name} model.eval() logits`);
+  // The exported file, with the trained weights and running statistics as constants, too.
+  const session = await createSession(exportModel(model, weightsOf(state)));
+  const feed = { data: Float32Array.from(x.data), dims: x.shape, dtype: "float32" as const };
+  const out = await session.run({ [EXPORT_INPUT]: feed }, [EXPORT_OUTPUT]);
+  await session.release();
+  expectClose(out[EXPORT_OUTPUT]!.data as Float32Array, f.tensors["eval/logits"]!, `${name} exported logits`);
 }
 
 describe("batch-norm students agree with PyTorch after three SGD-momentum steps (1e-5 abs + 1e-4 rel)", () => {

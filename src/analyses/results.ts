@@ -112,7 +112,8 @@ export function readResults(path: string): Results | undefined {
     raw = JSON.parse(readInputFile(path, "results file").toString("utf8"));
   } catch (e) {
     if (e instanceof KdError) throw e;
-    throw new KdError(`${path} is not valid JSON (${(e as Error).message.split("\n")[0]})`);
+    // Not JSON.parse's message: on Node 20 it quotes the start of the file.
+    throw new KdError(`${path} is not valid JSON`);
   }
   const r = resultsSchema.safeParse(raw);
   if (!r.success) {

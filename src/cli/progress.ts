@@ -4,6 +4,7 @@ import type { RunEvent } from "../runner/execute.js";
 import { pointText } from "../runner/plan.js";
 import type { EpochLog } from "../train/trainer.js";
 import { formatSeconds } from "../util/duration.js";
+import { printable } from "../util/printable.js";
 
 /** A learning rate as people write it: 0.05, 0.0125, 1e-5. */
 const rate = (lr: number) => String(Number(lr.toPrecision(3)));
@@ -102,11 +103,12 @@ export function progressPrinter(opts: { bar: boolean; quiet?: boolean }) {
           inFlight.delete(e.run.id);
           stopBar();
           // A one-run command reports its failure itself, as its one error line.
-          if (e.total > 1) out(`[${e.index}/${e.total}] ${e.run.id} failed: ${e.message}`);
+          // Messages may quote a user's file (a class name): control characters are shown, not obeyed.
+          if (e.total > 1) out(printable(`[${e.index}/${e.total}] ${e.run.id} failed: ${e.message}`));
           return;
         case "note":
           stopBar();
-          out(`kd: ${e.message}`);
+          out(printable(`kd: ${e.message}`));
           return;
       }
     },

@@ -64,11 +64,15 @@ function labelIndex(
 const isNumber = (cell: string) => cell !== "" && !Number.isNaN(Number(cell));
 
 /**
- * Whether the first row is a header. A row of numbers is data (a file saved without a header),
- * unless it counts the columns 0, 1, 2, … or 1, 2, 3, … (pandas writes integer column names so).
+ * Whether the first row is a header: it names a column whose next row holds a number (a name where
+ * data has a number). So a file saved without a header stays whole, string labels included (UCI's
+ * iris.data: `5.1,3.5,1.4,0.2,Iris-setosa`). A row of numbers is data, unless it counts three or more
+ * columns 0, 1, 2, … or 1, 2, 3, … (pandas writes integer column names so).
  */
-function hasHeader(first: readonly string[]): boolean {
-  if (!first.every(isNumber)) return true;
+function hasHeader(first: readonly string[], next: readonly string[] | undefined): boolean {
+  if (next === undefined) return !first.every(isNumber);
+  if (first.some((cell, c) => cell !== "" && !isNumber(cell) && isNumber(next[c] ?? ""))) return true;
+  if (first.length < 3 || !first.every(isNumber)) return false;
   const v = first.map(Number);
   return v.every((x, c) => x === c) || v.every((x, c) => x === c + 1);
 }
@@ -107,7 +111,7 @@ function csvLabels(
 export function parseCsvDataset(text: string, what: string, opts: CsvOptions = {}): Dataset {
   const rows = parseRows(text, what, opts.delimiter ?? ",");
   ensure(rows.length >= 1, () => `${what}: no rows`);
-  const named = hasHeader(rows[0]!);
+  const named = hasHeader(rows[0]!, rows[1]);
   const header = named ? rows[0]! : rows[0]!.map((_, c) => `column ${c}`);
   const first = named ? 1 : 0;
   ensure(rows.length > first, () => `${what}: needs a header row and at least one data row`);

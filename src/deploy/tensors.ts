@@ -247,7 +247,8 @@ export function editDistance(a: string, b: string, within = false): number {
     prev = cur;
   }
   // ... and end anywhere.
-  return within ? Math.min(...prev) : prev[t.length]!;
+  // A loop, not Math.min(...prev): a name of a million characters would overflow the call stack.
+  return within ? prev.reduce((a, b) => Math.min(a, b)) : prev[t.length]!;
 }
 
 /** The `k` names closest to `wrong`: nearest substring first, then whole-name distance, then graph order. */

@@ -108,7 +108,10 @@ const DataRecordSchema = z.object({
 /** What a model records of its training data: the source's name and the example shape. */
 export type DataRecord = z.infer<typeof DataRecordSchema>;
 
-const ClassNamesSchema = z.array(z.string()).check(z.minLength(1));
+const ClassNamesSchema = z.array(z.string()).check(
+  z.minLength(1),
+  z.refine((names) => new Set(names).size === names.length, "class names must be distinct"),
+);
 
 /** The metadata entries recording a training set: its source name, example shape and class names. */
 export function dataMetadata(

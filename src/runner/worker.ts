@@ -12,6 +12,7 @@ import { DataCatalog } from "../data/sources.js";
 import { teacherCacheFor } from "../distill/distill.js";
 import { computeShard } from "../distill/shards.js";
 import { KdAbort, KdError } from "../util/errors.js";
+import { printable } from "../util/printable.js";
 import { failedLog, fileState } from "./failed-log.js";
 import { queueSecret, verifyJob } from "./job-auth.js";
 import { type Job as KdJob, parseJob, type RunJobData, type ShardJobData } from "./jobs.js";
@@ -141,7 +142,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   worker.on("completed", (job) => o.onEvent?.(`${what(job)}: done`));
   worker.on("failed", (job, err) => {
     const msg = err.message.startsWith(BAD_INPUT) ? err.message.slice(BAD_INPUT.length) : err.message;
-    o.onEvent?.(`${what(job)}: failed: ${msg}`);
+    o.onEvent?.(printable(`${what(job)}: failed: ${msg}`));
   });
   await worker.waitUntilReady();
   return {

@@ -126,8 +126,9 @@ export function readCheckpoint(path: string): Checkpoint {
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.subarray(HEADER_START, HEADER_START + len).toString("utf8"));
-  } catch (e) {
-    return bad(`corrupt header: ${(e as Error).message.split("\n")[0]}`);
+  } catch {
+    // Not JSON.parse's message: on Node 20 it quotes the start of the text.
+    return bad("corrupt header: not valid JSON");
   }
   const parsed = headerSchema.safeParse(raw);
   if (!parsed.success) return bad(`corrupt header: ${firstIssue(parsed.error)}`);

@@ -1,7 +1,7 @@
 /** The training core's Node-side hooks: the checkpoint written after every epoch (and resumed), the JSON-lines log. */
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, writeFileSync } from "node:fs";
-import { ensureWritableDir } from "../util/atomic.js";
+import { appendFileSync, existsSync } from "node:fs";
+import { ensureWritableDir, writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { checkCheckpointTensors, checkResumable, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
@@ -127,7 +127,8 @@ export function logHook(path: string): Hook {
   return {
     onStart(loop) {
       // A kill between a log line and its checkpoint must not leave a duplicate line.
-      writeFileSync(path, loop.history.map((h) => `${JSON.stringify(h)}\n`).join(""));
+      // Atomically: a kill during the rewrite must not leave a truncated log beside a good checkpoint.
+      writeFileAtomic(path, loop.history.map((h) => `${JSON.stringify(h)}\n`).join(""), "log file");
       return undefined;
     },
     onEpochEnd(log) {

@@ -5,6 +5,7 @@
  */
 import type { Model } from "../nn/model.js";
 import { buildModel } from "../nn/registry.js";
+import { paramCount } from "../nn/size.js";
 import type { ObjectiveSpec } from "../objectives/index.js";
 import { META } from "../onnx/metadata.js";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../optim/optimizers.js";
@@ -256,7 +257,7 @@ export async function distil(
     onnx,
     result: {
       arch: `784-${o.hidden}-10`,
-      params: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+      params: paramCount(model),
       history,
       testAccuracy: history.at(-1)?.testAccuracy ?? 0,
       steps: totalSteps,

@@ -65,6 +65,19 @@ describe("CSV labels", () => {
     expect(loadDataset(put("pandas.csv", "0,1,2\n1,2,0\n3,4,1\n")).n).toBe(2);
   });
 
+  it("a headerless CSV with names as labels (UCI's iris.data) keeps its first example", () => {
+    const iris =
+      "5.1,3.5,1.4,0.2,Iris-setosa\n4.9,3.0,1.4,0.2,Iris-setosa\n7.0,3.2,4.7,1.4,Iris-versicolor\n";
+    const ds = loadDataset(put("iris.data.csv", iris));
+    expect(ds.n).toBe(3);
+    expect(ds.classNames).toEqual(["Iris-setosa", "Iris-versicolor"]);
+    expect(Array.from(ds.x.subarray(0, 4))).toEqual([5.1, 3.5, 1.4, 0.2].map(Math.fround));
+    // A first row with a missing value is data with a missing value (refused), not a header.
+    expect(kdMessage(() => loadDataset(put("gap.csv", "5.1,,1.4,0\n4.9,3.0,1.4,1\n")))).toMatch(
+      /gap\.csv: line 1, column 2: not a number/,
+    );
+  });
+
   it("string labels become classes in sorted order, with their names", () => {
     const ds = loadDataset(put("pets.csv", "a,b,label\n1,2,dog\n3,4,cat\n5,6,emu\n7,8,dog\n"));
     expect(ds.classNames).toEqual(["cat", "dog", "emu"]);

@@ -9,6 +9,9 @@ import { ensure, KdError } from "../../util/errors.js";
 import { readInputFile } from "../../util/files.js";
 import { printableLines } from "../../util/printable.js";
 
+const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+
 export function registerReport(program: Command): void {
   program
     .command("report")
@@ -17,17 +20,24 @@ export function registerReport(program: Command): void {
     .action((dir: string) => {
       const specPath = join(dir, "spec.json");
       ensure(existsSync(specPath), `${dir} has no spec.json: not a folder written by kd run`);
-      let saved: { spec: unknown; paper?: Record<string, unknown> };
+      let saved: unknown;
       try {
         saved = JSON.parse(readInputFile(specPath, "spec file").toString("utf8"));
       } catch (e) {
         if (e instanceof KdError) throw e;
-        throw new KdError(`${specPath} is not valid JSON (${(e as Error).message.split("\n")[0]})`);
+        // Not JSON.parse's message: on Node 20 it quotes the start of the file.
+        throw new KdError(`${specPath} is not valid JSON`);
       }
+      // A spec.json of null, a number or a string would otherwise fail as an internal error.
+      ensure(
+        isRecord(saved) && (saved.paper === undefined || isRecord(saved.paper)),
+        `${specPath} is not a saved spec (an object with a spec and its paper numbers)`,
+      );
       const results = readResults(join(dir, "results.json"));
       ensure(results, `${dir} has no results.json yet`);
       const { spec } = validateSpec(saved.spec, specPath, { saved: true });
-      console.log(printableLines(writeReports(dir, spec, results, saved.paper ?? {})));
+      const paper = (saved.paper ?? {}) as Parameters<typeof writeReports>[3];
+      console.log(printableLines(writeReports(dir, spec, results, paper)));
       console.log(`\nwrote ${join(dir, "report.md")} and ${join(dir, "report.html")}`);
     });
 }

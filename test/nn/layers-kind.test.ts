@@ -56,7 +56,7 @@ describe("layers kind", () => {
   it("builds: shapes, names, the head, batch norm's buffers and the projection shortcut", () => {
     const m = build(STACK);
     expect(m.arch).toBe(
-      "layers[conv4k3,bn,relu,maxpool2,res(conv8k3s2,bn,relu6,conv8k3g8),res(conv8k1,bn,hardswish),avgpool2s1,gap,dropout0.1,dense16,relu]",
+      "layers[conv4k3,bn,relu,maxpool2,residual(conv8k3s2,bn,relu6,conv8k3g8),residual(conv8k1,bn,hardswish),avgpool2s1,gap,dropout0.1,dense16,relu]",
     );
     expect(m.inputShape).toEqual([1, 28, 28]);
     expect(m.reg).toEqual({ inputDropout: 0, hiddenDropout: 0.1 });

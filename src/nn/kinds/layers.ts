@@ -1,6 +1,7 @@
 /** The `layers` kind: a sequential stack written in the spec (conv, bn, activations, pooling, residual blocks, dense). */
 import * as z from "zod/mini";
 import * as o from "../../ir/ops.js";
+import type { Tensor } from "../../ir/tensor.js";
 import { KdError } from "../../util/errors.js";
 import { type Block, batchNormLayer, classifier, sequence, step } from "../blocks.js";
 import * as L from "../conv-layers.js";
@@ -75,28 +76,20 @@ const layer = z
 const params = z.strictObject({ layers: z.array(layer).check(z.minLength(1)) });
 export type LayersParams = z.output<typeof params>;
 
-const kindOf = (e: LayerEntry) => (typeof e === "string" ? e : Object.keys(e)[0]!);
-
-/** A compact name of the stack ("layers[conv16k3,bn,relu,res(conv16k3,bn),gap]"): the model's `arch`. */
-function entryName(e: LayerEntry): string {
-  if (typeof e === "string") return e;
-  if ("conv" in e) {
-    const c = e.conv;
-    const opt = (k: string, v: number | undefined) => (v === undefined ? "" : `${k}${v}`);
-    return `conv${c.out}k${c.kernel}${opt("s", c.stride)}${opt("p", c.pad)}${opt("g", c.groups)}`;
-  }
-  if ("maxpool" in e) return `maxpool${e.maxpool}`;
-  if ("avgpool" in e) return `avgpool${e.avgpool.kernel}${e.avgpool.stride ? `s${e.avgpool.stride}` : ""}`;
-  if ("dense" in e) return `dense${e.dense}`;
-  if ("dropout" in e) return `dropout${e.dropout}`;
-  return `res(${e.residual.map(entryName).join(",")})`;
-}
-const arch = (p: LayersParams) => `layers[${p.layers.map(entryName).join(",")}]`;
+type Simple = (typeof SIMPLE)[number];
+type EntryKind = Simple | (typeof ENTRY_KEYS)[number];
+/** An entry kind's parameters (the object's value; none for a simple entry). */
+type ArgOf<K extends EntryKind> = K extends Simple
+  ? undefined
+  : Extract<LayerEntry, Record<K, unknown>> extends Record<K, infer A>
+    ? A
+    : never;
 
 /** The running activations' shape per example: [C, H, W] (an image) or [F] (flat). */
 type Shape = readonly number[];
 const show = (s: Shape) => `[${s.join(", ")}]`;
 const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((v, i) => v === b[i]);
+const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
 
 /** What the stack has built so far: its blocks, the shape after them, and the dropout rate its entries ask for. */
 interface Stack {
@@ -105,83 +98,152 @@ interface Stack {
   rate?: number;
 }
 
+/** One entry's place in the stack, with the shape checks that name it ("layer 3.2 (maxpool)") in errors. */
+class At {
+  /** Its parameters' prefix ("l3.2"). */
+  readonly name: string;
+  constructor(
+    readonly s: Stack,
+    readonly at: string,
+    readonly kind: EntryKind,
+    /** The entry after it in the same list. */
+    readonly next: LayerEntry | undefined,
+    /** Inside a residual block. */
+    readonly nested: boolean,
+  ) {
+    this.name = `l${at}`;
+  }
+  fail(why: string): never {
+    throw new KdError(`architecture "layers": layer ${this.at} (${this.kind}): ${why}`);
+  }
+  image(): [number, number, number] {
+    const { shape } = this.s;
+    if (shape.length !== 3) this.fail(`needs an image-shaped input [C, H, W], got ${show(shape)}`);
+    return shape as [number, number, number];
+  }
+  /** The output height and width of a k×k window at this stride and padding; a window larger than the input is refused. */
+  window(k: number, stride: number, pad: number): [number, number] {
+    const [, h, w] = this.image();
+    if (k > h + 2 * pad || k > w + 2 * pad)
+      this.fail(
+        `kernel ${k}x${k} is larger than the${pad ? " padded" : ""} input ${h + 2 * pad}x${w + 2 * pad}`,
+      );
+    return [Math.floor((h + 2 * pad - k) / stride) + 1, Math.floor((w + 2 * pad - k) / stride) + 1];
+  }
+}
+
+interface EntryDef<K extends EntryKind> {
+  /** Its part of the model's `arch` ("conv16k3s2"). */
+  name(arg: ArgOf<K>): string;
+  /** Its block; sets the shape after it on `at.s`. */
+  block(arg: ArgOf<K>, at: At): Block;
+}
+
+/** A step that keeps the shape. */
+const activation = (f: (h: Tensor) => Tensor) => ({ name: () => "", block: () => step(f) });
+
+/** Every entry kind: its arch name and its block. */
+const ENTRIES: { [K in EntryKind]: EntryDef<K> } = {
+  bn: { name: () => "", block: (_, at) => batchNormLayer(at.name, at.image()[0]) },
+  relu: activation(o.relu),
+  relu6: activation(L.relu6),
+  hardswish: activation(L.hardSwish),
+  gap: {
+    name: () => "",
+    block: (_, at) => {
+      at.s.shape = [at.image()[0]];
+      return step((h) => L.globalAvgPool(h, at.name));
+    },
+  },
+  flatten: {
+    name: () => "",
+    block: (_, at) => {
+      const f = size(at.image());
+      at.s.shape = [f];
+      return step((h) => o.reshape(h, [h.shape[0]!, f]));
+    },
+  },
+  conv: {
+    name: (c) => {
+      const opt = (k: string, v: number | undefined) => (v === undefined ? "" : `${k}${v}`);
+      return `${c.out}k${c.kernel}${opt("s", c.stride)}${opt("p", c.pad)}${opt("g", c.groups)}`;
+    },
+    block: (c, at) => {
+      const { out, kernel: k, stride = 1, groups = 1 } = c;
+      const pad = c.pad ?? (k - 1) >> 1;
+      const [cin] = at.image();
+      if (cin % groups !== 0 || out % groups !== 0)
+        at.fail(`${cin} input and ${out} output channels are not both divisible into ${groups} groups`);
+      const [h, w] = at.window(k, stride, pad);
+      at.s.shape = [out, h, w];
+      return convBlock(at.name, { cin, out, k, stride, pad, groups, bias: at.next !== "bn" });
+    },
+  },
+  maxpool: {
+    name: (k) => `${k}`,
+    block: (k, at) => {
+      const [c, h, w] = at.image();
+      at.window(k, k, 0);
+      if (h % k !== 0 || w % k !== 0)
+        at.fail(
+          `the input ${h}x${w} is not divisible by the pool ${k} (use avgpool, or a conv to change the size)`,
+        );
+      at.s.shape = [c, h / k, w / k];
+      return step((x) => o.maxPool2d(x, k));
+    },
+  },
+  avgpool: {
+    name: (a) => `${a.kernel}${a.stride ? `s${a.stride}` : ""}`,
+    block: ({ kernel, stride = kernel }, at) => {
+      const [c] = at.image();
+      const [h, w] = at.window(kernel, stride, 0);
+      at.s.shape = [c, h, w];
+      return step((x) => L.avgPool2d(x, { name: at.name, kernel, stride }));
+    },
+  },
+  dense: {
+    name: (n) => `${n}`,
+    block: (n, at) => {
+      const [fanIn, flat] = [size(at.s.shape), at.s.shape.length === 1];
+      at.s.shape = [n];
+      return {
+        params: denseParams(at.name, fanIn, n, "he", true),
+        apply: (h, p) => dense(flat ? h : o.reshape(h, [h.shape[0]!, fanIn]), p, at.name),
+      };
+    },
+  },
+  dropout: {
+    name: (r) => `${r}`,
+    block: (rate, at) => {
+      if (at.nested)
+        at.fail("dropout is taken only at the top level of the list, not inside a residual block");
+      if (at.s.rate !== undefined && at.s.rate !== rate)
+        at.fail(`every dropout entry takes the same rate; an earlier one has ${at.s.rate}`);
+      at.s.rate = rate;
+      // The classifier applies the hidden-dropout rate after this identity step, in training mode only.
+      return step((h) => h, true);
+    },
+  },
+  residual: { name: (es) => `(${es.map(entryName).join(",")})`, block: residual },
+};
+
+const split = (e: LayerEntry): [EntryKind, unknown] =>
+  typeof e === "string" ? [e, undefined] : (Object.entries(e)[0] as [EntryKind, unknown]);
+
+/** An entry's part of the arch: "bn", "conv16k3", "residual(...)". */
+function entryName(e: LayerEntry): string {
+  const [kind, arg] = split(e);
+  return kind + (ENTRIES[kind] as EntryDef<EntryKind>).name(arg as never);
+}
+/** A compact name of the stack ("layers[conv16k3,bn,relu,residual(conv16k3,bn),gap]"): the model's `arch`. */
+const arch = (p: LayersParams) => `layers[${p.layers.map(entryName).join(",")}]`;
+
 /** Builds the entries onto `s`; `path` ("3" inside layer 3, "" at the top) numbers each entry in errors and names. */
 function build(entries: readonly LayerEntry[], s: Stack, path: string, nested: boolean): void {
   entries.forEach((e, i) => {
-    const at = path ? `${path}.${i + 1}` : `${i + 1}`;
-    const where = `layer ${at} (${kindOf(e)})`;
-    const fail = (why: string): never => {
-      throw new KdError(`architecture "layers": ${where}: ${why}`);
-    };
-    const name = `l${at}`;
-    const image = (): [number, number, number] => {
-      if (s.shape.length !== 3) fail(`needs an image-shaped input [C, H, W], got ${show(s.shape)}`);
-      return s.shape as [number, number, number];
-    };
-    const window = (k: number, stride: number, pad: number): [number, number] => {
-      const [, h, w] = image();
-      if (k > h + 2 * pad || k > w + 2 * pad)
-        fail(
-          `kernel ${k}x${k} is larger than the${pad ? " padded" : ""} input ${h + 2 * pad}x${w + 2 * pad}`,
-        );
-      return [Math.floor((h + 2 * pad - k) / stride) + 1, Math.floor((w + 2 * pad - k) / stride) + 1];
-    };
-    const next = entries[i + 1];
-    if (typeof e === "string") {
-      if (e === "bn") s.blocks.push(batchNormLayer(name, image()[0]));
-      else if (e === "relu") s.blocks.push(step(o.relu));
-      else if (e === "relu6") s.blocks.push(step(L.relu6));
-      else if (e === "hardswish") s.blocks.push(step(L.hardSwish));
-      else if (e === "gap") {
-        const [c] = image();
-        s.blocks.push(step((h) => L.globalAvgPool(h, name)));
-        s.shape = [c];
-      } else {
-        const f = image().reduce((a, b) => a * b, 1);
-        s.blocks.push(step((h) => o.reshape(h, [h.shape[0]!, f])));
-        s.shape = [f];
-      }
-    } else if ("conv" in e) {
-      const { out, kernel: k, stride = 1, groups = 1 } = e.conv;
-      const pad = e.conv.pad ?? (k - 1) >> 1;
-      const [cin] = image();
-      if (cin % groups !== 0 || out % groups !== 0)
-        fail(`${cin} input and ${out} output channels are not both divisible into ${groups} groups`);
-      const [h, w] = window(k, stride, pad);
-      const bias = next !== "bn";
-      s.blocks.push(convBlock(name, { cin, out, k, stride, pad, groups, bias }));
-      s.shape = [out, h, w];
-    } else if ("maxpool" in e) {
-      const k = e.maxpool;
-      const [c, h, w] = image();
-      window(k, k, 0);
-      if (h % k !== 0 || w % k !== 0)
-        fail(
-          `the input ${h}x${w} is not divisible by the pool ${k} (use avgpool, or a conv to change the size)`,
-        );
-      s.blocks.push(step((x) => o.maxPool2d(x, k)));
-      s.shape = [c, h / k, w / k];
-    } else if ("avgpool" in e) {
-      const { kernel, stride = kernel } = e.avgpool;
-      const [c] = image();
-      const [h, w] = window(kernel, stride, 0);
-      s.blocks.push(step((x) => L.avgPool2d(x, { name, kernel, stride })));
-      s.shape = [c, h, w];
-    } else if ("dense" in e) {
-      const [fanIn, flat] = [s.shape.reduce((a, b) => a * b, 1), s.shape.length === 1];
-      s.blocks.push({
-        params: denseParams(name, fanIn, e.dense, "he", true),
-        apply: (h, p) => dense(flat ? h : o.reshape(h, [h.shape[0]!, fanIn]), p, name),
-      });
-      s.shape = [e.dense];
-    } else if ("dropout" in e) {
-      if (nested) fail("dropout is taken only at the top level of the list, not inside a residual block");
-      if (s.rate !== undefined && s.rate !== e.dropout)
-        fail(`every dropout entry takes the same rate; an earlier one has ${s.rate}`);
-      s.rate = e.dropout;
-      // The classifier applies the hidden-dropout rate after this identity step, in training mode only.
-      s.blocks.push(step((h) => h, true));
-    } else s.blocks.push(residual(e.residual, s, at, fail));
+    const [kind, arg] = split(e);
+    const at = new At(s, path ? `${path}.${i + 1}` : `${i + 1}`, kind, entries[i + 1], nested);
+    s.blocks.push((ENTRIES[kind] as EntryDef<EntryKind>).block(arg as never, at));
   });
 }
 
@@ -230,18 +292,19 @@ function convBlock(name: string, c: ConvDef): Block {
  * of an image, the shortcut is a 1×1 conv + BN projection `<name>.shortcut` at the stride that
  * gives the branch's size; a shape no such projection reaches is refused.
  */
-function residual(entries: readonly LayerEntry[], s: Stack, at: string, fail: (why: string) => never): Block {
+function residual(entries: readonly LayerEntry[], at: At): Block {
+  const s = at.s;
   const inner: Stack = { blocks: [], shape: s.shape };
-  build(entries, inner, at, true);
+  build(entries, inner, at.at, true);
   const branch = sequence(...inner.blocks);
-  const name = `l${at}`;
+  const name = at.name;
   const [from, to] = [s.shape, inner.shape];
   s.shape = to;
   if (sameShape(from, to))
     return { ...branch, apply: (h, p, opts) => L.residualAdd(branch.apply(h, p, opts), h, name) };
   const stride = projectionStride(from, to);
   if (stride === undefined)
-    fail(
+    at.fail(
       `the branch turns ${show(from)} into ${show(to)}, which no 1x1 conv projection of the input can match`,
     );
   const shortcut = sequence(

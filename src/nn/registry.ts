@@ -6,6 +6,7 @@
 import { ensure, KdError } from "../util/errors.js";
 import { cnnKind } from "./kinds/cnn.js";
 import type { ModelKindDef } from "./kinds/kind.js";
+import { layersKind } from "./kinds/layers.js";
 import { mlpKind } from "./kinds/mlp.js";
 import { mobilenetKind } from "./kinds/mobilenet.js";
 import { resnetKind } from "./kinds/resnet.js";
@@ -21,6 +22,8 @@ export const MODELS = {
   resnet: resnetKind,
   /** Depthwise-separable blocks with batch norm and ReLU6, a width multiplier and strides. */
   mobilenet: mobilenetKind,
+  /** A sequential list written in the spec (conv, bn, activations, pooling, residual blocks, dense); no short form. */
+  layers: layersKind,
 };
 
 export type ModelKind = keyof typeof MODELS;
@@ -68,7 +71,7 @@ export function parseArchSpec(arch: string, drop?: { input: number; hidden: numb
   const params = kind?.parse(form.slice(colon + 1), arch);
   if (!params)
     throw new KdError(
-      `unknown architecture "${arch}" (expected e.g. ${orList(KINDS.map((k) => MODELS[k].example))})`,
+      `unknown architecture "${arch}" (expected e.g. ${orList(KINDS.flatMap((k) => MODELS[k].example ?? []))})`,
     );
   const dropout = drop && (drop.input > 0 || drop.hidden > 0) ? { dropout: drop } : {};
   return { kind: name, ...params, ...dropout } as ModelSpec;

@@ -22,7 +22,7 @@ describe("spec validation: one line naming the field, before any training", () =
   });
   it("an unknown model kind, data source kind, optimizer, schedule and analysis", () => {
     expect(bad((s) => (s.runs.student.model.kind = "vit"))).toThrow(
-      /runs\.student\.model\.kind: unknown kind \(known: mlp, cnn, resnet, mobilenet\)/,
+      /runs\.student\.model\.kind: unknown kind \(known: mlp, cnn, resnet, mobilenet, layers\)/,
     );
     expect(bad((s) => (s.data.all.source.kind = "cifar"))).toThrow(
       /data\.all\.source\.kind: unknown kind \(known: mnist, idx, file\)/,
@@ -198,7 +198,7 @@ describe("spec validation: one line naming the field, before any training", () =
     const r = kd(["run", writeSpec(tmp, s, "typo.yaml"), "--out", join(tmp, "out")]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toEqual([
-      `kd: ${join(tmp, "typo.yaml")}: runs.teacher.model.kind: unknown kind (known: mlp, cnn, resnet, mobilenet)`,
+      `kd: ${join(tmp, "typo.yaml")}: runs.teacher.model.kind: unknown kind (known: mlp, cnn, resnet, mobilenet, layers)`,
     ]);
     const y = kd(["run", writeSpec(tmp, { name: "x", data: {}, runs: {}, extra: 1 }, "extra.yaml")]);
     expect(y.stderr.trim()).toMatch(/extra\.yaml: unknown field "extra"$/);

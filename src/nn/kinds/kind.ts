@@ -10,8 +10,8 @@ export interface ModelKindDef<P> {
   readonly params: z.ZodMiniType<P> & z.ZodMiniObject;
   /** The short form's pattern for `--arch` help ("mlp:H1,H2,..."). */
   readonly usage: string;
-  /** A short form for "unknown architecture" messages ("mlp:1200,1200"). */
-  readonly example: string;
+  /** A short form for "unknown architecture" messages ("mlp:1200,1200"); absent for a spec-only kind. */
+  readonly example?: string;
   /**
    * The parameters of a short form's part after "kind:" (dropout comes from its own flags);
    * undefined when it is not this kind's form. `arch` (the whole form) names it in errors.

@@ -3,7 +3,7 @@ import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
 import * as L from "./conv-layers.js";
 import { dense, denseParams, dropout, type ParamMap, type ParamSpec } from "./layers.js";
-import type { ForwardOptions, Model, Regularisation } from "./model.js";
+import type { ForwardOptions, Model, NamedWeight, Regularisation } from "./model.js";
 
 export const NO_REG: Regularisation = { inputDropout: 0, hiddenDropout: 0 };
 
@@ -26,6 +26,21 @@ export interface Block {
   readonly dropAfter?: boolean;
   /** The smallest training batch it can normalise (batch norm: 2); absent: 1. */
   readonly minBatch?: number;
+  /** Weights of its export form (see ForwardOptions.folded); absent: its parameters and buffers as they are. */
+  readonly fold?: (w: ReadonlyMap<string, Float32Array>) => NamedWeight[];
+}
+
+/** The export-form weights of blocks in order: each one's fold, or its parameters and buffers unchanged. */
+function foldAll(blocks: readonly Block[], w: ReadonlyMap<string, Float32Array>): NamedWeight[] {
+  return blocks.flatMap((b) =>
+    b.fold
+      ? b.fold(w)
+      : [...b.params, ...(b.buffers ?? [])].map((s) => ({
+          name: s.name,
+          shape: s.shape,
+          data: w.get(s.name)!,
+        })),
+  );
 }
 
 /** A fully connected ReLU layer `name` (He init, max-norm constrained), with hidden dropout after it. */
@@ -86,18 +101,19 @@ export function classifier(m: ClassifierLayout): Model {
   const { reg, blocks } = m;
   const buffers = blocks.flatMap((b) => b.buffers ?? []);
   const minBatch = minBatchOf(blocks);
+  const head = denseParams("out", m.features, m.numClasses, "glorot", false);
   return {
     arch: m.arch,
     inputShape: m.inputShape,
     numClasses: m.numClasses,
-    params: [
-      ...blocks.flatMap((b) => b.params),
-      ...denseParams("out", m.features, m.numClasses, "glorot", false),
-    ],
+    params: [...blocks.flatMap((b) => b.params), ...head],
     outputBias: "out.bias",
     reg,
     ...(buffers.length ? { buffers } : {}),
     ...(minBatch > 1 ? { minTrainingBatch: minBatch } : {}),
+    ...(blocks.some((b) => b.fold)
+      ? { foldWeights: (w) => foldAll([...blocks, { params: head, apply: (h) => h }], w) }
+      : {}),
     forward(x, p, opts) {
       const drop = dropsOut(reg, opts);
       let h = drop ? dropout(x, reg.inputDropout, needSeed(opts), 0) : x;
@@ -111,18 +127,23 @@ export function classifier(m: ClassifierLayout): Model {
   };
 }
 
-/** Blocks applied in order, as one block. */
 const minBatchOf = (blocks: readonly Block[]) => Math.max(1, ...blocks.map((b) => b.minBatch ?? 1));
 
-export function sequence(...blocks: Block[]): Block {
-  const minBatch = minBatchOf(blocks);
+/** Parts combined by `apply` into one block: their parameters, buffers, smallest batch and export form. */
+export function composite(parts: readonly Block[], apply: Block["apply"]): Block {
+  const minBatch = minBatchOf(parts);
   return {
-    params: blocks.flatMap((b) => b.params),
-    buffers: blocks.flatMap((b) => b.buffers ?? []),
+    params: parts.flatMap((b) => b.params),
+    buffers: parts.flatMap((b) => b.buffers ?? []),
     ...(minBatch > 1 ? { minBatch } : {}),
-    apply: (h, p, opts) => blocks.reduce((x, b) => b.apply(x, p, opts), h),
+    ...(parts.some((b) => b.fold) ? { fold: (w) => foldAll(parts, w) } : {}),
+    apply,
   };
 }
+
+/** Blocks applied in order, as one block. */
+export const sequence = (...blocks: Block[]): Block =>
+  composite(blocks, (h, p, opts) => blocks.reduce((x, b) => b.apply(x, p, opts), h));
 
 /** A block without parameters: an activation or a pooling on the running activations. */
 export const step = (f: (h: Tensor) => Tensor, dropAfter = false): Block => ({
@@ -141,9 +162,22 @@ export interface ConvShape {
   readonly groups?: number;
 }
 
+/** The k×k convolution `name` of shape `c` (padding (k − 1)/2), with `<name>.bias` where `biased`. */
+function convApply(name: string, c: ConvShape, biased: boolean): Block["apply"] {
+  const { kernel: k, stride = 1, groups = 1 } = c;
+  return (h, p) =>
+    L.conv2d(h, p.get(`${name}.weight`), {
+      name,
+      stride,
+      padding: (k - 1) / 2,
+      groups,
+      ...(biased ? { bias: p.get(`${name}.bias`) } : {}),
+    });
+}
+
 /** A bias-free k×k convolution `name` (He init, max-norm constrained), as put before a batch norm. */
 export function convLayer(name: string, c: ConvShape): Block {
-  const { cin, cout, kernel: k, stride = 1, groups = 1 } = c;
+  const { cin, cout, kernel: k, groups = 1 } = c;
   const fan: [number, number] = [(cin / groups) * k * k, (cout / groups) * k * k];
   return {
     params: [
@@ -156,7 +190,7 @@ export function convLayer(name: string, c: ConvShape): Block {
         decay: true,
       },
     ],
-    apply: (h, p) => L.conv2d(h, p.get(`${name}.weight`), { name, stride, padding: (k - 1) / 2, groups }),
+    apply: convApply(name, c, false),
   };
 }
 
@@ -193,9 +227,53 @@ export function batchNormLayer(name: string, channels: number): Block {
   };
 }
 
-/** Convolution `<name>.conv` then batch norm `<name>.bn`, without activation. */
-export const convBn = (name: string, c: ConvShape): Block =>
-  sequence(convLayer(`${name}.conv`, c), batchNormLayer(`${name}.bn`, c.cout));
+/**
+ * Convolution `<name>.conv` then batch norm `<name>.bn`, without activation. Its export form is
+ * one convolution with a bias, the batch norm folded in (foldBatchNorm).
+ */
+export function convBn(name: string, c: ConvShape): Block {
+  const [conv, bn] = [`${name}.conv`, `${name}.bn`];
+  const pair = sequence(convLayer(conv, c), batchNormLayer(bn, c.cout));
+  const folded = convApply(conv, c, true);
+  return {
+    ...pair,
+    apply: (h, p, opts) => (opts.folded && !opts.training ? folded(h, p, opts) : pair.apply(h, p, opts)),
+    fold: (w) => {
+      const get = (n: string) => w.get(n)!;
+      const { weight, bias } = foldBatchNorm(get(`${conv}.weight`), {
+        gamma: get(`${bn}.weight`),
+        beta: get(`${bn}.bias`),
+        mean: get(`${bn}.running_mean`),
+        variance: get(`${bn}.running_var`),
+      });
+      return [
+        { name: `${conv}.weight`, shape: pair.params[0]!.shape, data: weight },
+        { name: `${conv}.bias`, shape: [c.cout, 1, 1], data: bias },
+      ];
+    },
+  };
+}
+
+/**
+ * Batch norm in evaluation mode folded into the bias-free convolution (or dense layer) before it,
+ * output channel o along W's first axis: s = γ/√(var + ε), W' = W·s, b' = β − mean·s. Computed in
+ * double precision, with the training graph's ε (BN_EPS).
+ */
+export function foldBatchNorm(
+  w: Float32Array,
+  bn: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array },
+): { weight: Float32Array; bias: Float32Array } {
+  const c = bn.gamma.length;
+  const per = w.length / c;
+  const weight = new Float32Array(w.length);
+  const bias = new Float32Array(c);
+  for (let o = 0; o < c; o++) {
+    const s = bn.gamma[o]! / Math.sqrt(bn.variance[o]! + L.BN_EPS);
+    for (let i = o * per; i < (o + 1) * per; i++) weight[i] = w[i]! * s;
+    bias[o] = bn.beta[o]! - bn.mean[o]! * s;
+  }
+  return { weight, bias };
+}
 
 /** Global average pooling to [N, C], with hidden dropout after it (a convnet's features before its head). */
 export const globalPoolBlock = (): Block => step((h) => L.globalAvgPool(h, "pool"), true);

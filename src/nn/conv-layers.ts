@@ -79,12 +79,15 @@ export function conv2d(x: Tensor, weight: Tensor, opts: Conv2dOptions): Tensor {
   return o.add(y, b.rank === 1 ? o.reshape(b, [cout as number, 1, 1]) : b);
 }
 
+/** Batch norm's default ε, added to the variance before the square root (PyTorch's default). */
+export const BN_EPS = 1e-5;
+
 export interface BatchNormOptions {
   readonly name: string;
   /** Scale γ and shift β, each [C]. */
   readonly weight: Tensor;
   readonly bias: Tensor;
-  /** Added to the variance before the square root (PyTorch's default 1e-5). */
+  /** Added to the variance before the square root (default BN_EPS). */
   readonly eps?: number;
 }
 
@@ -104,7 +107,7 @@ function checkChannelVectors(layer: string, c: number, vs: Record<string, Tensor
 /** γ·(x − mean)/sqrt(var + eps) + β with per-channel [C] statistics, as one scale and one shift. */
 function normalise(centred: Tensor, variance: Tensor, opts: BatchNormOptions, c: number): Tensor {
   const asChannels = (t: Tensor) => o.reshape(t, [c, 1, 1]);
-  const scale = o.div(opts.weight, o.sqrt(o.add(variance, opts.eps ?? 1e-5)));
+  const scale = o.div(opts.weight, o.sqrt(o.add(variance, opts.eps ?? BN_EPS)));
   return o.add(o.mul(centred, asChannels(scale)), asChannels(opts.bias));
 }
 

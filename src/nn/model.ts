@@ -21,6 +21,18 @@ export interface ForwardOptions {
    * buffer name (e.g. batch norm's running statistics); absent in evaluation.
    */
   readonly updates?: Map<string, Tensor>;
+  /**
+   * The export form (evaluation only): batch norm folded into the convolution before it, whose
+   * weights then come from Model.foldWeights instead of the parameters and buffers.
+   */
+  readonly folded?: boolean;
+}
+
+/** One weight of a model's export form: its name, shape and values. */
+export interface NamedWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
 }
 
 export interface Regularisation {
@@ -51,5 +63,10 @@ export interface Model {
    * which one example does not give (PyTorch refuses it too). Absent: 1.
    */
   readonly minTrainingBatch?: number;
+  /**
+   * The weights of its export form (forward with `folded`) from trained parameters and buffers;
+   * absent: the model has nothing to fold and exports its parameters and buffers as they are.
+   */
+  readonly foldWeights?: (weights: ReadonlyMap<string, Float32Array>) => NamedWeight[];
   forward(x: Tensor, p: ParamMap, opts: ForwardOptions): Tensor;
 }

@@ -20,13 +20,18 @@ function weightSpecs(model: Model): { name: string; input: string; shape: readon
   ];
 }
 
-function trace(model: Model): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor } {
+/** The evaluation graph over weights `specs`; `folded`: the model's export form (see Model.foldWeights). */
+function trace(
+  model: Model,
+  specs: readonly { name: string; input: string; shape: readonly number[] }[] = weightSpecs(model),
+  folded = false,
+): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor } {
   const g = new Graph();
   const x = g.input(EXPORT_INPUT, ["N", ...model.inputShape]);
-  const specs = weightSpecs(model);
   const params = specs.map((p) => g.input(p.input, p.shape));
   const logits = model.forward(x, new ParamMap(new Map(specs.map((p, i) => [p.name, params[i]!]))), {
     training: false,
+    ...(folded ? { folded } : {}),
   });
   return { g, x, params, logits };
 }
@@ -74,15 +79,19 @@ export class Forward {
 
 /**
  * A standalone ONNX inference model: input [N, ...inputShape] → logits [N, classes], weights
- * inside (`params` holds the model's buffers too, written as initializers beside the parameters).
+ * inside (`params` holds the model's buffers too). A model with batch norm is exported in its
+ * folded form (Model.foldWeights): convolutions with biases, no batch-norm arithmetic left.
  */
 export function exportModel(
   model: Model,
   params: ReadonlyMap<string, Float32Array>,
   extraMeta: Record<string, string> = {},
 ): Uint8Array {
-  const { x, params: ps, logits } = trace(model);
-  const initializers = new Map(weightSpecs(model).map((p, i) => [ps[i]!, params.get(p.name)!]));
+  const weights = model.foldWeights
+    ? model.foldWeights(params).map((w) => ({ ...w, input: paramInput(w.name) }))
+    : weightSpecs(model).map((p) => ({ ...p, data: params.get(p.name)! }));
+  const { x, params: ps, logits } = trace(model, weights, model.foldWeights !== undefined);
+  const initializers = new Map(weights.map((p, i) => [ps[i]!, p.data]));
   return buildModelBytes({
     inputs: [x, ...ps],
     outputs: { [EXPORT_OUTPUT]: logits },

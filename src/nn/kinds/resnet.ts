@@ -5,6 +5,7 @@ import { ensure } from "../../util/errors.js";
 import {
   type Block,
   classifier,
+  composite,
   convBn,
   globalPoolBlock,
   regularisation,
@@ -39,13 +40,9 @@ function basicBlock(name: string, cin: number, cout: number, stride: number): Bl
   );
   const projects = stride !== 1 || cin !== cout;
   const shortcut = projects ? convBn(`${name}.shortcut`, { cin, cout, kernel: 1, stride }) : undefined;
-  const parts = shortcut ? [branch, shortcut] : [branch];
-  return {
-    params: parts.flatMap((b) => b.params),
-    buffers: parts.flatMap((b) => b.buffers ?? []),
-    apply: (h, p, opts) =>
-      o.relu(residualAdd(branch.apply(h, p, opts), shortcut ? shortcut.apply(h, p, opts) : h, name)),
-  };
+  return composite(shortcut ? [branch, shortcut] : [branch], (h, p, opts) =>
+    o.relu(residualAdd(branch.apply(h, p, opts), shortcut ? shortcut.apply(h, p, opts) : h, name)),
+  );
 }
 
 export const resnetKind: ModelKindDef<ResnetParams> = {

@@ -5,7 +5,7 @@
  * dataset's fingerprint is its source files' content hash plus the chain of steps.
  */
 import { createHash } from "node:crypto";
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { ensure, KdError } from "../util/errors.js";
@@ -54,6 +54,12 @@ export type SourceSpec = { [K in SourceKind]: { readonly kind: K } & SourceParam
 
 interface SourceDef<K extends SourceKind> {
   readonly params: z.ZodType<SourceParams[K]> & z.ZodObject;
+  /**
+   * Where its rows come from, however the source is spelled (`./d.csv` or `d.csv`, a format or
+   * label column written out or not, one IDX file as `idx` or as `file`): datasets of one origin
+   * may share rows.
+   */
+  origin(p: SourceParams[K], baseDir: string): string;
   /** The files the data is read from (their bytes are the fingerprint). */
   files(p: SourceParams[K], baseDir: string): string[];
   /** What else decides the data besides the files' bytes (loader options, a folder's layout). */
@@ -63,15 +69,26 @@ interface SourceDef<K extends SourceKind> {
 
 const at = (baseDir: string, p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
 
+/** A file's origin: its real path (links followed), or its resolved path while it cannot be read. */
+function realOrResolved(path: string): string {
+  try {
+    return `file:${realpathSync(path)}`;
+  } catch {
+    return `file:${path}`;
+  }
+}
+
 export const SOURCES: { readonly [K in SourceKind]: SourceDef<K> } = {
   mnist: {
     params: z.strictObject({ split: z.enum(["train", "test"]) }),
     files: (p) => MNIST_FILES[p.split].map((f) => join(mnistDataDir(), f)),
+    origin: (p) => `mnist:${p.split}`,
     load: (p) => loadMnist(p.split),
   },
   idx: {
     params: z.strictObject({ images: z.string().min(1), labels: z.string().min(1).optional() }),
     files: (p, d) => [at(d, p.images), ...(p.labels ? [at(d, p.labels)] : [])],
+    origin: (p, d) => realOrResolved(at(d, p.images)),
     load: (p, d) => loadIdxDataset(at(d, p.images), p.labels ? at(d, p.labels) : undefined),
   },
   file: {
@@ -85,6 +102,7 @@ export const SOURCES: { readonly [K in SourceKind]: SourceDef<K> } = {
       resize: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
       channels: z.union([z.literal(1), z.literal(3)]).optional(),
     }),
+    origin: (p, d) => realOrResolved(at(d, p.path)),
     files: (p, d) => {
       // A folder's bytes are its images': every image is hashed, so a changed image changes the fingerprint.
       const root = at(d, p.path);
@@ -275,13 +293,15 @@ interface Lineage {
 function lineage(
   specs: Readonly<Record<string, DatasetSpec>>,
   name: string,
+  baseDir: string,
   seen: string[] = [],
 ): Lineage | undefined {
   const s = Object.hasOwn(specs, name) ? specs[name] : undefined;
   if (!s || seen.includes(name)) return undefined;
+  const def = s.source ? (SOURCES[s.source.kind] as SourceDef<SourceKind>) : undefined;
   const up = s.source
-    ? { root: JSON.stringify(s.source), steps: [] }
-    : lineage(specs, s.from!, [...seen, name]);
+    ? { root: def!.origin(s.source as never, baseDir), steps: [] }
+    : lineage(specs, s.from!, baseDir, [...seen, name]);
   if (!up) return undefined;
   // In the order `get` applies them.
   const own = [
@@ -316,8 +336,13 @@ function disjointClasses(a: Lineage, b: Lineage): boolean {
  * come from one source, unless the two sides of one holdout split (same count and seed) or class
  * filters with no class in common keep them apart. Datasets of different sources never do.
  */
-export function shareRows(specs: Readonly<Record<string, DatasetSpec>>, a: string, b: string): boolean {
-  const [la, lb] = [lineage(specs, a), lineage(specs, b)];
+export function shareRows(
+  specs: Readonly<Record<string, DatasetSpec>>,
+  a: string,
+  b: string,
+  baseDir: string,
+): boolean {
+  const [la, lb] = [lineage(specs, a, baseDir), lineage(specs, b, baseDir)];
   if (!la || !lb || la.root !== lb.root || disjointClasses(la, lb)) return false;
   let k = 0;
   while (k < la.steps.length && JSON.stringify(la.steps[k]) === JSON.stringify(lb.steps[k])) k++;

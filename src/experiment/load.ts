@@ -105,6 +105,8 @@ export interface LoadOptions {
    * resolve to nothing) are left out, and the report renders what the runs gave.
    */
   readonly saved?: boolean | undefined;
+  /** The folder the spec's relative data paths resolve against (default: the working folder). */
+  readonly baseDir?: string | undefined;
 }
 
 /** Validates a spec given as an object (from a file, or built from command-line flags). */
@@ -155,7 +157,7 @@ export function validateSpec(
   checkReferences(parsed.data, where);
   checkDerivations(parsed.data.data, where);
   if (o.saved) return { spec: parsed.data, profile };
-  checkOverlaps(parsed.data, where);
+  checkOverlaps(parsed.data, where, o.baseDir ?? process.cwd());
   const kept = namesOf(parsed.data);
   parsed.data.report.rows = checkRows(parsed.data, where, new Set([...base].filter((n) => !kept.has(n))));
   return { spec: parsed.data, profile };
@@ -203,11 +205,11 @@ function checkReferences(spec: Spec, where: string): void {
  * A run measured on rows it trains on: its val or test dataset, or an analysis's of it (a bias
  * shift searched on val, scored on test), can share rows with its train dataset.
  */
-function checkOverlaps(spec: Spec, where: string): void {
+function checkOverlaps(spec: Spec, where: string, baseDir: string): void {
   const check = (field: string, run: string, d: string | undefined, at: string) => {
     const train = spec.runs[run]!.train;
     ensure(
-      d === undefined || !shareRows(spec.data, train, d),
+      d === undefined || !shareRows(spec.data, train, d, baseDir),
       `${where}: ${at}: its ${field} dataset "${d}" shares rows with ${at === `runs.${run}` ? "its" : `run ${run}'s`} train dataset "${train}" (split one source with a holdout's train and val parts)`,
     );
   };
@@ -252,8 +254,8 @@ function checkDerivations(data: Spec["data"], where: string): void {
 /** Reads and validates a spec file, with its paper numbers. */
 export function loadSpec(path: string, o: LoadOptions = {}): LoadedSpec {
   const text = readText(path, "spec");
-  const { spec, profile } = validateSpec(parseSpecText(text, path), path, o);
   const baseDir = dirname(resolve(path));
+  const { spec, profile } = validateSpec(parseSpecText(text, path), path, { ...o, baseDir });
   let paper: Record<string, unknown> = {};
   if (spec.paper) {
     // A file beside the spec, as the schema says: not /proc/self/status or ../../secrets.

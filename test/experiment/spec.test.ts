@@ -155,6 +155,20 @@ describe("spec validation: one line naming the field, before any training", () =
     expect(split({ holdout: { count: 200, seed: 1, part: "val" } }, "fit")).toThrow(
       /runs\.distilled: its test dataset "fit" shares rows with its train dataset "fit"/,
     );
+    // One file spelled two ways (a ./ prefix, its options written out, or as idx beside file) is one source.
+    const spelled = (a: object, b: object) =>
+      bad((s) => {
+        s.data.a = { source: a };
+        s.data.b = { source: b };
+        s.defaults = { ...s.defaults, train: "a", val: undefined, test: "b" };
+      });
+    expect(
+      spelled({ kind: "file", path: "d.csv" }, { kind: "file", path: "./d.csv", format: "csv" }),
+    ).toThrow(/its test dataset "b" shares rows with its train dataset "a"/);
+    expect(spelled({ kind: "idx", images: "x.idx" }, { kind: "file", path: "sub/../x.idx" })).toThrow(
+      /its test dataset "b" shares rows/,
+    );
+    expect(spelled({ kind: "file", path: "d.csv" }, { kind: "file", path: "e.csv" })).not.toThrow();
     // A bias shift searched on rows its run trained on.
     expect(
       bad((s) => {

@@ -154,6 +154,9 @@ export interface TrainFlags
   maxNorm: number;
   dropoutInput: number;
   dropoutHidden: number;
+  /** The run's `augment` setting, written only when one is on. */
+  crop: number;
+  flip?: boolean;
   standardize?: boolean;
   threads?: number;
   stepsPerRun: number;
@@ -200,6 +203,13 @@ export function addTrainOptions(
       num({ int: true, min: 0, max: 8 }),
       0,
     )
+    .option(
+      "--crop <pixels>",
+      "random crops of the image's size from it padded with this many zeros a side",
+      num({ int: true, min: 0, max: 16 }),
+      0,
+    )
+    .option("--flip", "random horizontal flips (wrong for digits)")
     .option(
       "--standardize",
       "standardise inputs with the training set's mean and std (per feature; per channel for images), as the model's first step",
@@ -314,6 +324,7 @@ export function oneRunSpec(
         epochs: f.epochs,
         batchSize: f.batchSize,
         jitter: f.jitter,
+        ...(f.crop > 0 || f.flip ? { augment: { crop: f.crop, flip: f.flip === true } } : {}),
         ...(f.standardize ? { standardize: true } : {}),
         ...(f.bakePreprocessing ? { bakePreprocessing: true } : {}),
         seed: f.seed,

@@ -1,4 +1,8 @@
-/** Input jitter: random integer translations of whole images, all channels together (the paper's teacher saw up to 2 px). */
+/**
+ * Image augmentations of training batches: jitter (random integer translations of whole images,
+ * all channels together; the paper's teacher saw up to 2 px), random crops with zero padding and
+ * horizontal flips, run in that order on each batch by `batchAugmenter`.
+ */
 
 import { KdError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
@@ -40,19 +44,39 @@ export function jitter(
   for (let img = 0; img < count; img++) {
     const dx = rng.int(span) - maxShift;
     const dy = rng.int(span) - maxShift;
-    dst.fill(0, img * size, (img + 1) * size);
-    // Columns that survive the horizontal shift: dst[c] = src[c - dx] for c in [c0, c1).
-    const c0 = Math.max(0, dx);
-    const c1 = Math.min(cols, cols + dx);
-    if (c0 >= c1) continue;
-    const r0 = Math.max(0, dy);
-    const r1 = Math.min(rows, rows + dy);
-    for (let ch = 0; ch < channels; ch++) {
-      const base = img * size + ch * plane;
-      for (let r = r0; r < r1; r++) {
-        const from = base + (r - dy) * cols - dx;
-        dst.set(src.subarray(from + c0, from + c1), base + r * cols + c0);
-      }
+    shift(src, img * size, dst, img * size, channels, rows, cols, dx, dy);
+  }
+}
+
+/**
+ * One image of channels × rows × cols moved from src[srcAt..] to dst[dstAt..]:
+ * dst[r][c] = src[r - dy][c - dx], zero where that falls outside. A row segment at a time.
+ */
+function shift(
+  src: Float32Array,
+  srcAt: number,
+  dst: Float32Array,
+  dstAt: number,
+  channels: number,
+  rows: number,
+  cols: number,
+  dx: number,
+  dy: number,
+): void {
+  const plane = rows * cols;
+  dst.fill(0, dstAt, dstAt + channels * plane);
+  // Columns that survive the horizontal shift: dst[c] = src[c - dx] for c in [c0, c1).
+  const c0 = Math.max(0, dx);
+  const c1 = Math.min(cols, cols + dx);
+  if (c0 >= c1) return;
+  const r0 = Math.max(0, dy);
+  const r1 = Math.min(rows, rows + dy);
+  for (let ch = 0; ch < channels; ch++) {
+    const from0 = srcAt + ch * plane;
+    const to0 = dstAt + ch * plane;
+    for (let r = r0; r < r1; r++) {
+      const from = from0 + (r - dy) * cols - dx;
+      dst.set(src.subarray(from + c0, from + c1), to0 + r * cols + c0);
     }
   }
 }
@@ -69,16 +93,119 @@ export function jitterImages(
   maxShift: number,
   rng: Rng,
 ): void {
+  const [channels, rows, cols] = imageShape(exampleShape, "jitter");
+  jitter(src, dst, count, rows, cols, maxShift, rng, channels);
+}
+
+/** [C, H, W] of image-shaped examples ([H, W] is one channel); other shapes refused in one line. */
+function imageShape(exampleShape: readonly number[], what: string): [number, number, number] {
   if (exampleShape.length < 2 || exampleShape.length > 3)
     throw new KdError(
-      `jitter needs image-shaped examples [H, W] or [C, H, W], got [${exampleShape.join(", ")}]`,
+      `${what} needs image-shaped examples [H, W] or [C, H, W], got [${exampleShape.join(", ")}]`,
     );
-  const [channels, rows, cols] = (exampleShape.length === 2 ? [1, ...exampleShape] : exampleShape) as [
-    number,
-    number,
-    number,
-  ];
-  jitter(src, dst, count, rows, cols, maxShift, rng, channels);
+  return (exampleShape.length === 2 ? [1, ...exampleShape] : exampleShape) as [number, number, number];
+}
+
+/**
+ * Random crops with zero padding, in place on `count` images of `exampleShape`: as torchvision's
+ * RandomCrop(size, padding) on each image, pad every side with `padding` zeros, draw the crop's top
+ * then its left uniformly from [0, 2·padding], and cut the image's size back out. `scratch` holds
+ * one image (its features).
+ */
+export function crop(
+  x: Float32Array,
+  count: number,
+  exampleShape: readonly number[],
+  padding: number,
+  rng: Rng,
+  scratch: Float32Array,
+): void {
+  const [channels, rows, cols] = imageShape(exampleShape, "crop");
+  const size = channels * rows * cols;
+  if (!(Number.isInteger(padding) && padding >= 0))
+    throw new RangeError(`crop: padding must be a non-negative integer, got ${padding}`);
+  if (x.length < count * size || scratch.length < size)
+    throw new RangeError(
+      `crop: ${count} images of ${size} floats need ${count * size} (x ${x.length}, scratch ${scratch.length})`,
+    );
+  if (padding === 0) return;
+  const span = 2 * padding + 1;
+  for (let img = 0; img < count; img++) {
+    const top = rng.int(span);
+    const left = rng.int(span);
+    const at = img * size;
+    scratch.set(x.subarray(at, at + size));
+    // Output (r, c) is padded (r + top, c + left), i.e. source (r + top - padding, c + left - padding).
+    shift(scratch, 0, x, at, channels, rows, cols, padding - left, padding - top);
+  }
+}
+
+/**
+ * Horizontal flips, in place: each of `count` images of `exampleShape` is mirrored left to right
+ * (all channels together) when its draw `rng.uniform()` is below 1/2, as torchvision's
+ * RandomHorizontalFlip(0.5).
+ */
+export function flip(x: Float32Array, count: number, exampleShape: readonly number[], rng: Rng): void {
+  const [channels, rows, cols] = imageShape(exampleShape, "flip");
+  const size = channels * rows * cols;
+  if (x.length < count * size)
+    throw new RangeError(`flip: ${count} images of ${size} floats need ${count * size} (x ${x.length})`);
+  for (let img = 0; img < count; img++) {
+    if (rng.uniform() >= 0.5) continue;
+    for (let row = img * size; row < (img + 1) * size; row += cols) x.subarray(row, row + cols).reverse();
+  }
+}
+
+/** The augmentations beyond jitter (a run's `augment` setting, train/settings.ts). */
+export interface AugmentSettings {
+  /** Zero padding of random crops, in pixels (0: off). */
+  readonly crop: number;
+  readonly flip: boolean;
+}
+
+/** Whether a run's batches change between epochs (so a teacher must see each one live). */
+export function augments(o: {
+  readonly jitter: number;
+  readonly augment?: AugmentSettings | undefined;
+}): boolean {
+  return o.jitter > 0 || (o.augment?.crop ?? 0) > 0 || o.augment?.flip === true;
+}
+
+/** Fills a batch as the student sees it: gathered, then augmented. */
+export interface BatchAugmenter {
+  /** `gather` writes the batch's `size` examples, unaugmented, into the array it is given. */
+  apply(gather: (into: Float32Array) => void, x: Float32Array, size: number, rng: Rng): void;
+  /** Bytes of scratch it keeps beside the batch (jitter's source batch, crop's one image). */
+  readonly scratchBytes: number;
+}
+
+/**
+ * The augmentations a run asks for, in a fixed order on each batch: jitter (from a gathered copy
+ * into x), then crops, then flips (in place on x), each drawing per image from the batch's `rng`.
+ * Undefined when none is on. With jitter alone the draws and the batch are exactly `jitterImages`'.
+ */
+export function batchAugmenter(
+  exampleShape: readonly number[],
+  o: { readonly jitter: number; readonly augment?: AugmentSettings | undefined },
+  batchSize: number,
+): BatchAugmenter | undefined {
+  if (!augments(o)) return undefined;
+  const padding = o.augment?.crop ?? 0;
+  const features = exampleShape.reduce((a, b) => a * b, 1);
+  let raw: Float32Array | undefined;
+  const scratch = new Float32Array(padding > 0 ? features : 0);
+  return {
+    scratchBytes: (o.jitter > 0 ? 4 * batchSize * features : 0) + (padding > 0 ? 4 * features : 0),
+    apply(gather, x, size, rng) {
+      if (o.jitter > 0) {
+        raw ??= new Float32Array(batchSize * features);
+        gather(raw);
+        jitterImages(raw, x, size, exampleShape, o.jitter, rng);
+      } else gather(x);
+      if (padding > 0) crop(x, size, exampleShape, padding, rng, scratch);
+      if (o.augment?.flip) flip(x, size, exampleShape, rng);
+    },
+  };
 }
 
 function overlaps(a: Float32Array, b: Float32Array, len: number): boolean {

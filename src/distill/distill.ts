@@ -1,4 +1,5 @@
 /** Distillation as one call: load teachers, build the teacher-logit source, train the student on soft targets. */
+import { augments } from "../data/augment.js";
 import type { Dataset } from "../data/dataset.js";
 import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import { type JobOptions, type JobResult, runJob } from "../train/run.js";
@@ -75,17 +76,21 @@ export async function teacherCacheFor(
 }
 
 /**
- * The teacher-logit source for a transfer set. Inputs that change between epochs (jitter) need
- * the teacher on every batch; otherwise its logits are computed once, and kept on disk when a
+ * The teacher-logit source for a transfer set. Inputs that change between epochs (jitter, crops,
+ * flips) need the teacher on every batch, where it sees exactly the augmented batch the student
+ * sees (consistent teaching); otherwise its logits are computed once, and kept on disk when a
  * cache folder is given.
  */
 export async function teacherSource(
   teachers: Teachers,
   transfer: Dataset,
-  o: Pick<DistillOptions, "objective" | "jitter" | "cacheDir" | "noCache" | "onNote" | "teachers">,
+  o: Pick<
+    DistillOptions,
+    "objective" | "jitter" | "augment" | "cacheDir" | "noCache" | "onNote" | "teachers"
+  >,
 ): Promise<{ provider: TeacherProvider; mode: TeacherMode }> {
   const T = obj.temperature(o.objective);
-  if (o.jitter > 0 || o.noCache)
+  if (augments(o) || o.noCache)
     return { provider: liveTeacher(teachers, T, transfer.rawScale), mode: { kind: "live" } };
   const compute = () => teachers.logits(transfer.x, transfer.n, T, transfer.rawScale);
   if (!o.cacheDir)

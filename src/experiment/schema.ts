@@ -57,6 +57,7 @@ export const runSchema = z
     standardize: z.boolean().optional(),
     bakePreprocessing: jobFields.bakePreprocessing,
     jitter: trainFields.jitter,
+    augment: trainFields.augment,
     seed: trainFields.seed,
     /** Repeat the run over these seeds (overrides `seed`); tables then show mean ± std. */
     seeds: z.array(int.min(0)).min(1).optional(),

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RunRecord } from "../analyses/results.js";
+import { augments } from "../data/augment.js";
 import { DataCatalog } from "../data/sources.js";
 import { type TeacherCache, teacherCacheFor } from "../distill/distill.js";
 import { assembleShards, shardRanges } from "../distill/shards.js";
@@ -162,11 +163,11 @@ export class QueueRunner implements Runner {
   /**
    * Computes a distilled run's teacher-logit cache in shards on the workers, then assembles it in
    * the store, where the run's worker finds it. Skipped when the cache exists, when the teachers run
-   * live (jitter, cache off) and for small transfer sets.
+   * live (augmented batches, cache off) and for small transfer sets.
    */
   private async shardTeacher(data: RunJobData, named: (m: string) => string): Promise<void> {
     const r = data.planned.spec;
-    if (!this.o.shardRows || !obj.teacher(r.objective) || !r.cache || r.jitter > 0) return;
+    if (!this.o.shardRows || !obj.teacher(r.objective) || !r.cache || augments(r)) return;
     this.catalog ??= new DataCatalog(this.o.datasets, this.o.baseDir);
     const train = this.catalog.get(r.train);
     const ranges = shardRanges(train.n, Math.ceil(train.n / this.o.shardRows));

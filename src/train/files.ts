@@ -41,6 +41,8 @@ function fingerprint(cfg: TrainConfig): string {
     earlyStop: cfg.earlyStop ?? null,
     batch: cfg.batchSize,
     jitter: cfg.jitter,
+    // Absent when off, so the keys of checkpoints from before it stay the same.
+    ...(cfg.augment ? { augment: cfg.augment } : {}),
     seed: cfg.seed,
   };
   return createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 16);

@@ -18,6 +18,14 @@ export const trainFields = {
   batchSize: int.min(1).max(65_536).default(128),
   /** Random shifts of whole images by up to this many pixels (0: off). */
   jitter: int.min(0).max(8).default(0),
+  /**
+   * Random crops with zero padding (`crop` pixels a side, as torchvision's RandomCrop) and
+   * horizontal flips (off by default: wrong for digits), after jitter. Absent: none (and absent
+   * from fingerprints, so runs from before it keep theirs).
+   */
+  augment: z
+    .strictObject({ crop: int.min(0).max(16).default(0), flip: z.boolean().default(false) })
+    .optional(),
   seed: int.min(0).default(1),
   /** Stop when validation errors have not improved for this many epochs; keep the best weights. */
   earlyStop: int.min(1).optional(),

@@ -1,5 +1,5 @@
 /** `train()`: a run's settings checked against its data, then the training core (core.ts) with the hooks they ask for. */
-import { jitterImages } from "../data/augment.js";
+import { augments, batchAugmenter } from "../data/augment.js";
 import { gatherBatch } from "../data/batches.js";
 import { checkCompatible, checkDataset } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
@@ -64,16 +64,14 @@ export interface TrainResult {
   readonly evalMetrics?: ClassMetrics;
 }
 
-/** Examples of `ds` copied into a batch, jittered by up to `jitter` pixels when asked for. */
-function datasetBatches(ds: Dataset, jitter: number, batchSize: number): BatchFill {
-  let raw: Float32Array | undefined;
+/** Examples of `ds` copied into a batch, augmented (jitter, crops, flips) when the run asks for it. */
+function datasetBatches(ds: Dataset, cfg: TrainConfig): BatchFill {
+  const aug = batchAugmenter(ds.exampleShape, cfg, cfg.batchSize);
   return {
-    scratchBytes: jitter > 0 ? 4 * batchSize * ds.features : 0,
+    scratchBytes: aug?.scratchBytes ?? 0,
     fill(order, start, size, x, rng) {
-      if (jitter <= 0) return gatherBatch(ds, order, start, size, x);
-      raw ??= new Float32Array(batchSize * ds.features);
-      gatherBatch(ds, order, start, size, raw);
-      jitterImages(raw, x, size, ds.exampleShape, jitter, rng);
+      if (!aug) return gatherBatch(ds, order, start, size, x);
+      aug.apply((into) => gatherBatch(ds, order, start, size, into), x, size, rng);
     },
   };
 }
@@ -100,6 +98,8 @@ function checkConfig(cfg: TrainConfig): void {
   if (cfg.earlyStop !== undefined && !cfg.evalSet?.y)
     throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   if (cfg.jitter > 0 && ds.exampleShape.length < 2) throw new KdError("jitter needs image-shaped examples");
+  if (augments(cfg) && ds.exampleShape.length < 2)
+    throw new KdError("crops and flips need image-shaped examples");
   // Every batch of an epoch, the last (n mod batch size) included, must be one the model can take.
   const min = model.minTrainingBatch ?? 1;
   const last = ds.n % cfg.batchSize || cfg.batchSize;
@@ -129,7 +129,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     {
       model,
       train: ds,
-      batches: datasetBatches(ds, cfg.jitter, cfg.batchSize),
+      batches: datasetBatches(ds, cfg),
       epochs: cfg.epochs,
       batchSize: cfg.batchSize,
       optimizer: cfg.optimizer,

@@ -179,6 +179,19 @@ describe("kd train as a one-run spec", () => {
     expect(existsSync(p("x.onnx"))).toBe(false);
   });
 
+  it("--crop and --flip reach the run's augment setting, for kd train and kd distill; absent without them", () => {
+    const base = ["--arch", "mlp:16", ...dataArgs, "--out", p("aug.onnx"), "--print-spec"];
+    const t = kd(["train", ...base, "--crop", "4", "--flip"]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/augment:\n\s+crop: 4\n\s+flip: true/);
+    const d = kd(["distill", "--teacher", p("absent.onnx"), ...base, "--crop", "2", "--jitter", "1"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/jitter: 1\n\s+augment:\n\s+crop: 2\n\s+flip: false/);
+    const none = kd(["train", ...base]);
+    expect(none.stdout).not.toMatch(/augment/);
+    expect(kd(["train", ...base, "--crop", "-1"]).code).not.toBe(0);
+  });
+
   it("--count trains on that many examples; --no-checkpoint writes none; a finished run removes its checkpoint", () => {
     const a = kd([
       "train",

@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { crop, flip } from "../../src/data/augment.js";
 import { filterClasses, subset } from "../../src/data/dataset.js";
 import { searchShift, shiftModelBytes, shiftVector } from "../../src/distill/bias.js";
 import { cachedLogits } from "../../src/distill/cache.js";
@@ -16,6 +17,7 @@ import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { saveModel } from "../../src/train/forward.js";
 import { runJob } from "../../src/train/run.js";
+import { TrainStep } from "../../src/train/step.js";
 import { train } from "../../src/train/trainer.js";
 import { Rng } from "../../src/util/rng.js";
 import { labelsConfig } from "../helpers/config.js";
@@ -299,6 +301,92 @@ describe("the teacher cache", () => {
     expect(third.status).toBe("rebuilt");
     expect(notes[1]).toMatch(/belongs to other inputs/);
     await teachers.release();
+  });
+});
+
+describe("consistent teaching", () => {
+  /** The images the teachers and the student's steps are given over one distillation, copied as they are given. */
+  async function seen(augment?: { crop: number; flip: boolean }) {
+    const teacher: Float32Array[] = [];
+    const student: Float32Array[] = [];
+    const logits = Teachers.prototype.logits;
+    const run = TrainStep.prototype.run;
+    const t = vi.spyOn(Teachers.prototype, "logits").mockImplementation(function (
+      this: Teachers,
+      x,
+      n,
+      ...rest
+    ) {
+      teacher.push(x.slice(0, n * 784));
+      return logits.call(this, x, n, ...rest);
+    });
+    const s = vi.spyOn(TrainStep.prototype, "run").mockImplementation(function (
+      this: TrainStep,
+      state,
+      batches,
+      hypers,
+    ) {
+      for (const b of batches) student.push(b.x.slice(0, b.size * 784));
+      return run.call(this, state, batches, hypers);
+    });
+    try {
+      const res = await distill({
+        ...common,
+        model: mlp(784, [16], 10),
+        train: mnistTrain(192),
+        epochs: 1,
+        lr: 0.05,
+        objective: { kind: "kd" as const, temperature: 3, softWeight: 0.7 },
+        teachers: { paths: [teacherPath] },
+        // A cache folder is given: augmentation alone must make the teacher run live.
+        cacheDir: join(tmp, "cache-consistent"),
+        ...(augment ? { augment } : { noCache: true }),
+      });
+      return { mode: res.teacherMode, teacher: concat(teacher), student: concat(student) };
+    } finally {
+      t.mockRestore();
+      s.mockRestore();
+    }
+  }
+  const concat = (parts: Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+
+  it("with crops and flips the teacher runs live on exactly the augmented batches the student trains on", async () => {
+    const plain = await seen();
+    const aug = await seen({ crop: 2, flip: true });
+    expect(aug.mode).toEqual({ kind: "live" });
+    expect(aug.teacher.length).toBe(192 * 784);
+    expect(aug.teacher).toEqual(aug.student);
+    expect(plain.teacher).toEqual(plain.student);
+    // The epoch's order is drawn before any augmentation: image i of the augmented run is a crop
+    // (top, left in [0, 4]) of image i of the plain run, flipped or not, and most are changed.
+    const shape = mnistTrain(1).exampleShape;
+    const fixed = (v: number) => ({ int: () => v, uniform: () => v }) as unknown as Rng;
+    let changed = 0;
+    for (let i = 0; i < 192; i++) {
+      const raw = plain.student.subarray(i * 784, (i + 1) * 784);
+      const got = Array.from(aug.student.subarray(i * 784, (i + 1) * 784));
+      const variants: number[][] = [];
+      for (let top = 0; top <= 4; top++)
+        for (let left = 0; left <= 4; left++)
+          for (const f of [0, 1]) {
+            const v = raw.slice();
+            const draws = [top, left];
+            crop(v, 1, shape, 2, { int: () => draws.shift()! } as unknown as Rng, new Float32Array(784));
+            flip(v, 1, shape, fixed(f ? 0 : 1));
+            variants.push(Array.from(v));
+          }
+      expect(variants.some((v) => v.every((x, j) => x === got[j]))).toBe(true);
+      if (got.some((x, j) => x !== raw[j])) changed++;
+    }
+    expect(changed).toBeGreaterThan(150);
   });
 });
 

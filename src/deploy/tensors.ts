@@ -15,6 +15,7 @@ import { parseModelFile } from "../runtime/classifier.js";
 import { cleanOrtMessage } from "../runtime/ort-errors.js";
 import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
+import { checkAllocation } from "../util/memory.js";
 import { count, withExtraOutputs } from "./graph.js";
 
 /** One intermediate tensor. `type` and `shape` are absent where ONNX Runtime cannot output it. */
@@ -91,6 +92,9 @@ async function runOnZeros(
   names: readonly string[],
   opts: SessionOptions,
 ): Promise<Map<string, Seen>> {
+  // The batch and dims are the model's declarations (a fixed batch of 10⁷ is possible): checked
+  // against memory before the zeros are made or a session is built.
+  checkAllocation(4 * batch * count(input.shape), `${input.name}: a batch of ${batch} zero examples`);
   const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
   try {
     const x = new Float32Array(batch * count(input.shape));

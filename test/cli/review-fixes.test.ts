@@ -10,6 +10,7 @@ import { META, readClassNames } from "../../src/onnx/metadata.js";
 import { createModel } from "../../src/onnx/proto.js";
 import { kd } from "../helpers/cli.js";
 import { kdMessage } from "../helpers/errors.js";
+import { writeForeignConvNet } from "../helpers/onnx-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-review-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -61,6 +62,15 @@ describe("the terminal", () => {
     const text = lines.join("");
     expect(text).not.toContain("\u001b");
     expect(text).toContain("\\x1b]0;x\\x07");
+  });
+
+  it("kd summary --tensors on a model declaring a batch of 10⁸ refuses in one line before allocating", () => {
+    const path = join(tmp, "huge-batch.onnx");
+    writeForeignConvNet(path, 100_000_000);
+    const r = kd(["summary", "--tensors", path]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/a batch of 100000000 zero examples/);
   });
 
   it("a wrong tensor name beside one of a million characters still gets its one line", () => {

@@ -34,20 +34,45 @@ export interface TensorList {
   readonly tensors: readonly TensorInfo[];
 }
 
-/** Nodes in topological order (the file's order where it already is one: ONNX requires it, ORT does not). */
+/** Whether every node's inputs are given or made by a node before it. */
+function inFileOrder(nodes: readonly NodeProto[], given: ReadonlySet<string>): boolean {
+  const made = new Set(given);
+  for (const nd of nodes) {
+    if (!nd.input.every((x) => made.has(x))) return false;
+    for (const o of nd.output) made.add(o);
+  }
+  return true;
+}
+
+/**
+ * Nodes in topological order: the file's order when it already is one (ONNX requires it, ORT does
+ * not), else Kahn's algorithm, linear in the graph's size. Nodes of a cycle or with an input from
+ * nowhere (ORT refuses such a graph anyway) follow in the file's order.
+ */
 function topological(model: ModelProto): NodeProto[] {
   const g = model.graph!;
-  const ready = new Set([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name), ""]);
-  const left = [...g.node];
-  const order: NodeProto[] = [];
-  while (left.length > 0) {
-    const i = left.findIndex((nd) => nd.input.every((x) => ready.has(x)));
-    // A cycle or an input from nowhere: ORT refuses such a graph anyway; keep the file's order.
-    const nd = left.splice(Math.max(i, 0), 1)[0]!;
-    for (const o of nd.output) ready.add(o);
-    order.push(nd);
+  const given = new Set([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name), ""]);
+  const nodes = g.node;
+  if (inFileOrder(nodes, given)) return [...nodes];
+  const waiting = nodes.map((nd) => new Set(nd.input.filter((x) => !given.has(x))).size);
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((nd, i) => {
+    for (const x of new Set(nd.input)) {
+      if (given.has(x)) continue;
+      const list = consumers.get(x);
+      if (list) list.push(i);
+      else consumers.set(x, [i]);
+    }
+  });
+  const queue = nodes.flatMap((_, i) => (waiting[i] === 0 ? [i] : []));
+  const placed = new Set<number>();
+  for (let q = 0; q < queue.length; q++) {
+    const i = queue[q]!;
+    placed.add(i);
+    for (const o of nodes[i]!.output)
+      for (const c of consumers.get(o) ?? []) if (--waiting[c]! === 0) queue.push(c);
   }
-  return order;
+  return [...queue.map((i) => nodes[i]!), ...nodes.filter((_, i) => !placed.has(i))];
 }
 
 interface Input {

@@ -107,6 +107,29 @@ describe("listTensors", () => {
     );
   });
 
+  it("a graph stored out of order (ORT runs it) is listed in dependency order", async () => {
+    const chain = (n: number) => {
+      const nodes = Array.from({ length: n }, (_, i) =>
+        makeNode(i % 2 ? "Neg" : "Relu", [i === 0 ? "x" : `t${i - 1}`], [i === n - 1 ? "y" : `t${i}`]),
+      );
+      return createModel({
+        irVersion: 8n,
+        opsetImport: [{ domain: "", version: 13n }],
+        graph: {
+          name: "reversed",
+          node: nodes.reverse(),
+          input: [valueInfo("x", "float32", ["N", 3])],
+          output: [valueInfo("y", "float32", ["N", 3])],
+        },
+      });
+    };
+    const path = join(dir, "reversed.onnx");
+    writeFileSync(path, encodeModel(chain(5)));
+    const list = await listTensors(path, opts);
+    expect(list.tensors.map((t) => t.name)).toEqual(["t0", "t1", "t2", "t3", "y"]);
+    expect(list.tensors.map((t) => t.op)).toEqual(["Relu", "Neg", "Relu", "Neg", "Relu"]);
+  });
+
   it("a file that is not an ONNX model is one line", async () => {
     const path = join(dir, "bad.onnx");
     writeFileSync(path, "not a model\n");

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { grad } from "../../src/autodiff/grad.js";
 import * as o from "../../src/ir/ops.js";
@@ -6,28 +5,14 @@ import { Graph, type Tensor } from "../../src/ir/tensor.js";
 import * as L from "../../src/nn/conv-layers.js";
 import { Compiled } from "../../src/runtime/session.js";
 import { KdError } from "../../src/util/errors.js";
+import { expectClose, type Fixed, loadTorchFixture } from "../helpers/torch-fixtures.js";
 
-interface Fixed {
-  readonly shape: number[];
-  readonly data: number[];
-}
 interface Fixture {
   readonly config: Record<string, number | boolean>;
   readonly tensors: Record<string, Fixed>;
 }
 
-const load = (name: string): Fixture =>
-  JSON.parse(readFileSync(new URL(`../fixtures/torch/${name}.json`, import.meta.url), "utf8"));
-
-/** Every entry within 1e-5 absolute + 1e-4 relative of PyTorch's. */
-function expectClose(actual: ArrayLike<number>, want: Fixed, what: string): void {
-  expect(actual.length, what).toBe(want.data.length);
-  let worst = 0;
-  want.data.forEach((b, i) => {
-    worst = Math.max(worst, Math.abs(actual[i]! - b) - (1e-5 + 1e-4 * Math.abs(b)));
-  });
-  expect(worst, `${what}: worst excess over the tolerance`).toBeLessThanOrEqual(0);
-}
+const load = (name: string) => loadTorchFixture<Fixture>(name);
 
 /**
  * Builds `layer` over the fixture's tensors (as float32 graph inputs), runs it forward and the

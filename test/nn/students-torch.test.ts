@@ -1,21 +1,11 @@
-/**
- * kd's batch-norm students trained against PyTorch (fixtures from scripts/torch-fixtures/students.py):
- * three SGD-momentum steps from the same weights on the same batches give the same parameters and
- * running statistics (PyTorch's unbiased running variance), and evaluation mode (the forward pass and
- * the exported file) the same logits.
- */
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildModel, type ModelSpec } from "../../src/nn/registry.js";
 import { DEFAULT_OPTIMIZER } from "../../src/optim/optimizers.js";
 import { createSession } from "../../src/runtime/session.js";
 import { EXPORT_INPUT, EXPORT_OUTPUT, exportModel, Forward } from "../../src/train/inference.js";
 import { TrainStep, weightsOf } from "../../src/train/step.js";
+import { expectClose, type Fixed, loadTorchFixture } from "../helpers/torch-fixtures.js";
 
-interface Fixed {
-  readonly shape: number[];
-  readonly data: number[];
-}
 interface Fixture {
   readonly torch: string;
   readonly config: {
@@ -30,18 +20,7 @@ interface Fixture {
   readonly tensors: Record<string, Fixed>;
 }
 
-const load = (name: string): Fixture =>
-  JSON.parse(readFileSync(new URL(`../fixtures/torch/${name}.json`, import.meta.url), "utf8"));
-
-/** Every entry within 1e-5 absolute + 1e-4 relative of PyTorch's. */
-function expectClose(actual: ArrayLike<number>, want: Fixed, what: string): void {
-  expect(actual.length, what).toBe(want.data.length);
-  let worst = 0;
-  want.data.forEach((b, i) => {
-    worst = Math.max(worst, Math.abs(actual[i]! - b) - (1e-5 + 1e-4 * Math.abs(b)));
-  });
-  expect(worst, `${what}: worst excess over the tolerance`).toBeLessThanOrEqual(0);
-}
+const load = (name: string) => loadTorchFixture<Fixture>(name);
 
 /** The fixture's `prefix/<name>` tensor, checked against kd's shape for `name`. */
 function named(f: Fixture, prefix: string, name: string, shape: readonly number[]): Float32Array {

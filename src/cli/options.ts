@@ -157,6 +157,8 @@ export interface TrainFlags
   /** The run's `augment` setting, written only when one is on. */
   crop: number;
   flip?: boolean;
+  /** `kd distill --mixup` only (function matching). */
+  mixup?: number;
   standardize?: boolean;
   threads?: number;
   stepsPerRun: number;
@@ -324,7 +326,11 @@ export function oneRunSpec(
         epochs: f.epochs,
         batchSize: f.batchSize,
         jitter: f.jitter,
-        ...(f.crop > 0 || f.flip ? { augment: { crop: f.crop, flip: f.flip === true } } : {}),
+        ...(f.crop > 0 || f.flip || f.mixup
+          ? {
+              augment: { crop: f.crop, flip: f.flip === true, ...(f.mixup ? { mixup: f.mixup } : {}) },
+            }
+          : {}),
         ...(f.standardize ? { standardize: true } : {}),
         ...(f.bakePreprocessing ? { bakePreprocessing: true } : {}),
         seed: f.seed,

@@ -1,7 +1,7 @@
 /**
- * Image augmentations of training batches: jitter (random integer translations of whole images,
- * all channels together; the paper's teacher saw up to 2 px), random crops with zero padding and
- * horizontal flips, run in that order on each batch by `batchAugmenter`.
+ * Augmentations of training batches: jitter (random integer translations of whole images, all
+ * channels together; the paper's teacher saw up to 2 px), random crops with zero padding,
+ * horizontal flips and mixup (function matching), run in that order on each batch by `batchAugmenter`.
  */
 
 import { KdError } from "../util/errors.js";
@@ -156,46 +156,136 @@ export function flip(x: Float32Array, count: number, exampleShape: readonly numb
   }
 }
 
+/**
+ * A draw from Beta(alpha, alpha) as G1 / (G1 + G2) of two Gamma(alpha) draws (Marsaglia and
+ * Tsang's method; for alpha < 1, Gamma(alpha + 1)·U^(1/alpha)).
+ */
+export function betaSymmetric(alpha: number, rng: Rng): number {
+  if (!(alpha > 0 && Number.isFinite(alpha)))
+    throw new RangeError(`beta: alpha must be positive, got ${alpha}`);
+  const g1 = gamma(alpha, rng);
+  const g2 = gamma(alpha, rng);
+  // Both underflow only for tiny alpha, where Beta(alpha, alpha) is a coin flip between 0 and 1.
+  return g1 + g2 > 0 ? g1 / (g1 + g2) : rng.uniform() < 0.5 ? 0 : 1;
+}
+
+function gamma(alpha: number, rng: Rng): number {
+  if (alpha < 1) {
+    let u = rng.uniform();
+    while (u === 0) u = rng.uniform();
+    return gamma(alpha + 1, rng) * u ** (1 / alpha);
+  }
+  const d = alpha - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const z = rng.normal();
+    const v = (1 + c * z) ** 3;
+    if (v <= 0) continue;
+    const u = rng.uniform();
+    if (Math.log(u) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/**
+ * Mixup in place, as the function matching of Beyer et al. (2022) uses it (their code's `mixup`):
+ * one λ ~ Beta(alpha, alpha) for the batch, and each of its `count` examples of `features` values
+ * mixed with the one before it in the batch (the first with the last), x_i ← λ·x_i + (1 − λ)·x_{i−1}.
+ * Batches are shuffled, so the pairs are random. `scratch` holds the batch. Returns λ.
+ */
+export function mixup(
+  x: Float32Array,
+  count: number,
+  features: number,
+  alpha: number,
+  rng: Rng,
+  scratch: Float32Array,
+): number {
+  const total = count * features;
+  if (x.length < total || scratch.length < total)
+    throw new RangeError(
+      `mixup: ${count} examples of ${features} need ${total} floats (x ${x.length}, scratch ${scratch.length})`,
+    );
+  const lambda = betaSymmetric(alpha, rng);
+  scratch.set(x.subarray(0, total));
+  for (let i = 0; i < count; i++) {
+    const a = i * features;
+    const b = ((i + count - 1) % count) * features;
+    for (let j = 0; j < features; j++) x[a + j] = lambda * scratch[a + j]! + (1 - lambda) * scratch[b + j]!;
+  }
+  return lambda;
+}
+
 /** The augmentations beyond jitter (a run's `augment` setting, train/settings.ts). */
 export interface AugmentSettings {
   /** Zero padding of random crops, in pixels (0: off). */
   readonly crop: number;
   readonly flip: boolean;
+  /** Mixup's Beta(α, α) parameter (absent or 0: off); distillation only (function matching). */
+  readonly mixup?: number | undefined;
 }
 
+type Augmented = { readonly jitter: number; readonly augment?: AugmentSettings | undefined };
+
 /** Whether a run's batches change between epochs (so a teacher must see each one live). */
-export function augments(o: {
-  readonly jitter: number;
-  readonly augment?: AugmentSettings | undefined;
-}): boolean {
+export function augments(o: Augmented): boolean {
+  return imageAugments(o) || (o.augment?.mixup ?? 0) > 0;
+}
+
+/** Whether a run moves pixels (jitter, crops, flips), which needs image-shaped examples. */
+export function imageAugments(o: Augmented): boolean {
   return o.jitter > 0 || (o.augment?.crop ?? 0) > 0 || o.augment?.flip === true;
+}
+
+/**
+ * Refuses mixup, in one line, where the student would learn anything but the teacher's outputs:
+ * mixed images have no hard label (kd does not mix labels), so the objective must take none.
+ */
+export function checkMixup(
+  o: Augmented,
+  objective: string,
+  uses: { labels: boolean; teacher: boolean },
+): void {
+  if ((o.augment?.mixup ?? 0) <= 0) return;
+  if (!uses.teacher)
+    throw new KdError(
+      `mixup is function matching: it needs a teacher, and the ${objective} objective takes none`,
+    );
+  if (uses.labels)
+    throw new KdError(
+      `mixup is function matching: mixed images have no label, and the ${objective} objective here uses labels (give the labels no weight, e.g. --soft-weight 1, or --unlabeled)`,
+    );
 }
 
 /** Fills a batch as the student sees it: gathered, then augmented. */
 export interface BatchAugmenter {
   /** `gather` writes the batch's `size` examples, unaugmented, into the array it is given. */
   apply(gather: (into: Float32Array) => void, x: Float32Array, size: number, rng: Rng): void;
-  /** Bytes of scratch it keeps beside the batch (jitter's source batch, crop's one image). */
+  /** Bytes of scratch it keeps beside the batch (jitter's source batch, crop's one image, mixup's copy). */
   readonly scratchBytes: number;
 }
 
 /**
  * The augmentations a run asks for, in a fixed order on each batch: jitter (from a gathered copy
- * into x), then crops, then flips (in place on x), each drawing per image from the batch's `rng`.
- * Undefined when none is on. With jitter alone the draws and the batch are exactly `jitterImages`'.
+ * into x), then crops, then flips (in place on x), each drawing per image from the batch's `rng`,
+ * then mixup (one draw per batch). Undefined when none is on. With jitter alone the draws and the
+ * batch are exactly `jitterImages`'.
  */
 export function batchAugmenter(
   exampleShape: readonly number[],
-  o: { readonly jitter: number; readonly augment?: AugmentSettings | undefined },
+  o: Augmented,
   batchSize: number,
 ): BatchAugmenter | undefined {
   if (!augments(o)) return undefined;
   const padding = o.augment?.crop ?? 0;
+  const alpha = o.augment?.mixup ?? 0;
   const features = exampleShape.reduce((a, b) => a * b, 1);
   let raw: Float32Array | undefined;
+  let mixed: Float32Array | undefined;
   const scratch = new Float32Array(padding > 0 ? features : 0);
+  const batchBytes = 4 * batchSize * features;
   return {
-    scratchBytes: (o.jitter > 0 ? 4 * batchSize * features : 0) + (padding > 0 ? 4 * features : 0),
+    scratchBytes:
+      (o.jitter > 0 ? batchBytes : 0) + (alpha > 0 ? batchBytes : 0) + (padding > 0 ? 4 * features : 0),
     apply(gather, x, size, rng) {
       if (o.jitter > 0) {
         raw ??= new Float32Array(batchSize * features);
@@ -204,6 +294,10 @@ export function batchAugmenter(
       } else gather(x);
       if (padding > 0) crop(x, size, exampleShape, padding, rng, scratch);
       if (o.augment?.flip) flip(x, size, exampleShape, rng);
+      if (alpha > 0) {
+        mixed ??= new Float32Array(batchSize * features);
+        mixup(x, size, features, alpha, rng, mixed);
+      }
     },
   };
 }

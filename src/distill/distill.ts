@@ -77,7 +77,7 @@ export async function teacherCacheFor(
 
 /**
  * The teacher-logit source for a transfer set. Inputs that change between epochs (jitter, crops,
- * flips) need the teacher on every batch, where it sees exactly the augmented batch the student
+ * flips, mixup) need the teacher on every batch, where it sees exactly the augmented batch the student
  * sees (consistent teaching); otherwise its logits are computed once, and kept on disk when a
  * cache folder is given.
  */

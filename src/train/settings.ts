@@ -20,11 +20,17 @@ export const trainFields = {
   jitter: int.min(0).max(8).default(0),
   /**
    * Random crops with zero padding (`crop` pixels a side, as torchvision's RandomCrop) and
-   * horizontal flips (off by default: wrong for digits), after jitter. Absent: none (and absent
-   * from fingerprints, so runs from before it keep theirs).
+   * horizontal flips (off by default: wrong for digits), after jitter; then mixup of the batch's
+   * examples in pairs with λ ~ Beta(mixup, mixup) (function matching: distillation without labels,
+   * the teacher live on the mixed batch; absent or 0: off). Absent: none (and absent from
+   * fingerprints, so runs from before it keep theirs; likewise `mixup` within it).
    */
   augment: z
-    .strictObject({ crop: int.min(0).max(16).default(0), flip: z.boolean().default(false) })
+    .strictObject({
+      crop: int.min(0).max(16).default(0),
+      flip: z.boolean().default(false),
+      mixup: z.number().min(0).max(100).optional(),
+    })
     .optional(),
   seed: int.min(0).default(1),
   /** Stop when validation errors have not improved for this many epochs; keep the best weights. */

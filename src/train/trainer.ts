@@ -1,5 +1,5 @@
 /** `train()`: a run's settings checked against its data, then the training core (core.ts) with the hooks they ask for. */
-import { augments, batchAugmenter } from "../data/augment.js";
+import { batchAugmenter, checkMixup, imageAugments } from "../data/augment.js";
 import { gatherBatch } from "../data/batches.js";
 import { checkCompatible, checkDataset } from "../data/checks.js";
 import type { Dataset } from "../data/dataset.js";
@@ -98,8 +98,9 @@ function checkConfig(cfg: TrainConfig): void {
   if (cfg.earlyStop !== undefined && !cfg.evalSet?.y)
     throw new KdError("early stopping needs a labelled validation set to watch (never the test set)");
   if (cfg.jitter > 0 && ds.exampleShape.length < 2) throw new KdError("jitter needs image-shaped examples");
-  if (augments(cfg) && ds.exampleShape.length < 2)
+  if (imageAugments(cfg) && ds.exampleShape.length < 2)
     throw new KdError("crops and flips need image-shaped examples");
+  checkMixup(cfg, cfg.objective.kind, uses);
   // Every batch of an epoch, the last (n mod batch size) included, must be one the model can take.
   const min = model.minTrainingBatch ?? 1;
   const last = ds.n % cfg.batchSize || cfg.batchSize;

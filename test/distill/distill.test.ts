@@ -306,7 +306,14 @@ describe("the teacher cache", () => {
 
 describe("consistent teaching", () => {
   /** The images the teachers and the student's steps are given over one distillation, copied as they are given. */
-  async function seen(augment?: { crop: number; flip: boolean }) {
+  async function seen(
+    augment?: { crop: number; flip: boolean; mixup?: number },
+    objective: { kind: "kd"; temperature: number; softWeight: number } = {
+      kind: "kd",
+      temperature: 3,
+      softWeight: 0.7,
+    },
+  ) {
     const teacher: Float32Array[] = [];
     const student: Float32Array[] = [];
     const logits = Teachers.prototype.logits;
@@ -336,7 +343,7 @@ describe("consistent teaching", () => {
         train: mnistTrain(192),
         epochs: 1,
         lr: 0.05,
-        objective: { kind: "kd" as const, temperature: 3, softWeight: 0.7 },
+        objective,
         teachers: { paths: [teacherPath] },
         // A cache folder is given: augmentation alone must make the teacher run live.
         cacheDir: join(tmp, "cache-consistent"),
@@ -387,6 +394,52 @@ describe("consistent teaching", () => {
       if (got.some((x, j) => x !== raw[j])) changed++;
     }
     expect(changed).toBeGreaterThan(150);
+  });
+
+  describe("function matching (mixup)", () => {
+    const soft = { kind: "kd" as const, temperature: 3, softWeight: 1 };
+
+    it("the teacher runs live on exactly the mixed batches; each is λ·a + (1 − λ)·b of the plain batch's neighbours", async () => {
+      const plain = await seen(undefined, soft);
+      const mixed = await seen({ crop: 0, flip: false, mixup: 1 }, soft);
+      const again = await seen({ crop: 0, flip: false, mixup: 1 }, soft);
+      expect(mixed.mode).toEqual({ kind: "live" });
+      expect(mixed.teacher.length).toBe(192 * 784);
+      expect(mixed.teacher).toEqual(mixed.student);
+      expect(again.student).toEqual(mixed.student);
+      // Three batches of 64 in the epoch's order (drawn before any augmentation): one λ per batch,
+      // recovered by least squares from its first pair and then checked on every value of the batch.
+      for (let b = 0; b < 3; b++) {
+        const at = (i: number) => (b * 64 + i) * 784;
+        const a = plain.student.subarray(at(0), at(1));
+        const prev = plain.student.subarray(at(63), at(64));
+        const m = mixed.student.subarray(at(0), at(1));
+        let num = 0;
+        let den = 0;
+        for (let j = 0; j < 784; j++) {
+          num += (m[j]! - prev[j]!) * (a[j]! - prev[j]!);
+          den += (a[j]! - prev[j]!) ** 2;
+        }
+        const lambda = num / den;
+        expect(lambda).toBeGreaterThan(0);
+        expect(lambda).toBeLessThan(1);
+        let worst = 0;
+        for (let i = 0; i < 64; i++) {
+          const x = plain.student.subarray(at(i), at(i + 1));
+          const y = plain.student.subarray(at((i + 63) % 64), at(((i + 63) % 64) + 1));
+          const got = mixed.student.subarray(at(i), at(i + 1));
+          for (let j = 0; j < 784; j++)
+            worst = Math.max(worst, Math.abs(got[j]! - (lambda * x[j]! + (1 - lambda) * y[j]!)));
+        }
+        expect(worst).toBeLessThan(1e-5);
+      }
+    });
+
+    it("is refused in one line with an objective that also learns from the labels", async () => {
+      await expect(seen({ crop: 0, flip: false, mixup: 1 })).rejects.toThrow(
+        /^mixup is function matching: mixed images have no label, and the kd objective here uses labels/,
+      );
+    });
   });
 });
 

@@ -156,6 +156,11 @@ export function registerDistill(program: Command): void {
     .option("--only-classes <list>", "transfer set of only these classes, e.g. 7,8", classList)
     .option("--unlabeled", "ignore labels: soft targets only")
     .option(
+      "--mixup <alpha>",
+      "function matching: mix the batch's examples in pairs, λ ~ Beta(alpha, alpha), the teacher live on them (needs an objective without labels; 0: off)",
+      num({ min: 0, max: 100 }),
+    )
+    .option(
       "--transfer-images <path>",
       "data to use as the transfer set, any format (default: the training set)",
     )

@@ -2,12 +2,16 @@
 import { describe, expect, it } from "vitest";
 import { batchAugmenter, betaSymmetric, mixup } from "../../src/data/augment.js";
 import type { Dataset } from "../../src/data/dataset.js";
+import { DataCatalog } from "../../src/data/sources.js";
+import { validateSpec } from "../../src/experiment/load.js";
 import { runSchema } from "../../src/experiment/schema.js";
 import { mlp } from "../../src/nn/model.js";
+import { planSpec } from "../../src/runner/plan.js";
 import { type TeacherProvider, train } from "../../src/train/trainer.js";
 import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
 import { labelsConfig } from "../helpers/config.js";
+import { tinySpec } from "../helpers/specs.js";
 
 const random = (n: number, seed: number) => {
   const rng = new Rng(seed);
@@ -116,6 +120,18 @@ describe("the mixup setting", () => {
     });
     expect(runSchema.safeParse({ ...base, augment: { mixup: -0.1 } }).success).toBe(false);
     expect(runSchema.safeParse({ ...base, augment: { mixup: 101 } }).success).toBe(false);
+  });
+
+  it("is part of a run's fingerprint (what the store and the queue's jobs key by), each alpha its own", () => {
+    const prints = (set: string[]) => {
+      const { spec } = validateSpec(tinySpec(), "spec", { set });
+      const runs = planSpec(spec, new DataCatalog(spec.data, process.cwd()), process.cwd());
+      return runs.find((r) => r.id === "distilled")!.fingerprint;
+    };
+    const off = prints([]);
+    const on = prints(["runs.distilled.augment.mixup=1"]);
+    expect(on).not.toBe(off);
+    expect(prints(["runs.distilled.augment.mixup=0.5"])).not.toBe(on);
   });
 
   it("refuses, in one line, an objective without a teacher or one that uses the labels", async () => {

@@ -187,10 +187,12 @@ function gamma(alpha: number, rng: Rng): number {
 }
 
 /**
- * Mixup in place, as the function matching of Beyer et al. (2022) uses it (their code's `mixup`):
- * one λ ~ Beta(alpha, alpha) for the batch, and each of its `count` examples of `features` values
- * mixed with the one before it in the batch (the first with the last), x_i ← λ·x_i + (1 − λ)·x_{i−1}.
- * Batches are shuffled, so the pairs are random. `scratch` holds the batch. Returns λ.
+ * Mixup in place, as the function matching of Beyer et al. (2022) uses it (big_vision's `mixup`,
+ * which their distillation configs call with α = 1): one draw b ~ Beta(alpha, alpha) for the batch,
+ * λ = max(b, 1 − b) so that each example keeps the larger share, and each of the `count` examples
+ * of `features` values mixed with the one before it in the batch (the first with the last),
+ * x_i ← λ·x_i + (1 − λ)·x_{i−1}. Batches are shuffled, so the pairs are random. `scratch` holds
+ * the batch. Returns λ.
  */
 export function mixup(
   x: Float32Array,
@@ -205,12 +207,14 @@ export function mixup(
     throw new RangeError(
       `mixup: ${count} examples of ${features} need ${total} floats (x ${x.length}, scratch ${scratch.length})`,
     );
-  const lambda = betaSymmetric(alpha, rng);
+  const b = betaSymmetric(alpha, rng);
+  const lambda = Math.max(b, 1 - b);
   scratch.set(x.subarray(0, total));
   for (let i = 0; i < count; i++) {
     const a = i * features;
-    const b = ((i + count - 1) % count) * features;
-    for (let j = 0; j < features; j++) x[a + j] = lambda * scratch[a + j]! + (1 - lambda) * scratch[b + j]!;
+    const prev = ((i + count - 1) % count) * features;
+    for (let j = 0; j < features; j++)
+      x[a + j] = lambda * scratch[a + j]! + (1 - lambda) * scratch[prev + j]!;
   }
   return lambda;
 }

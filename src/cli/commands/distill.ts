@@ -157,7 +157,7 @@ export function registerDistill(program: Command): void {
     .option("--unlabeled", "ignore labels: soft targets only")
     .option(
       "--mixup <alpha>",
-      "function matching: mix the batch's examples in pairs, λ ~ Beta(alpha, alpha), the teacher live on them (needs an objective without labels; 0: off)",
+      "function matching: mix the batch's examples in pairs, λ from Beta(alpha, alpha) (Beyer et al. use 1), the teacher run live on the mixed batch, no logit cache (needs an objective without labels; 0: off)",
       num({ min: 0, max: 100 }),
     )
     .option(

@@ -86,6 +86,12 @@ export const runSchema = z
       wantsTeacher === (r.teachers !== undefined),
       `the ${r.objective.kind} objective ${wantsTeacher ? "needs teachers" : "takes no teachers"}`,
     );
+    // Mixed images have no label: refused here when no data could help (data/augment.ts checkMixup
+    // refuses the rest when the run starts and knows whether its transfer set is labelled).
+    rule(
+      !r.augment?.mixup || (wantsTeacher && !objective.needsLabels(r.objective)),
+      `mixup is function matching: the ${r.objective.kind} objective ${wantsTeacher ? "needs labels, which mixed images do not have" : "takes no teacher"}`,
+    );
     if (r.earlyStop === undefined) return;
     rule(r.val, `earlyStop needs a val dataset to watch ${flag}`);
     // Choosing the epoch on the test set would leak it into the result.

@@ -114,12 +114,23 @@ describe("the mixup setting", () => {
 
   it("is part of augment only when given, and refuses a negative or huge alpha", () => {
     expect(runSchema.parse({ ...base, augment: { crop: 4 } }).augment).toEqual({ crop: 4, flip: false });
-    expect(runSchema.parse({ ...base, augment: { mixup: 0.2 } }).augment).toEqual({
+    const kd = { ...base, teachers: ["t"], objective: { kind: "kd", softWeight: 1 } };
+    expect(runSchema.parse({ ...kd, augment: { mixup: 0.2 } }).augment).toEqual({
       crop: 0,
       flip: false,
       mixup: 0.2,
     });
     expect(runSchema.safeParse({ ...base, augment: { mixup: -0.1 } }).success).toBe(false);
+    // Objectives no data can make fit: refused when the spec loads, not when the run starts.
+    const issue = (run: Record<string, unknown>) => runSchema.safeParse(run).error?.issues[0]?.message;
+    expect(issue({ ...base, augment: { mixup: 1 } })).toBe(
+      "mixup is function matching: the ce objective takes no teacher",
+    );
+    const dkd = { ...base, teachers: ["t"], objective: { kind: "dkd" }, augment: { mixup: 1 } };
+    expect(issue(dkd)).toBe(
+      "mixup is function matching: the dkd objective needs labels, which mixed images do not have",
+    );
+    expect(issue({ ...dkd, objective: { kind: "kd" } })).toBeUndefined();
     expect(runSchema.safeParse({ ...base, augment: { mixup: 101 } }).success).toBe(false);
   });
 

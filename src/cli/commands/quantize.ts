@@ -112,6 +112,11 @@ export function registerQuantize(program: Command): void {
     const sOpts = { ...opts, timingMs: f.timing, ...(test ? { test } : {}) };
     const before = await summarize(path, sOpts);
     const after = await summarize(f.out, sOpts);
+    // How many times faster the int8 copy ran (float latency ÷ int8 latency).
+    const speedup = {
+      batch1: before.latencyMs.batch1 / after.latencyMs.batch1,
+      batch128: before.latencyMs.batch128 / after.latencyMs.batch128,
+    };
     if (f.json)
       console.log(
         JSON.stringify({
@@ -120,13 +125,17 @@ export function registerQuantize(program: Command): void {
           skipped: res.skipped,
           model: before,
           int8: after,
+          speedup,
         }),
       );
     else {
       console.log(
-        `quantised ${res.quantized.length} node(s) (${f.dynamic ? "dynamic" : "static QDQ, per-channel weights"})${res.skipped.length ? `; left in float: ${res.skipped.join(", ")}` : ""}`,
+        `quantised ${res.quantized.length} node(s) (${f.dynamic ? "dynamic" : "static QDQ, per-channel weights"})${res.skipped.length ? `; left in float: ${res.skipped.join(", ")}` : f.dynamic ? "" : "; no op left in float"}`,
       );
       console.log(formatSummary(before, after));
+      console.log(
+        `int8 speed-up (float ms ÷ int8 ms): ${speedup.batch1.toFixed(2)}× at batch 1 (${before.latencyMs.batch1.toFixed(3)} ÷ ${after.latencyMs.batch1.toFixed(3)}), ${speedup.batch128.toFixed(2)}× at batch 128 (${before.latencyMs.batch128.toFixed(2)} ÷ ${after.latencyMs.batch128.toFixed(2)})`,
+      );
     }
   });
 }

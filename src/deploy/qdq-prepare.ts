@@ -6,8 +6,9 @@
  * pooling (Reshape to windows + ReduceMax) as MaxPool. Each rewrite keeps the function exactly (up
  * to float rounding), checked against the tensor shapes of a run at batch 1.
  */
-import { DataType, rawTensor } from "../onnx/edit.js";
+
 import { create } from "@bufbuild/protobuf";
+import { DataType, rawTensor } from "../onnx/edit.js";
 import { type NodeProto, type TensorProto, TensorProtoSchema } from "../onnx/gen/onnx_pb.js";
 import { floatValues, type ModelProto, makeNode, OnnxDataType } from "../onnx/proto.js";
 

@@ -8,9 +8,18 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { DataType, rawTensor } from "../onnx/edit.js";
+import { DataType, rawTensor, untypedOutput } from "../onnx/edit.js";
 import { type NodeProto, type TensorProto, TensorProtoSchema } from "../onnx/gen/onnx_pb.js";
-import { floatValues, type ModelProto, makeNode, OnnxDataType } from "../onnx/proto.js";
+import {
+  decodeModel,
+  encodeModel,
+  floatValues,
+  type ModelProto,
+  makeNode,
+  makeTensor,
+  OnnxDataType,
+} from "../onnx/proto.js";
+import { createSession, type HostTensor, type SessionOptions } from "../runtime/session.js";
 
 /** The nodes that read each tensor. */
 export function consumersOf(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
@@ -164,8 +173,71 @@ function foldBatchNorm(r: Rewriter): number {
   return done;
 }
 
-/** Conv → Add(per-channel constant), or MatMul on rank-2 input → Add(per-column constant): the bias moves into a Conv or Gemm. */
-function foldBiasAdd(r: Rewriter): number {
+/** The values of a constant that broadcasts along axis 1 of [N, C, H, W] only ([C, 1, 1], [1, C, 1, 1] or a scalar), spread to `c` channels. */
+function perChannel(t: TensorProto | undefined, c: number): Float32Array | undefined {
+  const v = floats(t);
+  if (v === undefined) return undefined;
+  const dims = t!.dims.map(Number);
+  if (v.length === 1 && dims.every((d) => d === 1)) return new Float32Array(c).fill(v[0]!);
+  const ok = v.length === c && (sameNumbers(dims, [c, 1, 1]) || sameNumbers(dims, [1, c, 1, 1]));
+  return ok ? v : undefined;
+}
+
+/**
+ * Conv followed by Add, Sub, Mul or Div of a per-channel constant (a bias, or batch norm written
+ * out as arithmetic): folded into the Conv's weight and bias, one operation at a time.
+ */
+function foldChannelAffine(r: Rewriter): number {
+  let done = 0;
+  for (let again = true; again; ) {
+    again = false;
+    const prod = producersOf(r.nodes);
+    for (const op of r.nodes) {
+      if (!["Add", "Sub", "Mul", "Div"].includes(op.opType)) continue;
+      const k = op.input.findIndex((i) => r.inits.has(i));
+      if (k < 0 || (k === 0 && (op.opType === "Sub" || op.opType === "Div"))) continue;
+      const y = op.input[1 - k]!;
+      const conv = prod.get(y);
+      if (conv?.opType !== "Conv" || !r.onlyFeeds(y, op)) continue;
+      const wt = r.inits.get(conv.input[1] ?? "");
+      const w = floats(wt);
+      const c = Number(wt?.dims[0] ?? 0);
+      const v = perChannel(r.inits.get(op.input[k]!), c);
+      const b0 = conv.input[2] ? floats(r.inits.get(conv.input[2])) : new Float32Array(c);
+      if (w === undefined || v === undefined || b0?.length !== c) continue;
+      const weight = Float32Array.from(w);
+      const bias = Float32Array.from(b0);
+      const per = w.length / c;
+      for (let o = 0; o < c; o++) {
+        if (op.opType === "Add") bias[o] = b0[o]! + v[o]!;
+        else if (op.opType === "Sub") bias[o] = b0[o]! - v[o]!;
+        else {
+          bias[o] = op.opType === "Mul" ? b0[o]! * v[o]! : b0[o]! / v[o]!;
+          for (let i = o * per; i < (o + 1) * per; i++)
+            weight[i] = op.opType === "Mul" ? w[i]! * v[o]! : w[i]! / v[o]!;
+        }
+      }
+      const changesWeight = op.opType === "Mul" || op.opType === "Div";
+      const wName = changesWeight ? r.addFloat(conv.input[1]!, wt!.dims.map(Number), weight) : conv.input[1]!;
+      const fused = makeNode(
+        "Conv",
+        [conv.input[0]!, wName, r.addFloat(`${conv.input[1]}_bias`, [c], bias)],
+        [op.output[0]!],
+        {},
+        conv.name,
+      );
+      fused.attribute = conv.attribute;
+      r.replace([conv, op], [fused]);
+      done++;
+      again = true;
+      break;
+    }
+  }
+  return done;
+}
+
+/** MatMul on a rank-2 input → Add(per-column constant): one Gemm with a bias. */
+function matMulBiasAsGemm(r: Rewriter): number {
   let done = 0;
   const prod = producersOf(r.nodes);
   for (const add of [...r.nodes]) {
@@ -175,36 +247,21 @@ function foldBiasAdd(r: Rewriter): number {
     const y = add.input[1 - k]!;
     const op = prod.get(y);
     const b = floats(r.inits.get(add.input[k]!));
-    if (op === undefined || b === undefined || !r.onlyFeeds(y, add)) continue;
+    if (op?.opType !== "MatMul" || b === undefined || !r.onlyFeeds(y, add)) continue;
     const bDims = r.inits.get(add.input[k]!)!.dims.map(Number);
     const w = r.inits.get(op.input[1] ?? "");
-    if (w === undefined || w.dataType !== OnnxDataType.FLOAT) continue;
-    let fused: NodeProto | undefined;
-    if (op.opType === "Conv" && (op.input[2] ?? "") === "") {
-      const c = Number(w.dims[0]);
-      // Broadcasts along axis 1 of [N, C, H, W] only: [C, 1, 1] or [1, C, 1, 1].
-      const perChannel =
-        b.length === c &&
-        (sameNumbers(bDims, [c, 1, 1]) || sameNumbers(bDims, [1, c, 1, 1]) || (c === 1 && bDims.length <= 4));
-      if (!perChannel) continue;
-      fused = makeNode(
-        "Conv",
-        [op.input[0]!, op.input[1]!, r.addFloat(add.input[k]!, [c], b)],
-        [add.output[0]!],
-      );
-      fused.attribute = op.attribute;
-    } else if (op.opType === "MatMul" && w.dims.length === 2 && r.shapes.get(op.input[0]!)?.length === 2) {
-      const n = Number(w.dims[1]);
-      if (b.length !== n || !(sameNumbers(bDims, [n]) || sameNumbers(bDims, [1, n]))) continue;
-      fused = makeNode(
-        "Gemm",
-        [op.input[0]!, op.input[1]!, r.addFloat(add.input[k]!, [n], b)],
-        [add.output[0]!],
-      );
-    }
-    if (fused === undefined) continue;
-    fused.name = op.name;
-    r.replace([op, add], [fused]);
+    if (w?.dataType !== OnnxDataType.FLOAT || w.dims.length !== 2 || r.shapes.get(op.input[0]!)?.length !== 2)
+      continue;
+    const n = Number(w.dims[1]);
+    if (b.length !== n || !(sameNumbers(bDims, [n]) || sameNumbers(bDims, [1, n]))) continue;
+    const gemm = makeNode(
+      "Gemm",
+      [op.input[0]!, op.input[1]!, r.addFloat(add.input[k]!, [n], b)],
+      [add.output[0]!],
+      {},
+      op.name,
+    );
+    r.replace([op, add], [gemm]);
     done++;
   }
   return done;
@@ -327,6 +384,58 @@ function windowMaxAsPool(r: Rewriter): number {
   return done;
 }
 
+/** Ops never folded: their value is not a function of their inputs alone. */
+const NOT_CONSTANT = new Set([
+  "RandomNormal",
+  "RandomUniform",
+  "RandomNormalLike",
+  "RandomUniformLike",
+  "Multinomial",
+  "Bernoulli",
+]);
+
+/**
+ * Nodes computed from initializers only (kd's unfolded batch norm: Sqrt of the running variance,
+ * Reshape of the running mean, ...) run once by ONNX Runtime and replaced by their float32 or
+ * int64 results as initializers.
+ */
+async function foldConstants(model: ModelProto, opts: SessionOptions): Promise<number> {
+  const g = model.graph!;
+  const known = new Set(g.initializer.map((t) => t.name));
+  const constant = g.node.filter((n) => {
+    const ok =
+      !NOT_CONSTANT.has(n.opType) && n.input.length > 0 && n.input.every((i) => i === "" || known.has(i));
+    if (ok) for (const o of n.output) known.add(o);
+    return ok;
+  });
+  if (constant.length === 0) return 0;
+  const probe = decodeModel(encodeModel(model));
+  const names = constant.flatMap((n) => n.output).filter((o) => o !== "");
+  probe.graph!.node = constant;
+  const read = new Set(constant.flatMap((n) => n.input));
+  probe.graph!.initializer = probe.graph!.initializer.filter((t) => read.has(t.name));
+  probe.graph!.input = [];
+  probe.graph!.output = names.map(untypedOutput);
+  const session = await createSession(encodeModel(probe), opts);
+  let values: Record<string, HostTensor>;
+  try {
+    values = await session.run({}, names);
+  } finally {
+    await session.release();
+  }
+  const dtype = (d: HostTensor["data"]) =>
+    d instanceof Float32Array ? "float32" : d instanceof BigInt64Array ? "int64" : undefined;
+  const folded = constant.filter((n) =>
+    n.output.every((o) => o === "" || dtype(values[o]!.data) !== undefined),
+  );
+  for (const n of folded)
+    for (const o of n.output)
+      if (o !== "")
+        g.initializer.push(makeTensor(o, dtype(values[o]!.data)!, values[o]!.dims, values[o]!.data));
+  g.node = g.node.filter((n) => !folded.includes(n));
+  return folded.length;
+}
+
 /** Drops nodes whose outputs nobody reads, and initializers nobody uses. */
 function dropDead(model: ModelProto): void {
   const g = model.graph!;
@@ -345,15 +454,21 @@ function dropDead(model: ModelProto): void {
  * Rewrites `model` in place (see the file comment); `shapes` are its tensors' shapes at batch 1.
  * Returns how many of each rewrite were made.
  */
-export function prepareForQdq(
+export async function prepareForQdq(
   model: ModelProto,
   shapes: ReadonlyMap<string, readonly number[]>,
-): Record<string, number> {
+  opts: SessionOptions = {},
+): Promise<Record<string, number>> {
+  const r0 = new Rewriter(model, shapes);
+  const constants = constantsAsInitializers(r0);
+  const computed = await foldConstants(model, opts);
   const r = new Rewriter(model, shapes);
   const made = {
-    constants: constantsAsInitializers(r),
+    constants,
+    computed,
     batchNorm: foldBatchNorm(r),
-    bias: foldBiasAdd(r),
+    channelAffine: foldChannelAffine(r),
+    matMulBias: matMulBiasAsGemm(r),
     relu6: reluCapAsClip(r),
     globalPool: globalMeanAsPool(r),
     maxPool: windowMaxAsPool(r),

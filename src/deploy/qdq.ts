@@ -167,7 +167,7 @@ export async function quantizeStatic(
   opts: SessionOptions = {},
 ): Promise<StaticResult> {
   const g = model.graph!;
-  prepareForQdq(model, (await probe(model, input, opts)).shapes);
+  await prepareForQdq(model, (await probe(model, input, opts)).shapes, opts);
   const { shapes, floats } = await probe(model, input, opts);
   const calibrationModel = decodeModel(encodeModel(model));
   const inits = new Map(g.initializer.map((t) => [t.name, t]));

@@ -14,6 +14,7 @@ import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { saveModel } from "../../src/train/forward.js";
 import { Rng } from "../../src/util/rng.js";
 import { mnistTest, mnistTrain } from "../helpers/mnist.js";
+import { randomLinearClassifier } from "../helpers/onnx-files.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kd-qdq-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,8 +32,8 @@ function saveInitial(model: Model, name: string): string {
 }
 
 /** Quantises the float model at `path` (static, calibrated on 300 MNIST images); returns the int8 file. */
-async function quantize(path: string) {
-  const clf = await OnnxClassifier.load(path);
+async function quantize(path: string, opts: { output?: string } = {}) {
+  const clf = await OnnxClassifier.load(path, opts);
   const input = { name: clf.inputName, shape: clf.exampleShape };
   await clf.release();
   const res = await quantizeModel(decodeModel(readFileSync(path)), { input, calibration: calib });
@@ -92,7 +93,7 @@ function expectInteger(nodes: NodeProto[], kernels: readonly string[]): void {
 }
 
 describe("static int8 runs as integer kernels", () => {
-  it("resnet:8 and mobilenet students: every Conv a QLinearConv, residual Adds QLinearAdd, the pool and head integer", async () => {
+  it("resnet:8, mobilenet and layers students: every Conv a QLinearConv, residual Adds QLinearAdd, the pool and head integer", async () => {
     const students = [
       [
         "resnet",
@@ -107,6 +108,26 @@ describe("static int8 runs as integer kernels", () => {
           10,
         ),
         ["QLinearConv"],
+      ],
+      [
+        // Exported with batch norm as arithmetic on the running statistics: folded before quantising.
+        "layers",
+        buildModel(
+          {
+            kind: "layers",
+            layers: [
+              { conv: { out: 8, kernel: 3 } },
+              "bn",
+              "relu",
+              { residual: [{ conv: { out: 8, kernel: 3 } }, "bn", "relu6"] },
+              { maxpool: 2 },
+              "gap",
+            ],
+          },
+          [1, 28, 28],
+          10,
+        ),
+        ["QLinearConv", "QLinearAdd", "NhwcMaxPool"],
       ],
     ] as const;
     for (const [name, model, kernels] of students) {
@@ -149,6 +170,13 @@ describe("static int8 runs as integer kernels", () => {
     expect(right(f) / n).toBeGreaterThan(0.8); // it was trained: the comparison means something
     expect(Math.abs(right(q) - right(f))).toBeLessThanOrEqual(0.005 * n); // within 0.5 pp
   }, 60_000);
+
+  it("names the nodes left in float, with the reason", async () => {
+    const path = randomLinearClassifier(join(dir, "linear.onnx"), 3); // Flatten, Gemm, Softmax
+    const { res } = await quantize(path, { output: "scores" });
+    expect(res.quantized).toHaveLength(1);
+    expect(res.skipped).toEqual(["Softmax(probs) (no integer kernel for Softmax here)"]);
+  });
 
   it("an MLP: MatMul + bias become one Gemm, run as QGemm with the Relus folded", async () => {
     const path = saveInitial(buildModel({ kind: "mlp", hidden: [64, 32] }, [784], 10), "mlp");

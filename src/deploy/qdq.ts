@@ -16,7 +16,7 @@
  * - graph outputs stay float (a final Gemm or MatMul becomes an integer kernel with a float output).
  */
 import { DataType, rawTensor } from "../onnx/edit.js";
-import type { NodeProto, TensorProto } from "../onnx/gen/onnx_pb.js";
+import type { GraphProto, NodeProto, TensorProto } from "../onnx/gen/onnx_pb.js";
 import {
   decodeModel,
   encodeModel,
@@ -159,22 +159,31 @@ export interface StaticResult {
   readonly float: { readonly node: string; readonly reason: string }[];
 }
 
-/** Quantises `model` in place (see the file comment). */
-export async function quantizeStatic(
-  model: ModelProto,
-  data: { readonly x: Float32Array; readonly n: number },
-  input: { readonly name: string; readonly shape: readonly number[] },
-  opts: SessionOptions = {},
-): Promise<StaticResult> {
-  const g = model.graph!;
-  await prepareForQdq(model, (await probe(model, input, opts)).shapes, opts);
-  const { shapes, floats } = await probe(model, input, opts);
-  const calibrationModel = decodeModel(encodeModel(model));
-  const inits = new Map(g.initializer.map((t) => [t.name, t]));
-  const outputs = new Set(g.output.map((o) => o.name));
-  const float: StaticResult["float"] = [];
+/** Where the Q/DQ pairs go: decided from the graph alone, before any range is known. */
+interface Plan {
+  /** Conv, Gemm and MatMul nodes that take int8 weights. */
+  readonly weighted: ReadonlySet<NodeProto>;
+  /** Nodes that run as integer kernels (every activation input quantised). */
+  readonly integer: ReadonlySet<NodeProto>;
+  /** Tensors quantised once after their producer (or the graph input). */
+  readonly quantised: ReadonlySet<string>;
+  /** Outputs of MaxPool, Flatten, ... that reuse their input's scale: output → input. */
+  readonly sharesScale: ReadonlyMap<string, string>;
+  readonly float: StaticResult["float"];
+}
 
-  // Weighted nodes that can take int8 weights.
+/**
+ * Plans the graph `g` (rewriting it: absorbed Relu/Clip nodes go). `floats`: the float tensors;
+ * `input`: the float graph input that the calibration data feeds.
+ */
+function plan(
+  g: GraphProto,
+  inits: ReadonlyMap<string, TensorProto>,
+  floats: ReadonlySet<string>,
+  input: string,
+): Plan {
+  const outputs = new Set(g.output.map((o) => o.name));
+  const float: { node: string; reason: string }[] = [];
   const weighted = new Set<NodeProto>();
   for (const n of g.node) {
     if (!WEIGHTED.has(n.opType)) continue;
@@ -189,37 +198,33 @@ export async function quantizeStatic(
         ? [0, 1]
         : [];
 
-  // Relu / Clip(0, c) after a Conv, Gemm, MatMul or Add that feeds nothing else: dropped.
+  // Relu / Clip(0, c) after a Conv, Gemm, MatMul or Add that feeds nothing else: dropped, the
+  // producer writing the activation's output (and so, later, its range).
+  const prod = producersOf(g.node);
+  const readers = consumersOf(g.node);
   const absorbed = new Set<NodeProto>();
-  {
-    const prod = producersOf(g.node);
-    const users = consumersOf(g.node);
-    for (const act of g.node) {
-      if (!clampsAtZero(act, inits) || outputs.has(act.output[0]!)) continue;
-      const p = prod.get(act.input[0]!);
-      const ok = p && (weighted.has(p) || (p.opType === "Add" && activationInputs(p).length === 2));
-      if (!ok || users.get(act.input[0]!)?.length !== 1 || outputs.has(act.input[0]!)) continue;
-      p.output[0] = act.output[0]!;
-      absorbed.add(act);
-    }
-    g.node = g.node.filter((n) => !absorbed.has(n));
+  for (const act of g.node) {
+    if (!clampsAtZero(act, inits) || outputs.has(act.output[0]!)) continue;
+    const p = prod.get(act.input[0]!);
+    const ok = p && (weighted.has(p) || (p.opType === "Add" && activationInputs(p).length === 2));
+    if (!ok || readers.get(act.input[0]!)?.length !== 1 || outputs.has(act.input[0]!)) continue;
+    p.output[0] = act.output[0]!;
+    absorbed.add(act);
   }
+  g.node = g.node.filter((n) => !absorbed.has(n));
 
-  // Which tensors are quantised, in graph order: a tensor that an integer op writes or reads.
+  // In graph order: a float tensor is quantised when an integer op writes it or reads it.
   const users = consumersOf(g.node);
   const quantised = new Set<string>();
   const integer = new Set<NodeProto>();
-  const sharesScale = new Map<string, string>(); // output → input of a SAME_SCALE op
-  const isFloatTensor = (t: string) => floats.has(t);
+  const sharesScale = new Map<string, string>();
   const readsAsInteger = (n: NodeProto, t: string) =>
     !SAME_SCALE.has(n.opType) && activationInputs(n).some((i) => n.input[i] === t);
   const consider = (t: string, producerIsInteger: boolean) => {
-    if (outputs.has(t) || !isFloatTensor(t)) return;
+    if (outputs.has(t) || !floats.has(t)) return;
     if (producerIsInteger || (users.get(t) ?? []).some((u) => readsAsInteger(u, t))) quantised.add(t);
   };
-  for (const i of g.input)
-    if (i.type?.value.case === "tensorType" && i.type.value.value.elemType === OnnxDataType.FLOAT)
-      consider(i.name, false);
+  consider(input, false);
   for (const n of g.node) {
     const ins = activationInputs(n);
     const int = ins.length > 0 && ins.every((i) => quantised.has(n.input[i]!));
@@ -236,92 +241,105 @@ export async function quantizeStatic(
     else if (!integer.has(n) && !WEIGHTED.has(n.opType) && !SAME_SCALE.has(n.opType))
       float.push({ node: label(n), reason: `no integer kernel for ${n.opType} here` });
   }
+  return { weighted, integer, quantised, sharesScale, float };
+}
 
-  // Ranges: the calibration run for every tensor that gets its own scale; the input from the data.
-  const own = [...quantised].filter((t) => !sharesScale.has(t) && t !== input.name);
-  const bytesPerExample = own.reduce((s, t) => s + 4 * count(shapes.get(t) ?? [1]), 0);
-  const batch = Math.max(1, Math.min(500, Math.floor(256e6 / Math.max(1, bytesPerExample))));
-  const ranges = await calibrate(calibrationModel, own, data, input, opts, batch);
-  if (quantised.has(input.name)) {
-    let [lo, hi] = [Infinity, -Infinity];
-    for (const v of data.x.subarray(0, data.n * count(input.shape)))
-      [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-    ranges.set(input.name, [lo, hi]);
+/** Writes the Q/DQ nodes and the int8 / int32 initializers of a plan, given the tensors' ranges. */
+class Emitter {
+  readonly nodes: NodeProto[] = [];
+  readonly inits: TensorProto[] = [];
+  private fresh = 0;
+  private readonly params = new Map<string, { s: string; zp: string; scale: number }>();
+  private readonly int8 = new Map<string, { q: string; s: string; zp: string; scales: Float32Array }>();
+
+  constructor(
+    private readonly ranges: ReadonlyMap<string, readonly [number, number]>,
+    private readonly sharesScale: ReadonlyMap<string, string>,
+    private readonly weights: ReadonlyMap<string, TensorProto>,
+  ) {}
+
+  private uniq(s: string): string {
+    return `${s}_${this.fresh++}`;
   }
 
-  const newInits: TensorProto[] = [];
-  const params = new Map<string, { s: string; zp: string; scale: number }>();
-  const paramsOf = (t: string): { s: string; zp: string; scale: number } => {
-    const shared = sharesScale.get(t);
-    if (shared !== undefined) return paramsOf(shared);
-    let p = params.get(t);
+  /** Scale and zero point of a quantised tensor (uint8, from its range or its source's). */
+  paramsOf(t: string): { s: string; zp: string; scale: number } {
+    const shared = this.sharesScale.get(t);
+    if (shared !== undefined) return this.paramsOf(shared);
+    let p = this.params.get(t);
     if (p !== undefined) return p;
-    const [lo, hi] = ranges.get(t)!;
+    const [lo, hi] = this.ranges.get(t)!;
     if (!(Number.isFinite(lo) && Number.isFinite(hi)))
       throw new KdError(
         `calibration gave no finite range for tensor "${t}" (NaN or ∞ in the model's activations)`,
       );
     const { scale, zeroPoint } = activationParams(lo, hi);
     p = { s: `${t}_scale`, zp: `${t}_zero_point`, scale: Math.fround(scale) };
-    newInits.push(
+    this.inits.push(
       rawTensor(p.s, DataType.FLOAT, [], Float32Array.of(scale)),
       rawTensor(p.zp, DataType.UINT8, [], Uint8Array.of(zeroPoint)),
     );
-    params.set(t, p);
+    this.params.set(t, p);
     return p;
-  };
+  }
 
-  const nodes: NodeProto[] = [];
-  let fresh = 0;
-  const uniq = (s: string) => `${s}_${fresh++}`;
-  const quantize = (t: string) => {
-    const p = paramsOf(t);
-    nodes.push(makeNode("QuantizeLinear", [t, p.s, p.zp], [`${t}_quantized`], {}, `${t}_QuantizeLinear`));
-  };
-  const dequantize = (t: string): string => {
-    const p = paramsOf(t);
-    const out = uniq(`${t}_dequantized`);
-    nodes.push(
+  quantize(t: string): void {
+    const p = this.paramsOf(t);
+    this.nodes.push(
+      makeNode("QuantizeLinear", [t, p.s, p.zp], [`${t}_quantized`], {}, `${t}_QuantizeLinear`),
+    );
+  }
+
+  /** A DequantizeLinear of `t` for one reader; returns its output. */
+  dequantize(t: string): string {
+    const p = this.paramsOf(t);
+    const out = this.uniq(`${t}_dequantized`);
+    this.nodes.push(
       makeNode("DequantizeLinear", [`${t}_quantized`, p.s, p.zp], [out], {}, `${out}_DequantizeLinear`),
     );
     return out;
-  };
-  const int8Weights = new Map<string, { q: string; s: string; zp: string; scales: Float32Array }>();
-  const weightDq = (n: NodeProto): { out: string; scales: Float32Array } => {
-    const w = inits.get(n.input[1]!)!;
+  }
+
+  /** The int8 weight of `n` (stored once per weight and axis) read through its own DequantizeLinear. */
+  weight(n: NodeProto): { out: string; scales: Float32Array } {
+    const w = this.weights.get(n.input[1]!)!;
     const axis = weightAxis(n);
     const key = `${w.name}@${axis}`;
-    let iw = int8Weights.get(key);
+    let iw = this.int8.get(key);
     if (iw === undefined) {
       const { q, scales } = quantizeWeight(floatValues(w), w.dims.map(Number), axis);
-      const taken = [...int8Weights.keys()].some((k) => k.startsWith(`${w.name}@`));
+      const taken = [...this.int8.keys()].some((k) => k.startsWith(`${w.name}@`));
       const base = taken ? `${w.name}_axis${axis}` : w.name;
       iw = { q: `${base}_quantized`, s: `${base}_scale`, zp: `${base}_zero_point`, scales };
-      newInits.push(
+      this.inits.push(
         rawTensor(iw.q, DataType.INT8, w.dims.map(Number), q),
         rawTensor(iw.s, DataType.FLOAT, [scales.length], scales),
         rawTensor(iw.zp, DataType.INT8, [scales.length], new Int8Array(scales.length)),
       );
-      int8Weights.set(key, iw);
+      this.int8.set(key, iw);
     }
-    const out = uniq(`${w.name}_dequantized`);
-    nodes.push(makeNode("DequantizeLinear", [iw.q, iw.s, iw.zp], [out], { axis }, `${out}_DequantizeLinear`));
+    const out = this.uniq(`${w.name}_dequantized`);
+    this.nodes.push(
+      makeNode("DequantizeLinear", [iw.q, iw.s, iw.zp], [out], { axis }, `${out}_DequantizeLinear`),
+    );
     return { out, scales: iw.scales };
-  };
-  const biasDq = (n: NodeProto, inputScale: number, wScales: Float32Array): string => {
-    const b = floatValues(inits.get(n.input[2]!)!);
+  }
+
+  /** The bias of `n` as int32 with scale s_x·s_w[c] and zero point 0, read through a DequantizeLinear. */
+  bias(n: NodeProto, inputScale: number, wScales: Float32Array): string {
+    const b = floatValues(this.weights.get(n.input[2]!)!);
     const scales = wScales.map((s) => Math.fround(inputScale * s));
     const q = Int32Array.from(b, (v, c) =>
       Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]!))),
     );
-    const base = uniq(`${n.input[2]}_int32`);
-    newInits.push(
+    const base = this.uniq(`${n.input[2]}_int32`);
+    this.inits.push(
       rawTensor(base, DataType.INT32, [q.length], q),
       rawTensor(`${base}_scale`, DataType.FLOAT, [q.length], scales),
       rawTensor(`${base}_zero_point`, DataType.INT32, [q.length], new Int32Array(q.length)),
     );
     const out = `${base}_dequantized`;
-    nodes.push(
+    this.nodes.push(
       makeNode(
         "DequantizeLinear",
         [base, `${base}_scale`, `${base}_zero_point`],
@@ -331,30 +349,61 @@ export async function quantizeStatic(
       ),
     );
     return out;
-  };
+  }
+}
 
-  for (const t of quantised) if (t === input.name) quantize(t);
-  const quantizedNodes: string[] = [];
+/** Min and max of the flat examples. */
+function rangeOf(x: Float32Array): [number, number] {
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const v of x) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  return [lo, hi];
+}
+
+/** Quantises `model` in place (see the file comment). */
+export async function quantizeStatic(
+  model: ModelProto,
+  data: { readonly x: Float32Array; readonly n: number },
+  input: { readonly name: string; readonly shape: readonly number[] },
+  opts: SessionOptions = {},
+): Promise<StaticResult> {
+  const g = model.graph!;
+  await prepareForQdq(model, (await probe(model, input, opts)).shapes, opts);
+  const { shapes, floats } = await probe(model, input, opts);
+  const calibrationModel = decodeModel(encodeModel(model));
+  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+  const p = plan(g, inits, floats, input.name);
+
+  // Ranges: one calibration run for every tensor with a scale of its own (in batches that keep
+  // the extra outputs near 256 MB); the input's from the data.
+  const own = [...p.quantised].filter((t) => !p.sharesScale.has(t) && t !== input.name);
+  const bytesPerExample = own.reduce((s, t) => s + 4 * count(shapes.get(t) ?? [1]), 0);
+  const batch = Math.max(1, Math.min(500, Math.floor(256e6 / Math.max(1, bytesPerExample))));
+  const ranges = await calibrate(calibrationModel, own, data, input, opts, batch);
+  if (p.quantised.has(input.name))
+    ranges.set(input.name, rangeOf(data.x.subarray(0, data.n * count(input.shape))));
+
+  const e = new Emitter(ranges, p.sharesScale, inits);
+  if (p.quantised.has(input.name)) e.quantize(input.name);
+  const quantized: string[] = [];
   for (const n of g.node) {
     const activation = n.input[0]!;
     // Every reader of a quantised tensor reads it through its own DequantizeLinear.
     n.input.forEach((t, i) => {
-      if (quantised.has(t)) n.input[i] = dequantize(t);
+      if (p.quantised.has(t)) n.input[i] = e.dequantize(t);
     });
-    if (integer.has(n) && weighted.has(n)) {
-      const x = paramsOf(activation);
-      const w = weightDq(n);
+    if (p.integer.has(n) && p.weighted.has(n)) {
+      const w = e.weight(n);
       n.input[1] = w.out;
-      if ((n.input[2] ?? "") !== "") n.input[2] = biasDq(n, x.scale, w.scales);
-      quantizedNodes.push(label(n));
+      if ((n.input[2] ?? "") !== "") n.input[2] = e.bias(n, e.paramsOf(activation).scale, w.scales);
+      quantized.push(label(n));
     }
-    nodes.push(n);
-    for (const o of n.output) if (quantised.has(o)) quantize(o);
+    e.nodes.push(n);
+    for (const o of n.output) if (p.quantised.has(o)) e.quantize(o);
   }
 
-  g.node = nodes;
-  const used = new Set(nodes.flatMap((n) => n.input));
-  g.initializer = [...g.initializer.filter((t) => used.has(t.name)), ...newInits];
+  g.node = e.nodes;
+  const used = new Set(e.nodes.flatMap((n) => n.input));
+  g.initializer = [...g.initializer.filter((t) => used.has(t.name)), ...e.inits];
   g.input = g.input.filter((i) => used.has(i.name) || !inits.has(i.name));
-  return { quantized: quantizedNodes, float };
+  return { quantized, float: p.float };
 }

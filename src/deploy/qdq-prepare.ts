@@ -47,7 +47,7 @@ export const attrInt = (n: NodeProto, name: string, dflt: number): number => {
 };
 export const attrInts = (n: NodeProto, name: string): number[] | undefined =>
   n.attribute.find((x) => x.name === name)?.ints.map(Number);
-const attrFloat = (n: NodeProto, name: string, dflt: number): number => {
+export const attrFloat = (n: NodeProto, name: string, dflt: number): number => {
   const a = n.attribute.find((x) => x.name === name);
   return a === undefined ? dflt : a.f;
 };

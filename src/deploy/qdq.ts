@@ -28,7 +28,7 @@ import {
 import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
 import { count, runAll, withExtraOutputs } from "./graph.js";
-import { attrInt, consumersOf, prepareForQdq, producersOf } from "./qdq-prepare.js";
+import { attrFloat, attrInt, consumersOf, prepareForQdq, producersOf } from "./qdq-prepare.js";
 
 /** Symmetric per-channel int8: scales[c] = max|W along channel c| / 127, q = round(W / scale). */
 export function quantizeWeight(
@@ -111,8 +111,11 @@ function weightProblem(n: NodeProto, inits: ReadonlyMap<string, TensorProto>): s
   const b = n.input[2] ?? "";
   if (b !== "" && inits.get(b)?.dataType !== OnnxDataType.FLOAT) return "its bias is not a float initializer";
   if (n.opType === "Gemm") {
-    const f = (k: string) => n.attribute.find((a) => a.name === k)?.f ?? 1;
-    if (attrInt(n, "transA", 0) !== 0 || f("alpha") !== 1 || (b !== "" && f("beta") !== 1))
+    if (
+      attrInt(n, "transA", 0) !== 0 ||
+      attrFloat(n, "alpha", 1) !== 1 ||
+      (b !== "" && attrFloat(n, "beta", 1) !== 1)
+    )
       return "Gemm with transA, alpha or beta";
     if (b !== "" && count(inits.get(b)!.dims) !== Number(w.dims[attrInt(n, "transB", 0) === 1 ? 0 : 1]))
       return "Gemm with a broadcast bias";

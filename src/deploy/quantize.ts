@@ -25,6 +25,7 @@ import {
 import type { SessionOptions } from "../runtime/session.js";
 import { ensure } from "../util/errors.js";
 import { quantizeStatic, quantizeWeight } from "./qdq.js";
+import { attrFloat, attrInt } from "./qdq-prepare.js";
 
 export { activationParams, calibrate, quantizeWeight } from "./qdq.js";
 
@@ -55,14 +56,6 @@ interface Target {
   readonly axis: number;
 }
 
-const attrInt = (n: NodeProto, name: string, dflt: number): number => {
-  const a = n.attribute.find((x) => x.name === name);
-  return a === undefined ? dflt : Number(a.i);
-};
-const attrFloat = (n: NodeProto, name: string, dflt: number): number => {
-  const a = n.attribute.find((x) => x.name === name);
-  return a === undefined ? dflt : a.f;
-};
 const label = (n: NodeProto, i: number) => (n.name !== "" ? n.name : `${n.opType}#${i}`);
 
 /** The nodes whose weight is a float initializer of the expected rank. */

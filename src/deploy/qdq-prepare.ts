@@ -416,12 +416,16 @@ async function foldConstants(model: ModelProto, opts: SessionOptions): Promise<n
   probe.graph!.initializer = probe.graph!.initializer.filter((t) => read.has(t.name));
   probe.graph!.input = [];
   probe.graph!.output = names.map(untypedOutput);
-  const session = await createSession(encodeModel(probe), opts);
   let values: Record<string, HostTensor>;
   try {
-    values = await session.run({}, names);
-  } finally {
-    await session.release();
+    const session = await createSession(encodeModel(probe), opts);
+    try {
+      values = await session.run({}, names);
+    } finally {
+      await session.release();
+    }
+  } catch {
+    return 0; // ONNX Runtime cannot run them on their own: they stay nodes, computed at run time
   }
   const dtype = (d: HostTensor["data"]) =>
     d instanceof Float32Array ? "float32" : d instanceof BigInt64Array ? "int64" : undefined;

@@ -1,10 +1,12 @@
 /**
  * Float-graph rewrites made before static quantisation, so that ONNX Runtime can fuse the QDQ
- * groups into integer kernels: batch norm and bias additions folded into Conv (QLinearConv takes an
- * int32 bias, never a float Add after it), MatMul + bias as Gemm, kd's ReLU6 (Greater/Relu/Where) as
- * Clip, its global mean (ReduceSum / product of the shape) as GlobalAveragePool, and its 2-D max
- * pooling (Reshape to windows + ReduceMax) as MaxPool. Each rewrite keeps the function exactly (up
- * to float rounding), checked against the tensor shapes of a run at batch 1.
+ * groups into integer kernels: Constant nodes and subgraphs of initializers computed once;
+ * BatchNormalization nodes, and per-channel Add/Sub/Mul/Div (biases, batch norm written out as
+ * arithmetic) folded into the Conv before them (QLinearConv takes an int32 bias, never a float op
+ * after it); MatMul + bias as Gemm; kd's ReLU6 (Greater/Relu/Where) as Clip; its global mean
+ * (ReduceSum / product of the shape) as GlobalAveragePool; its 2-D max pooling (Reshape to windows
+ * + ReduceMax) as MaxPool. Each rewrite keeps the function (up to float rounding); shape
+ * conditions are checked against the tensor shapes of a run at batch 1.
  */
 
 import { create } from "@bufbuild/protobuf";

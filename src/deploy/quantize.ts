@@ -1,13 +1,9 @@
 /**
  * Int8 quantisation of ONNX classifiers, in TypeScript (ONNX Runtime's quantiser is Python-only).
  *
- * Static (QDQ): every MatMul, Gemm and Conv whose weight is an initializer gets
- * - its weight stored as int8 with one scale per output channel (symmetric: s_c = max|W_c| / 127,
- *   q = round(W / s_c) in [-127, 127]) and read through DequantizeLinear(axis = channel axis);
- * - its activation input passed through QuantizeLinear → DequantizeLinear with a uint8 scale and
- *   zero point from the range [min(0, lo), max(0, hi)] the activation took on calibration data
- *   (found by running a copy of the model that outputs those tensors).
- * ONNX Runtime fuses the DQ → MatMul/Conv patterns into integer kernels.
+ * Static (QDQ, src/deploy/qdq.ts): int8 weights per output channel, int32 biases, and every
+ * activation between integer-capable ops quantised once, placed so that ONNX Runtime fuses the
+ * graph into integer kernels (QLinearConv, QGemm, QLinearAdd, ...).
  *
  * Dynamic: each MatMul (and Gemm) with an initializer weight becomes DynamicQuantizeLinear on the
  * activation, MatMulInteger with the int8 weight, and a float rescale by s_a · s_w per column;
@@ -26,9 +22,12 @@ import {
   OnnxDataType,
   type TensorProto,
 } from "../onnx/proto.js";
-import { createSession, type SessionOptions } from "../runtime/session.js";
-import { ensure, KdError } from "../util/errors.js";
-import { withExtraOutputs } from "./graph.js";
+import type { SessionOptions } from "../runtime/session.js";
+import { ensure } from "../util/errors.js";
+import { quantizeStatic, quantizeWeight } from "./qdq.js";
+import { attrFloat, attrInt } from "./qdq-prepare.js";
+
+export { activationParams, calibrate, quantizeWeight } from "./qdq.js";
 
 export type QuantMode = "static" | "dynamic";
 
@@ -45,6 +44,8 @@ export interface QuantizeResult {
   /** Names (or op types and indices) of the nodes quantised, and of those left in float. */
   readonly quantized: readonly string[];
   readonly skipped: readonly string[];
+  /** Static mode: the nodes left in float, each with the reason. */
+  readonly float?: readonly { readonly node: string; readonly reason: string }[];
 }
 
 /** A node whose weight (input 1) can be quantised, with the axis of its output channels. */
@@ -55,14 +56,6 @@ interface Target {
   readonly axis: number;
 }
 
-const attrInt = (n: NodeProto, name: string, dflt: number): number => {
-  const a = n.attribute.find((x) => x.name === name);
-  return a === undefined ? dflt : Number(a.i);
-};
-const attrFloat = (n: NodeProto, name: string, dflt: number): number => {
-  const a = n.attribute.find((x) => x.name === name);
-  return a === undefined ? dflt : a.f;
-};
 const label = (n: NodeProto, i: number) => (n.name !== "" ? n.name : `${n.opType}#${i}`);
 
 /** The nodes whose weight is a float initializer of the expected rank. */
@@ -92,69 +85,6 @@ function findTargets(model: ModelProto, mode: QuantMode): { targets: Target[]; s
   return { targets, skipped };
 }
 
-/** Symmetric per-channel int8: scales[c] = max|W along channel c| / 127, q = round(W / scale). */
-export function quantizeWeight(
-  w: Float32Array,
-  dims: readonly number[],
-  axis: number,
-): { q: Int8Array; scales: Float32Array } {
-  const channels = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const chanOf = (i: number) => Math.floor(i / inner) % channels;
-  const maxAbs = new Float32Array(channels);
-  for (let i = 0; i < w.length; i++) maxAbs[chanOf(i)] = Math.max(maxAbs[chanOf(i)]!, Math.abs(w[i]!));
-  const scales = maxAbs.map((m) => (m > 0 ? m / 127 : 1));
-  const q = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++)
-    q[i] = Math.max(-127, Math.min(127, Math.round(w[i]! / scales[chanOf(i)]!)));
-  return { q, scales };
-}
-
-/** uint8 affine parameters covering [min(0, lo), max(0, hi)] (0 must be exact: ReLU zeros, padding). */
-export function activationParams(lo: number, hi: number): { scale: number; zeroPoint: number } {
-  const rmin = Math.min(0, lo);
-  const rmax = Math.max(0, hi);
-  const scale = rmax > rmin ? (rmax - rmin) / 255 : 1;
-  return { scale, zeroPoint: Math.max(0, Math.min(255, Math.round(-rmin / scale))) };
-}
-
-/** Min and max of each named tensor over the calibration data, run in batches. */
-export async function calibrate(
-  model: ModelProto,
-  names: readonly string[],
-  data: { readonly x: Float32Array; readonly n: number },
-  input: { readonly name: string; readonly shape: readonly number[] },
-  opts: SessionOptions = {},
-  batch = 500,
-): Promise<Map<string, [number, number]>> {
-  const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
-  const f = input.shape.reduce((a, b) => a * b, 1);
-  const ranges = new Map<string, [number, number]>(names.map((n) => [n, [Infinity, -Infinity]]));
-  try {
-    for (let s = 0; s < data.n; s += batch) {
-      const m = Math.min(batch, data.n - s);
-      const feed = {
-        data: data.x.subarray(s * f, (s + m) * f),
-        dims: [m, ...input.shape],
-        dtype: "float32" as const,
-      };
-      const res = await session.run({ [input.name]: feed }, [...names]);
-      for (const name of names) {
-        const v = res[name]!.data as Float32Array;
-        const r = ranges.get(name)!;
-        for (let i = 0; i < v.length; i++) {
-          const x = v[i]!;
-          if (x < r[0]) r[0] = x;
-          if (x > r[1]) r[1] = x;
-        }
-      }
-    }
-  } finally {
-    await session.release();
-  }
-  return ranges;
-}
-
 /** Quantises a copy of `source` (see the file comment); `source` is left as it was. */
 export async function quantizeModel(source: ModelProto, opts: QuantizeOptions = {}): Promise<QuantizeResult> {
   const mode = opts.mode ?? "static";
@@ -171,7 +101,24 @@ export async function quantizeModel(source: ModelProto, opts: QuantizeOptions = 
   const { targets, skipped } = findTargets(model, mode);
   ensure(targets.length > 0, "nothing to quantise: no MatMul, Gemm or Conv with a float initializer weight");
 
-  // Weights used by anything but a target stay in float beside their int8 copy.
+  if (mode === "static") {
+    ensure(
+      opts.calibration !== undefined && opts.input !== undefined,
+      "static quantisation needs calibration data",
+    );
+    ensure(opts.calibration.n > 0, "the calibration data is empty");
+    const res = await quantizeStatic(model, opts.calibration, opts.input, opts);
+    model.producerName = `${model.producerName} + kd quantize (${mode})`;
+    setMetadata(model, META.quantization, mode);
+    return {
+      model,
+      quantized: res.quantized,
+      skipped: res.float.map((f) => `${f.node} (${f.reason})`),
+      float: res.float,
+    };
+  }
+
+  // Dynamic: weights used by anything but a target stay in float beside their int8 copy.
   const targetNodes = new Set(targets.map((t) => t.node));
   const sharedWeights = new Set<string>();
   for (const n of g.node) if (!targetNodes.has(n)) for (const i of n.input) sharedWeights.add(i);
@@ -189,7 +136,7 @@ export async function quantizeModel(source: ModelProto, opts: QuantizeOptions = 
     let values = floatValues(t.weight);
     let axis = t.axis;
     let qDims = dims;
-    if (mode === "dynamic" && t.node.opType === "Gemm" && axis === 0) {
+    if (t.node.opType === "Gemm" && axis === 0) {
       // MatMulInteger wants B as [K, N]: store the transposed weight.
       const [rows, cols] = dims as [number, number];
       const tr = new Float32Array(values.length);
@@ -210,12 +157,7 @@ export async function quantizeModel(source: ModelProto, opts: QuantizeOptions = 
     newInits.push(
       rawTensor(names.q, DataType.INT8, qDims, q),
       rawTensor(names.scale, DataType.FLOAT, [scales.length], scales),
-      rawTensor(
-        names.zp,
-        DataType.INT8,
-        mode === "dynamic" ? [] : [scales.length],
-        new Int8Array(mode === "dynamic" ? 1 : scales.length),
-      ),
+      rawTensor(names.zp, DataType.INT8, [], new Int8Array(1)),
     );
     quantizedWeights.set(base, names);
     return names;
@@ -224,87 +166,33 @@ export async function quantizeModel(source: ModelProto, opts: QuantizeOptions = 
   const nodes: NodeProto[] = [];
   let fresh = 0;
   const uniq = (s: string) => `${s}_${fresh++}`;
-  if (mode === "static") {
-    const inputs = [...new Set(targets.map((t) => t.node.input[0]!))];
-    ensure(
-      opts.calibration !== undefined && opts.input !== undefined,
-      "static quantisation needs calibration data",
-    );
-    ensure(opts.calibration.n > 0, "the calibration data is empty");
-    const ranges = await calibrate(source, inputs, opts.calibration, opts.input, opts);
-    const dqOf = new Map<string, string>();
-    const activationDq = (name: string): string => {
-      let dq = dqOf.get(name);
-      if (dq !== undefined) return dq;
-      const [lo, hi] = ranges.get(name)!;
-      if (!(Number.isFinite(lo) && Number.isFinite(hi)))
-        throw new KdError(
-          `calibration gave no finite range for tensor "${name}" (NaN or ∞ in the model's activations)`,
-        );
-      const { scale, zeroPoint } = activationParams(lo, hi);
-      const s = `${name}_scale`;
-      const zp = `${name}_zero_point`;
-      newInits.push(
-        rawTensor(s, DataType.FLOAT, [], Float32Array.of(scale)),
-        rawTensor(zp, DataType.UINT8, [], Uint8Array.of(zeroPoint)),
-      );
-      const q = `${name}_quantized`;
-      dq = `${name}_dequantized`;
-      nodes.push(makeNode("QuantizeLinear", [name, s, zp], [q], {}, uniq(`${name}_QuantizeLinear`)));
-      nodes.push(makeNode("DequantizeLinear", [q, s, zp], [dq], {}, uniq(`${name}_DequantizeLinear`)));
-      dqOf.set(name, dq);
-      return dq;
-    };
-    const byNode = new Map(targets.map((t) => [t.node, t]));
-    for (const n of g.node) {
-      const t = byNode.get(n);
-      if (t !== undefined) {
-        const w = weightOf(t);
-        const wdq = `${t.weight.name}_dequantized`;
-        if (!nodes.some((x) => x.output[0] === wdq))
-          nodes.push(
-            makeNode(
-              "DequantizeLinear",
-              [w.q, w.scale, w.zp],
-              [wdq],
-              { axis: t.axis },
-              uniq(`${t.weight.name}_DequantizeLinear`),
-            ),
-          );
-        n.input[0] = activationDq(n.input[0]!);
-        n.input[1] = wdq;
-      }
+  const byNode = new Map(targets.map((t) => [t.node, t]));
+  for (const n of g.node) {
+    const t = byNode.get(n);
+    if (t === undefined) {
       nodes.push(n);
+      continue;
     }
-  } else {
-    const byNode = new Map(targets.map((t) => [t.node, t]));
-    for (const n of g.node) {
-      const t = byNode.get(n);
-      if (t === undefined) {
-        nodes.push(n);
-        continue;
-      }
-      const w = weightOf(t);
-      const a = n.input[0]!;
-      const out = n.output[0]!;
-      const base = uniq(n.name !== "" ? n.name : n.opType);
-      const [aq, as, azp] = [`${base}_a_quantized`, `${base}_a_scale`, `${base}_a_zero_point`];
+    const w = weightOf(t);
+    const a = n.input[0]!;
+    const out = n.output[0]!;
+    const base = uniq(n.name !== "" ? n.name : n.opType);
+    const [aq, as, azp] = [`${base}_a_quantized`, `${base}_a_scale`, `${base}_a_zero_point`];
+    nodes.push(
+      makeNode("DynamicQuantizeLinear", [a], [aq, as, azp], {}, `${base}_DynamicQuantizeLinear`),
+      makeNode("MatMulInteger", [aq, w.q, azp, w.zp], [`${base}_int32`], {}, `${base}_MatMulInteger`),
+      makeNode("Cast", [`${base}_int32`], [`${base}_float`], { to: DataType.FLOAT }, `${base}_Cast`),
+      makeNode("Mul", [as, w.scale], [`${base}_scales`], {}, `${base}_Scales`),
+    );
+    const c = n.opType === "Gemm" ? n.input[2] : undefined;
+    if (c !== undefined && c !== "") {
+      const beta = attrFloat(n, "beta", 1);
+      ensure(beta === 1, () => `cannot quantise ${label(n, 0)} dynamically: Gemm with beta ${beta}`);
       nodes.push(
-        makeNode("DynamicQuantizeLinear", [a], [aq, as, azp], {}, `${base}_DynamicQuantizeLinear`),
-        makeNode("MatMulInteger", [aq, w.q, azp, w.zp], [`${base}_int32`], {}, `${base}_MatMulInteger`),
-        makeNode("Cast", [`${base}_int32`], [`${base}_float`], { to: DataType.FLOAT }, `${base}_Cast`),
-        makeNode("Mul", [as, w.scale], [`${base}_scales`], {}, `${base}_Scales`),
+        makeNode("Mul", [`${base}_float`, `${base}_scales`], [`${base}_product`], {}, `${base}_Rescale`),
+        makeNode("Add", [`${base}_product`, c], [out], {}, `${base}_Bias`),
       );
-      const c = n.opType === "Gemm" ? n.input[2] : undefined;
-      if (c !== undefined && c !== "") {
-        const beta = attrFloat(n, "beta", 1);
-        ensure(beta === 1, () => `cannot quantise ${label(n, 0)} dynamically: Gemm with beta ${beta}`);
-        nodes.push(
-          makeNode("Mul", [`${base}_float`, `${base}_scales`], [`${base}_product`], {}, `${base}_Rescale`),
-          makeNode("Add", [`${base}_product`, c], [out], {}, `${base}_Bias`),
-        );
-      } else nodes.push(makeNode("Mul", [`${base}_float`, `${base}_scales`], [out], {}, `${base}_Rescale`));
-    }
+    } else nodes.push(makeNode("Mul", [`${base}_float`, `${base}_scales`], [out], {}, `${base}_Rescale`));
   }
 
   g.node = nodes;

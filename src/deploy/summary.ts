@@ -16,7 +16,7 @@ export interface ModelSummary {
   readonly path: string;
   readonly input: { readonly name: string; readonly shape: readonly number[] };
   readonly output: { readonly name: string; readonly classes: number };
-  /** Weights and biases: elements of float and 8-bit initializers, quantisation scales and zero points excluded. */
+  /** Weights and biases: elements of float and 8-bit initializers (and int32 quantised biases), quantisation scales and zero points excluded. */
   readonly parameters: number;
   /** Size of the file. */
   readonly bytes: number;
@@ -52,8 +52,17 @@ export function countParameters(model: ModelProto): number {
     OnnxDataType.INT8,
     OnnxDataType.UINT8,
   ]);
+  // Static int8 stores biases as int32 read by a DequantizeLinear.
+  const dequantized = new Set(
+    g.node.filter((nd) => nd.opType === "DequantizeLinear").map((nd) => nd.input[0]),
+  );
   let n = 0;
-  for (const t of g.initializer) if (counted.has(t.dataType) && !overhead.has(t.name)) n += count(t.dims);
+  for (const t of g.initializer)
+    if (
+      (counted.has(t.dataType) || (t.dataType === OnnxDataType.INT32 && dequantized.has(t.name))) &&
+      !overhead.has(t.name)
+    )
+      n += count(t.dims);
   return n;
 }
 

@@ -223,7 +223,12 @@ describe("kd quantize and kd summary on the command line", () => {
     ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/quantised 3 node\(s\) \(static QDQ, per-channel weights\)/);
+    expect(r.stdout).toMatch(
+      /quantised 3 node\(s\) \(static QDQ, per-channel weights\); no op left in float\n/,
+    );
+    expect(r.stdout).toMatch(
+      /int8 speed-up \(float ms ÷ int8 ms\): \d+\.\d\d× at batch 1 \(\d+\.\d+ ÷ \d+\.\d+\), \d+\.\d\d× at batch 128/,
+    );
     expect(r.stdout).toMatch(/file size .*×/);
     expect(r.stdout).toMatch(/accuracy .*on mnist-test \(10000\).* pp/);
     expect(existsSync(out)).toBe(true);

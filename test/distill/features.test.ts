@@ -11,15 +11,18 @@ import {
   liveFeatureTeacher,
 } from "../../src/distill/features.js";
 import { cachedTeacher, Teachers } from "../../src/distill/teacher.js";
+import { loadSpec } from "../../src/experiment/load.js";
 import type { RunSpec } from "../../src/experiment/schema.js";
 import { initParam } from "../../src/nn/layers.js";
 import { cnn } from "../../src/nn/model.js";
 import { buildModel } from "../../src/nn/registry.js";
 import type { ObjectiveSpec } from "../../src/objectives/index.js";
+import { executeSpec } from "../../src/runner/execute.js";
 import { checkpointIdentity, fingerprintOf, runIdentity } from "../../src/runner/identity.js";
 import { saveModel } from "../../src/train/forward.js";
 import { Rng } from "../../src/util/rng.js";
 import { mnistTrain } from "../helpers/mnist.js";
+import { tinySpec, writeSpec } from "../helpers/specs.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kd-features-"));
 const path = join(tmp, "teacher.onnx");
@@ -79,6 +82,17 @@ describe("feature objectives' names and shapes", () => {
     );
   });
 
+  it("reads one teacher's tensors: an ensemble is refused in one line", async () => {
+    const two = await Teachers.load({ paths: [path, path] });
+    try {
+      await expect(
+        FeatureTeacher.load(two, student, withTerm("hints", "t14", "stage2.block1")),
+      ).rejects.toThrow(/^hints reads one teacher's tensors; this run has 2 teachers$/);
+    } finally {
+      await two.release();
+    }
+  });
+
   it("gives the same rows live (per batch) and cached (once), within a cap refused in one line beyond", async () => {
     const ft = await FeatureTeacher.load(teachers, student, withTerm("hints", "t14", "stage2.block1"));
     try {
@@ -134,5 +148,40 @@ describe("a feature term in a run's identity", () => {
     // The cap changes where features are kept, never the numbers: not part of the identity.
     const capped = { ...run("t14"), featureCap: 4 } as RunSpec;
     expect(fingerprintOf(runIdentity(capped, catalog, []))).toBe(fingerprintOf(a));
+  });
+});
+
+describe("a spec run with a feature term", () => {
+  it("distils from the spec's own teacher run with a hint, through the runner the queue's workers use", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kd-feature-spec-"));
+    const spec = tinySpec({
+      data: {
+        all: { source: { kind: "mnist", split: "train" } },
+        train: { from: "all", take: { count: 300, seed: 1 } },
+        test: { source: { kind: "mnist", split: "test" }, first: 200 },
+      },
+      defaults: { train: "train", test: "test", lr: 0.05, epochs: 1, batchSize: 50 },
+      runs: {
+        teacher: { model: { kind: "cnn", channels: [8] }, seed: 1 },
+        hinted: {
+          model: { kind: "cnn", channels: [4] },
+          teachers: ["teacher"],
+          // t9: the teacher's pooled first block, [8, 14, 14]; conv1: the student's, [4, 14, 14].
+          objective: {
+            kind: "kd",
+            temperature: 4,
+            plus: [{ kind: "hints", teacherTensor: "t9", studentLayer: "conv1" }],
+          },
+          featureCap: 0.5,
+          seed: 2,
+        },
+      },
+    });
+    const results = await executeSpec(loadSpec(writeSpec(dir, spec)), { outDir: dir, threads: 1 });
+    const run = results.runs.hinted!;
+    expect(results.failed).toEqual({});
+    expect(run.objective).toBe("soft targets T=4 (w=0.5) + 1·(hints conv1 → t9)");
+    expect(Object.keys(run.history[0]!.parts)).toEqual(["kd.soft", "kd.hard", "hints.hint"]);
+    expect(run.history[0]!.parts["hints.hint"]).toBeGreaterThan(0);
   });
 });

@@ -71,22 +71,15 @@ const close = (a: readonly number[], b: readonly number[], digits = 10) => {
 describe("FitNets hints", () => {
   const w = `${regressorName(PAIR)}.weight`;
   const b = `${regressorName(PAIR)}.bias`;
+  /** The hint from graph inputs named s, t, and the regressor's weight and bias. */
+  const hinted = (x: Map<string, Tensor>) =>
+    built(hints, PAIR, x.get("s")!, x.get("t")!, new Map([w, b].map((k) => [k, x.get(k)!])));
 
   it("[N, D] → [N, D']: the mean squared error of s·W + b against t, and its gradients, worked by hand", async () => {
     // r = s·W + b = [[1.5, 2, 0], [0.5, −1, 1]]; r − t = [[0.5, 0, −1], [0.5, −1, 1]]: 3.5 / 6.
     // dL/dr = 2(r − t)/6; dL/dW = sᵀ·dL/dr; dL/db = Σ over rows of dL/dr.
     const r = await evaluate(
-      (x) =>
-        built(
-          hints,
-          PAIR,
-          x.get("s")!,
-          x.get("t")!,
-          new Map([
-            [w, x.get(w)!],
-            [b, x.get(b)!],
-          ]),
-        ),
+      hinted,
       {
         s: { data: [1, 2, 0, -1], dims: [2, 2] },
         t: { data: [1, 2, 1, 0, 0, 0], dims: [2, 3] },
@@ -105,17 +98,7 @@ describe("FitNets hints", () => {
   it("[N, C, H, W] → [N, C', H, W]: a 1×1 convolution, worked by hand; gradients equal finite differences (float32: ONNX Runtime has no float64 Conv)", async () => {
     // Channels [1, 2] and [3, −1], W = [0.5, 1], b = 0.25: r = [3.75, 0.25]; t = [4, 0]: (0.0625 + 0.0625)/2.
     const r = await evaluate(
-      (x) =>
-        built(
-          hints,
-          PAIR,
-          x.get("s")!,
-          x.get("t")!,
-          new Map([
-            [w, x.get(w)!],
-            [b, x.get(b)!],
-          ]),
-        ),
+      hinted,
       {
         s: { data: [1, 2, 3, -1], dims: [1, 2, 1, 2] },
         t: { data: [4, 0], dims: [1, 1, 1, 2] },

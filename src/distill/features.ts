@@ -107,7 +107,8 @@ export class FeatureTeacher {
     const m = this.member;
     const feed = { data: x, dims: [n, ...m.exampleShape], dtype: "float32" as const };
     try {
-      return await this.session.run({ [m.inputName]: feed }, [m.outputName, ...names]);
+      // A set: a tensor named may be the logits output itself.
+      return await this.session.run({ [m.inputName]: feed }, [...new Set([m.outputName, ...names])]);
     } catch (e) {
       throw new KdError(`${m.path}: ONNX Runtime cannot run it (${cleanOrtMessage((e as Error).message)})`);
     }

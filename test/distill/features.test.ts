@@ -166,11 +166,11 @@ describe("a spec run with a feature term", () => {
         hinted: {
           model: { kind: "cnn", channels: [4] },
           teachers: ["teacher"],
-          // t9: the teacher's pooled first block, [8, 14, 14]; conv1: the student's, [4, 14, 14].
+          // The teacher's first block, [8, 14, 14] (its ONNX tensor goes by the layer's name), and the student's, [4, 14, 14].
           objective: {
             kind: "kd",
             temperature: 4,
-            plus: [{ kind: "hints", teacherTensor: "t9", studentLayer: "conv1" }],
+            plus: [{ kind: "hints", teacherTensor: "conv1", studentLayer: "conv1" }],
           },
           featureCap: 0.5,
           seed: 2,
@@ -180,7 +180,7 @@ describe("a spec run with a feature term", () => {
     const results = await executeSpec(loadSpec(writeSpec(dir, spec)), { outDir: dir, threads: 1 });
     const run = results.runs.hinted!;
     expect(results.failed).toEqual({});
-    expect(run.objective).toBe("soft targets T=4 (w=0.5) + 1·(hints conv1 → t9)");
+    expect(run.objective).toBe("soft targets T=4 (w=0.5) + 1·(hints conv1 → conv1)");
     expect(Object.keys(run.history[0]!.parts)).toEqual(["kd.soft", "kd.hard", "hints.hint"]);
     expect(run.history[0]!.parts["hints.hint"]).toBeGreaterThan(0);
   });

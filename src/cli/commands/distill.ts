@@ -56,7 +56,7 @@ const TEACHER_KINDS = OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].teacher && !OB
 const FEATURE_KINDS = OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].feature);
 /** The names a student's layers go by, for the feature flags' help. */
 const LAYER_NAMES =
-  "student layers: cnn conv1, conv2...; resnet stem, stage1.block1, ..., pool; mobilenet stem, block1, ..., pool; mlp fc1...; layers l1, l2...";
+  "LAYER: cnn conv1, conv2...; resnet stem, stage1.block1, ..., pool; mobilenet stem, block1, ..., pool; mlp fc1...; layers l1, l2... (kd summary --tensors lists them in a model kd exported)";
 
 /** A parameter's flag: `softWeight` → `--soft-weight`. */
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

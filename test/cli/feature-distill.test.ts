@@ -89,6 +89,8 @@ describe("kd distill with feature terms", () => {
     expect(exported.initializer.length).toBeGreaterThan(0);
     expect(exported.initializer.filter((t) => t.name.includes("hints"))).toEqual([]);
     expect(exported.input.map((i) => i.name)).toEqual(["input"]);
+    // Its layers' outputs go by the names the hint used (kd summary --tensors lists them).
+    expect(exported.node.flatMap((n) => n.output)).toContain("stage2.block1");
     // Resumed for a third epoch: the first two are the checkpoint's, not trained again.
     const again = await kd(args("h.onnx", 3, ["--hints", "t14=stage2.block1", ...ck, "--resume"]));
     expect(again.code, again.stderr).toBe(0);

@@ -93,7 +93,11 @@ export class FeatureTeacher {
     const out = await this.runBlock(new Float32Array(2 * m.features), 2, names);
     return new Map(
       names.map((n) => {
-        const dims = out[n]!.dims;
+        const { dims, data } = out[n]!;
+        if (!(data instanceof Float32Array))
+          throw new KdError(
+            `${m.path}: tensor "${n}" is not float32; feature objectives read float32 tensors`,
+          );
         if (dims[0] !== 2 || dims.length < 2)
           throw new KdError(
             `${m.path}: tensor "${n}" is [${dims.join(", ")}] for a batch of 2; kd reads tensors [N, ...] whose first dim is the batch`,

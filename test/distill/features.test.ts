@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataCatalog } from "../../src/data/sources.js";
+import { listTensors } from "../../src/deploy/tensors.js";
 import {
   cachedFeatureTeacher,
   checkFeatureCap,
@@ -67,6 +68,29 @@ describe("feature objectives' names and shapes", () => {
     ).rejects.toThrow(
       /^no layer "stage2\.blok1" in the student resnet:8 \(closest: stage2\.block1, stage1\.block1, stage3\.block1\)$/,
     );
+  });
+
+  it("a tensor without a batch dim, or not float32, is one line", async () => {
+    // A resnet teacher: its global pooling computes H·W from the tensor's shape (int64, then float32 [2]).
+    const r8 = join(tmp, "resnet.onnx");
+    const w = [...student.params, ...(student.buffers ?? [])].map((p) =>
+      "fan" in p ? [p.name, initParam(p, new Rng(2))] : [p.name, new Float32Array(p.shape[0]!).fill(p.init)],
+    );
+    saveModel(r8, student, new Map(w as [string, Float32Array][]));
+    const list = (await listTensors(r8)).tensors;
+    const notFloat = list.find((t) => t.type !== "float32")!.name;
+    const noBatch = list.find((t) => t.type === "float32" && t.shape?.[0] !== "N")!.name;
+    const resnet = await Teachers.load({ paths: [r8] });
+    try {
+      await expect(FeatureTeacher.load(resnet, student, withTerm("hints", notFloat, "pool"))).rejects.toThrow(
+        /is not float32; feature objectives read float32 tensors$/,
+      );
+      await expect(FeatureTeacher.load(resnet, student, withTerm("hints", noBatch, "pool"))).rejects.toThrow(
+        /for a batch of 2; kd reads tensors \[N, \.\.\.\] whose first dim is the batch$/,
+      );
+    } finally {
+      await resnet.release();
+    }
   });
 
   it("spatial sizes that differ are one line with both shapes (hints and attention)", async () => {

@@ -1,11 +1,18 @@
 /** Distillation as one call: load teachers, build the teacher-logit source, train the student on soft targets. */
 import { augments } from "../data/augment.js";
 import type { Dataset } from "../data/dataset.js";
-import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
+import { featureUses, type ObjectiveSpec, objective as obj } from "../objectives/index.js";
 import { type JobOptions, type JobResult, runJob } from "../train/run.js";
 import type { TeacherProvider } from "../train/trainer.js";
 import { KdError } from "../util/errors.js";
 import { type CacheKeyParts, type CacheStatus, cachedLogits, cacheKey, cachePath } from "./cache.js";
+import {
+  cachedFeatureTeacher,
+  checkFeatureCap,
+  DEFAULT_FEATURE_CAP,
+  FeatureTeacher,
+  liveFeatureTeacher,
+} from "./features.js";
 import { cachedTeacher, liveTeacher, type TeacherSpec, Teachers } from "./teacher.js";
 
 export interface DistillOptions extends Omit<JobOptions, "teacher"> {
@@ -16,6 +23,8 @@ export interface DistillOptions extends Omit<JobOptions, "teacher"> {
   readonly cacheDir?: string;
   /** Never cache: run the teacher on every batch (the behaviour with augmentation). */
   readonly noCache?: boolean;
+  /** Bytes the teacher's features (feature objectives) may take when cached in memory (default 1 GiB). */
+  readonly featureCap?: number;
 }
 
 export type TeacherMode =
@@ -75,6 +84,10 @@ export async function teacherCacheFor(
   };
 }
 
+/** Whether the teacher runs on every batch: inputs that change between epochs, or no cache asked for. */
+const live = (o: Pick<DistillOptions, "jitter" | "augment" | "noCache">): boolean =>
+  augments(o) || o.noCache === true;
+
 /**
  * The teacher-logit source for a transfer set. Inputs that change between epochs (jitter, crops,
  * flips, mixup) need the teacher on every batch, where it sees exactly the augmented batch the student
@@ -90,8 +103,7 @@ export async function teacherSource(
   >,
 ): Promise<{ provider: TeacherProvider; mode: TeacherMode }> {
   const T = obj.temperature(o.objective);
-  if (augments(o) || o.noCache)
-    return { provider: liveTeacher(teachers, T, transfer.rawScale), mode: { kind: "live" } };
+  if (live(o)) return { provider: liveTeacher(teachers, T, transfer.rawScale), mode: { kind: "live" } };
   const compute = () => teachers.logits(transfer.x, transfer.n, T, transfer.rawScale);
   if (!o.cacheDir)
     return {
@@ -110,20 +122,29 @@ export async function distill(o: DistillOptions): Promise<JobResult & { teacherM
   if (!obj.teacher(o.objective))
     throw new KdError(`the ${o.objective.kind} objective does not learn from a teacher`);
   const teachers = await Teachers.load(o.teachers);
+  let features: FeatureTeacher | undefined;
   try {
     teachers.checkFits(o.train, o.model.numClasses);
+    // Names and shapes are checked here, before any teacher logit is computed or cached.
+    if (featureUses(o.objective).length > 0) {
+      features = await FeatureTeacher.load(teachers, o.model, o.objective, o.teachers);
+      if (!live(o)) checkFeatureCap(features, o.train.n, o.featureCap ?? DEFAULT_FEATURE_CAP);
+    }
     let mode: TeacherMode = { kind: "live" };
-    const { teachers: _t, cacheDir: _c, noCache: _n, ...job } = o;
+    const { teachers: _t, cacheDir: _c, noCache: _n, featureCap: _f, ...job } = o;
     const res = await runJob({
       ...job,
       teacher: async (transfer) => {
         const src = await teacherSource(teachers, transfer, o);
         mode = src.mode;
-        return src.provider;
+        if (!features) return src.provider;
+        if (src.mode.kind === "live") return liveFeatureTeacher(features, teachers.id, transfer.rawScale);
+        return cachedFeatureTeacher(src.provider, features, transfer, o.featureCap ?? DEFAULT_FEATURE_CAP);
       },
     });
     return { ...res, teacherMode: mode };
   } finally {
+    await features?.release();
     await teachers.release();
   }
 }

@@ -66,6 +66,8 @@ export const runSchema = z
     grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
     /** Cache the teacher's logits on disk when the inputs do not change between epochs. */
     cache: z.boolean().default(true),
+    /** GiB the teacher's features (hints, attention) may take when cached in memory (default 1). */
+    featureCap: z.number().positive().max(1024).optional(),
     /** Where files go (for one-run specs from `kd train`/`kd distill`); default: inside the output folder. */
     out: z.string().min(1).optional(),
     /** A checkpoint path, or false for none. */

@@ -18,6 +18,8 @@ export type BufferSpec = NonNullable<Model["buffers"]>[number];
 
 /** One stage of a classifier's body: its parameters and its step on the running activations. */
 export interface Block {
+  /** Its output's name for feature objectives (see ForwardOptions.taps); absent: not exposed. */
+  readonly name?: string;
   readonly params: readonly ParamSpec[];
   /** Buffers it reads (from the ParamMap) and, in a training forward, sets in `opts.updates`. */
   readonly buffers?: readonly BufferSpec[];
@@ -46,6 +48,7 @@ function foldAll(blocks: readonly Block[], w: ReadonlyMap<string, Float32Array>)
 /** A fully connected ReLU layer `name` (He init, max-norm constrained), with hidden dropout after it. */
 export function denseBlock(name: string, fanIn: number, fanOut: number): Block {
   return {
+    name,
     params: denseParams(name, fanIn, fanOut, "he", true),
     apply: (h, p) => o.relu(dense(h, p, name)),
     dropAfter: true,
@@ -56,6 +59,7 @@ export function denseBlock(name: string, fanIn: number, fanOut: number): Block {
 export function convBlock(name: string, cin: number, cout: number): Block {
   const fan: [number, number] = [cin * 9, cout * 9];
   return {
+    name,
     params: [
       { name: `${name}.weight`, shape: [cout, cin, 3, 3], init: "he", fan, unitAxes: [1, 2, 3], decay: true },
       { name: `${name}.bias`, shape: [cout, 1, 1], init: "zeros", fan, decay: false },
@@ -120,6 +124,7 @@ export function classifier(m: ClassifierLayout): Model {
       let salt = 0;
       for (const b of blocks) {
         h = b.apply(h, p, opts);
+        if (b.name) opts.taps?.set(b.name, h);
         if (drop && b.dropAfter) h = dropout(h, reg.hiddenDropout, needSeed(opts), ++salt);
       }
       return dense(h, p, "out");
@@ -140,6 +145,9 @@ export function composite(parts: readonly Block[], apply: Block["apply"]): Block
     apply,
   };
 }
+
+/** `block` with its output exposed as `name` (see ForwardOptions.taps). */
+export const named = (name: string, block: Block): Block => ({ ...block, name });
 
 /** Blocks applied in order, as one block. */
 export const sequence = (...blocks: Block[]): Block =>
@@ -276,4 +284,8 @@ export function foldBatchNorm(
 }
 
 /** Global average pooling to [N, C], with hidden dropout after it (a convnet's features before its head). */
-export const globalPoolBlock = (): Block => step((h) => L.globalAvgPool(h, "pool"), true);
+export const globalPoolBlock = (): Block =>
+  named(
+    "pool",
+    step((h) => L.globalAvgPool(h, "pool"), true),
+  );

@@ -26,6 +26,11 @@ export interface ForwardOptions {
    * weights then come from Model.foldWeights instead of the parameters and buffers.
    */
   readonly folded?: boolean;
+  /**
+   * Where a forward records its named layers' outputs (Block.name), for objectives that match a
+   * student layer to a teacher tensor (FitNets hints, attention transfer); absent: none recorded.
+   */
+  readonly taps?: Map<string, Tensor>;
 }
 
 /** One weight of a model's export form: its name, shape and values. */

@@ -6,10 +6,13 @@
  * A new objective: its file, one key in ObjectiveParams and OBJECTIVES, and its test.
  */
 import * as z from "zod/mini";
+import type { ParamSpec } from "../nn/layers.js";
 import { KdError } from "../util/errors.js";
+import { attention } from "./attention.js";
 import { ce } from "./ce.js";
 import { dist } from "./dist.js";
 import { dkd } from "./dkd.js";
+import { hints } from "./hints.js";
 import { kd } from "./kd.js";
 import { lskd } from "./lskd.js";
 import { match } from "./match.js";
@@ -17,7 +20,7 @@ import { type PlusTerm, plusParam, type SingleCalls, sumCalls } from "./sum.js";
 import type { ObjectiveDef } from "./types.js";
 
 export type { PlusTerm } from "./sum.js";
-export type { NetTensors, ObjectiveDef, ObjectiveInputs, ObjectiveTerms } from "./types.js";
+export type { FeatureDef, NetTensors, ObjectiveDef, ObjectiveInputs, ObjectiveTerms } from "./types.js";
 
 /** Each objective's parameters. */
 export interface ObjectiveParams {
@@ -27,6 +30,8 @@ export interface ObjectiveParams {
   dkd: { temperature: number; alpha: number; beta: number; warmup: number; ceWeight: number };
   lskd: { temperature: number; kdWeight: number; ceWeight: number };
   dist: { temperature: number; beta: number; gamma: number; ceWeight: number };
+  hints: { teacherTensor: string; studentLayer: string };
+  attention: { teacherTensor: string; studentLayer: string; beta: number };
 }
 export type ObjectiveKind = keyof ObjectiveParams;
 /** One entry's spec: its kind and parameters. */
@@ -43,6 +48,8 @@ export const OBJECTIVES: { readonly [K in ObjectiveKind]: ObjectiveDef<K> } = {
   dkd,
   lskd,
   dist,
+  hints,
+  attention,
 };
 
 export const OBJECTIVE_KINDS = Object.keys(OBJECTIVES) as ObjectiveKind[];
@@ -117,3 +124,51 @@ export const objective = {
   build: either(one.build, sum.build),
   describe: either(one.describe, sum.describe),
 };
+
+/** One feature term of a spec (its entry or a `plus` term): which teacher tensor and student layer it reads. */
+export interface FeatureUse {
+  readonly kind: ObjectiveKind;
+  readonly teacherTensor: string;
+  readonly studentLayer: string;
+}
+
+const termsOf = (s: ObjectiveSpec): readonly SingleObjective[] => [s, ...(s.plus ?? [])];
+
+/** The feature terms of a spec, in order (none for logit objectives). */
+export function featureUses(s: ObjectiveSpec): FeatureUse[] {
+  return termsOf(s).flatMap((t) => {
+    const f = objectiveDef(t).feature;
+    if (!f) return [];
+    const { teacherTensor, studentLayer } = f.names(t as never);
+    return [{ kind: t.kind, teacherTensor, studentLayer }];
+  });
+}
+
+/** The teacher tensors a spec's feature terms read, each once, in order. */
+export const teacherTensors = (s: ObjectiveSpec): string[] => [
+  ...new Set(featureUses(s).map((u) => u.teacherTensor)),
+];
+
+/**
+ * Checks each feature term's per-example shapes (one line naming both where they cannot match)
+ * and returns the parameters the terms train with the student, each once. The names must be
+ * known in both maps (distill/features.ts refuses unknown ones first, naming the closest).
+ */
+export function featureParams(
+  s: ObjectiveSpec,
+  student: ReadonlyMap<string, readonly number[]>,
+  teacher: ReadonlyMap<string, readonly number[]>,
+): ParamSpec[] {
+  const out = new Map<string, ParamSpec>();
+  for (const t of termsOf(s)) {
+    const f = objectiveDef(t).feature;
+    if (!f) continue;
+    const { teacherTensor, studentLayer } = f.names(t as never);
+    const [ss, ts] = [student.get(studentLayer), teacher.get(teacherTensor)];
+    if (!ss) throw new KdError(`the student has no layer "${studentLayer}"`);
+    if (!ts) throw new KdError(`no shape known for the teacher tensor "${teacherTensor}"`);
+    f.check(t as never, ss, ts);
+    for (const p of f.params(t as never, ss, ts)) out.set(p.name, p);
+  }
+  return [...out.values()];
+}

@@ -4,6 +4,7 @@
 import * as z from "zod/mini";
 import * as o from "../ir/ops.js";
 import type { Tensor } from "../ir/tensor.js";
+import type { ParamSpec } from "../nn/layers.js";
 import type { ObjectiveKind, ObjectiveParams } from "./index.js";
 
 /** One network's side of the step graph: its logits and named intermediate tensors. */
@@ -25,6 +26,22 @@ export interface ObjectiveInputs {
   readonly teacher: NetTensors | undefined;
   /** A per-step scalar multiplying the distillation part (see `warmup`); present when declared. */
   readonly scale: Tensor | undefined;
+  /** The objectives' own trainable parameters by name (see FeatureDef.params), where any are declared. */
+  readonly params?: { get(name: string): Tensor };
+}
+
+/**
+ * What a feature objective adds to an entry: the teacher tensor and student layer it matches, the
+ * shapes it accepts and the parameters it trains with the student (a regressor), which are
+ * optimised, checkpointed and resumed with the student's and never exported.
+ */
+export interface FeatureDef<P> {
+  /** The teacher's ONNX tensor and the student's layer (Block.name) it reads. */
+  names(p: P): { readonly teacherTensor: string; readonly studentLayer: string };
+  /** Refuses, in one line naming both shapes, per-example shapes it cannot match. */
+  check(p: P, student: readonly number[], teacher: readonly number[]): void;
+  /** Its parameters for these per-example shapes (none: []); their names are unique to its names. */
+  params(p: P, student: readonly number[], teacher: readonly number[]): ParamSpec[];
 }
 
 export interface ObjectiveTerms {
@@ -52,6 +69,8 @@ export interface ObjectiveDef<K extends ObjectiveKind> {
   readonly warmup?: (p: ObjectiveParams[K], epoch: number) => number;
   build(p: ObjectiveParams[K], x: ObjectiveInputs): ObjectiveTerms;
   describe(p: ObjectiveParams[K]): string;
+  /** Present for objectives on intermediate tensors (they also need a teacher). */
+  readonly feature?: FeatureDef<ObjectiveParams[K]>;
 }
 
 /** total = w·soft + (1 − w)·hard, or the soft term alone when there are no labels (or w = 1). */
@@ -78,3 +97,9 @@ export const weight = (d: number) => z._default(z.number().check(z.minimum(0), z
 export const temperature = (d: number) => z._default(z.number().check(z.positive(), z.maximum(1000)), d);
 /** A non-negative loss weight, default `d`. */
 export const lossWeight = (d: number) => z._default(z.number().check(z.minimum(0), z.maximum(1000)), d);
+
+/** A tensor name: a teacher's ONNX tensor or a student's layer. */
+export const tensorName = z.string().check(z.minLength(1), z.maxLength(1000));
+
+/** "[64, 8, 8]". */
+export const shapeText = (s: readonly number[]): string => `[${s.join(", ")}]`;

@@ -31,6 +31,11 @@ export interface ModelSpec {
   readonly docString?: string;
   /** Default OPSET (training graphs). */
   readonly opset?: number;
+  /**
+   * Names for intermediate results (an exported model's layer outputs, so `kd summary --tensors`
+   * lists them by name); a name an input, an initializer or an output has is not given again.
+   */
+  readonly names?: ReadonlyMap<Tensor, string>;
 }
 
 /**
@@ -79,6 +84,16 @@ export function buildModel(spec: ModelSpec): ModelProto {
     if (t.source.kind === "op" && !names.has(t.id)) names.set(t.id, name);
     else aliases.push([name, t.id.toString()]);
   }
+  const taken = new Set([
+    ...outNames,
+    ...spec.inputs.map((t) => t.name),
+    ...[...inits.keys()].map((t) => t.name),
+  ]);
+  for (const [t, name] of spec.names ?? [])
+    if (t.source.kind === "op" && !names.has(t.id) && !taken.has(name)) {
+      names.set(t.id, name);
+      taken.add(name);
+    }
   const nameOf = (t: Tensor) => names.get(t.id) ?? t.name;
 
   const nodes: NodeProto[] = [];

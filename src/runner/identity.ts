@@ -33,7 +33,7 @@ export interface RunIdentity {
 export type CheckpointIdentity = NonNullable<TrainConfig["identity"]>;
 
 /** Settings that change where files go or how fast, never the numbers: left out of identities. */
-const NOT_RESULTS = ["out", "checkpoint", "log", "cache", "metadata", "grid", "seeds"] as const;
+const NOT_RESULTS = ["out", "checkpoint", "log", "cache", "featureCap", "metadata", "grid", "seeds"] as const;
 
 /** A run's identity from its resolved settings, its data's content and its teachers' identities. */
 export function runIdentity(

@@ -142,6 +142,7 @@ export class LocalRunner implements Runner {
         ...job,
         teachers: teacherSpecFor(planned, task.teacherFiles, this.o.threads),
         ...(r.cache && this.o.cacheDir ? { cacheDir: this.o.cacheDir } : r.cache ? {} : { noCache: true }),
+        ...(r.featureCap !== undefined ? { featureCap: r.featureCap * 2 ** 30 } : {}),
       });
       teacher = d.teacherMode.kind === "live" ? "run on every batch" : `cached (${d.teacherMode.status})`;
       res = d;

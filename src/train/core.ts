@@ -26,9 +26,18 @@ export interface TeacherProvider {
   readonly id: string;
   /**
    * Logits of the batch's examples: `indices` are rows of the transfer set, `x` holds them as
-   * the student sees them (after jitter). Written into `out` ([size, classes]).
+   * the student sees them (after jitter). Written into `out` ([size, classes]), and the tensors
+   * of `features` into `features` ([size, ...shape] each by name) when asked for.
    */
-  logits(indices: Int32Array, x: Float32Array, size: number, out: Float32Array): Promise<void>;
+  logits(
+    indices: Int32Array,
+    x: Float32Array,
+    size: number,
+    out: Float32Array,
+    features?: ReadonlyMap<string, Float32Array>,
+  ): Promise<void>;
+  /** The intermediate tensors it provides for feature objectives, by name, with their shapes per example. */
+  readonly features?: ReadonlyMap<string, readonly number[]>;
 }
 
 /** A labelled or unlabelled set of examples, as the core reads it (data/dataset.ts's Dataset is one). */
@@ -142,7 +151,13 @@ interface Runner {
   readonly single: TrainStep;
   readonly multi: TrainStep;
   readonly uses: ReturnType<typeof stepInputs>;
-  readonly buf: { x: Float32Array; targets: Float32Array; teacher: Float32Array };
+  readonly buf: {
+    x: Float32Array;
+    targets: Float32Array;
+    teacher: Float32Array;
+    /** Per teacher tensor: its values for K batches, and its size per example. */
+    features: Map<string, { data: Float32Array; per: number }>;
+  };
 }
 
 /**
@@ -156,7 +171,14 @@ export async function trainEpochs(
   const { model, train: ds, batchSize: B } = cfg;
   const labeled = ds.y !== undefined;
   const K = Math.max(1, cfg.stepsPerRun ?? 8);
-  const stepOpts = { model, optimizer: cfg.optimizer, objective: cfg.objective, labeled };
+  const teacherFeatures = cfg.teacher?.features;
+  const stepOpts = {
+    model,
+    optimizer: cfg.optimizer,
+    objective: cfg.objective,
+    labeled,
+    ...(teacherFeatures?.size ? { teacherFeatures } : {}),
+  };
   const opts = { ...stepOpts, ...(cfg.threads ? { threads: cfg.threads } : {}) };
   const rng = new Rng(cfg.seed);
   const initRng = rng.fork(1);
@@ -164,7 +186,9 @@ export async function trainEpochs(
   const multi = K > 1 ? await TrainStep.compile({ ...opts, stepsPerRun: K }) : single;
   const buffers = single.initialBuffers();
   const state: TrainState = {
-    params: new Map(model.params.map((p) => [p.name, initParam(p, initRng)])),
+    // The model's parameters first, then a feature objective's (see trainedParams): the model's
+    // initial values do not depend on the objective.
+    params: new Map(single.params.map((p) => [p.name, initParam(p, initRng)])),
     opt: single.initialOptState(),
     ...(buffers ? { buffers } : {}),
   };
@@ -174,11 +198,14 @@ export async function trainEpochs(
     const from = loop.history.length;
     const f = ds.features;
     const c = model.numClasses;
-    checkAllocation(4 * K * B * (f + 2 * c) + cfg.batches.scratchBytes, "the batch buffers");
+    const per = [...(teacherFeatures ?? [])].map(([name, dims]) => [name, volume(dims)] as const);
+    const featureValues = per.reduce((a, [, n]) => a + n, 0);
+    checkAllocation(4 * K * B * (f + 2 * c + featureValues) + cfg.batches.scratchBytes, "the batch buffers");
     const buf = {
       x: new Float32Array(K * B * f),
       targets: new Float32Array(K * B * c),
       teacher: new Float32Array(K * B * c),
+      features: new Map(per.map(([name, n]) => [name, { data: new Float32Array(K * B * n), per: n }])),
     };
     const runner: Runner = { cfg, hooks, single, multi, uses: stepInputs(stepOpts), buf };
     while (loop.epoch < cfg.epochs && !hooks.some((h) => h.stop?.(loop))) await runEpoch(runner, loop);
@@ -301,11 +328,25 @@ async function nextBatches(
     const targets = ds.y && uses.labels ? buf.targets.subarray(j * B * c, (j * B + size) * c) : undefined;
     if (targets) oneHot(ds.y!, order, start, size, c, targets);
     let teacher: Float32Array | undefined;
+    let teacherFeatures: Map<string, Float32Array> | undefined;
     if (cfg.teacher && uses.teacher) {
       teacher = buf.teacher.subarray(j * B * c, (j * B + size) * c);
-      await cfg.teacher.logits(order.subarray(start, start + size), x, size, teacher);
+      if (buf.features.size > 0)
+        teacherFeatures = new Map(
+          [...buf.features].map(([name, b]) => [
+            name,
+            b.data.subarray(j * B * b.per, (j * B + size) * b.per),
+          ]),
+        );
+      await cfg.teacher.logits(order.subarray(start, start + size), x, size, teacher, teacherFeatures);
     }
-    batches.push({ x, size, ...(targets ? { targets } : {}), ...(teacher ? { teacher } : {}) });
+    batches.push({
+      x,
+      size,
+      ...(targets ? { targets } : {}),
+      ...(teacher ? { teacher } : {}),
+      ...(teacherFeatures ? { teacherFeatures } : {}),
+    });
     loop.step++;
     const scalars = stepScalars(cfg.optimizer, loop.step);
     hypers.push({ ...hyper, ...scalars, seed: loop.rng.nextU32() });
@@ -333,6 +374,8 @@ function epochProgress(r: Runner, loop: Loop, sums: Sums, t0: number): Progress 
 function fail(r: Runner, epoch: number, what: string): never {
   throw new KdError(`${what}${r.hooks.map((h) => h.explain?.(epoch) ?? "").join("")}`);
 }
+
+const volume = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
 function oneHot(
   labels: Int32Array,

@@ -25,15 +25,20 @@ function trace(
   model: Model,
   specs: readonly { name: string; input: string; shape: readonly number[] }[] = weightSpecs(model),
   folded = false,
-): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor } {
+): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor; layers: Map<Tensor, string> } {
   const g = new Graph();
   const x = g.input(EXPORT_INPUT, ["N", ...model.inputShape]);
   const params = specs.map((p) => g.input(p.input, p.shape));
+  const taps = new Map<string, Tensor>();
   const logits = model.forward(x, new ParamMap(new Map(specs.map((p, i) => [p.name, params[i]!]))), {
     training: false,
+    taps,
     ...(folded ? { folded } : {}),
   });
-  return { g, x, params, logits };
+  // A layer's output by its name (the first where a layer passes its input on unchanged).
+  const layers = new Map<Tensor, string>();
+  for (const [name, t] of taps) if (!layers.has(t)) layers.set(t, name);
+  return { g, x, params, logits, layers };
 }
 
 /** The forward pass with parameters as inputs, so one session serves every epoch's weights. */
@@ -90,12 +95,14 @@ export function exportModel(
   const weights = model.foldWeights
     ? model.foldWeights(params).map((w) => ({ ...w, input: paramInput(w.name) }))
     : weightSpecs(model).map((p) => ({ ...p, data: params.get(p.name)! }));
-  const { x, params: ps, logits } = trace(model, weights, model.foldWeights !== undefined);
+  const { x, params: ps, logits, layers } = trace(model, weights, model.foldWeights !== undefined);
   const initializers = new Map(weights.map((p, i) => [ps[i]!, p.data]));
   return buildModelBytes({
     inputs: [x, ...ps],
     outputs: { [EXPORT_OUTPUT]: logits },
     initializers,
+    // The layers' outputs by their names: what feature objectives call a student's (or a kd teacher's) layers.
+    names: layers,
     graphName: model.arch,
     opset: EXPORT_OPSET,
     docString: `kd ${model.arch} classifier: ${EXPORT_INPUT} [N, ${model.inputShape.join(", ")}] -> ${EXPORT_OUTPUT} [N, ${model.numClasses}]`,

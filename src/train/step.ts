@@ -3,9 +3,16 @@ import { grad } from "../autodiff/grad.js";
 import * as o from "../ir/ops.js";
 import { Graph, type Tensor } from "../ir/tensor.js";
 import { correctCount } from "../losses/losses.js";
-import { ParamMap } from "../nn/layers.js";
+import { ParamMap, type ParamSpec } from "../nn/layers.js";
 import type { ForwardOptions, Model } from "../nn/model.js";
-import { type ObjectiveSpec, objective as obj } from "../objectives/index.js";
+import { namedLayers } from "../nn/named-layers.js";
+import {
+  featureParams,
+  featureUses,
+  type ObjectiveSpec,
+  objective as obj,
+  teacherTensors,
+} from "../objectives/index.js";
 import { type OptimizerConfig, stateSlots, update, wantsLrScaledGradients } from "../optim/optimizers.js";
 import { Compiled, type HostTensor, scalarF32, scalarI64 } from "../runtime/session.js";
 
@@ -18,6 +25,11 @@ export interface StepConfig {
   readonly threads?: number;
   /** Steps traced into one graph run (default 1). */
   readonly stepsPerRun?: number;
+  /**
+   * The teacher tensors the objective's feature terms read, by name, with their shapes per
+   * example; required when it has any (see objectives/hints.ts, attention.ts).
+   */
+  readonly teacherFeatures?: ReadonlyMap<string, readonly number[]>;
 }
 
 /**
@@ -46,6 +58,8 @@ export interface Batch {
   readonly targets?: Float32Array;
   /** Teacher logits, [size, classes]; required by objectives that need a teacher. */
   readonly teacher?: Float32Array;
+  /** The teacher tensors feature objectives read, by name, [size, ...shape]. */
+  readonly teacherFeatures?: ReadonlyMap<string, Float32Array>;
 }
 
 export interface StepHyper {
@@ -80,6 +94,18 @@ const updated = (input: string) => `new/${input}`;
 const sub = (name: string, j: number) => `${name}/${j}`;
 
 const NO_TENSORS: ReadonlyMap<string, Tensor> = new Map();
+const teacherFeatureInput = (name: string) => `teacher_feature/${name}`;
+
+/**
+ * What the step trains: the model's parameters, then those of its objective's feature terms (a
+ * hint's regressor), which the optimizer, checkpoints and resumes treat alike; export reads the
+ * model's alone. Feature shapes that cannot match are refused here, in one line.
+ */
+export function trainedParams(cfg: Pick<StepConfig, "model" | "objective" | "teacherFeatures">): ParamSpec[] {
+  if (featureUses(cfg.objective).length === 0) return [...cfg.model.params];
+  const extra = featureParams(cfg.objective, namedLayers(cfg.model), cfg.teacherFeatures ?? new Map());
+  return [...cfg.model.params, ...extra];
+}
 
 /** Whether a step of `cfg` is fed labels and teacher logits. */
 export function stepInputs(cfg: Pick<StepConfig, "objective" | "labeled">) {
@@ -93,6 +119,8 @@ export function stepInputs(cfg: Pick<StepConfig, "objective" | "labeled">) {
 export class TrainStep {
   private constructor(
     readonly cfg: StepConfig,
+    /** The parameters it trains (see trainedParams), in the order they are initialised. */
+    readonly params: readonly ParamSpec[],
     private readonly compiled: Compiled,
     private readonly slots: readonly string[],
     private readonly hasDropout: boolean,
@@ -111,10 +139,16 @@ export class TrainStep {
     const k = cfg.stepsPerRun ?? 1;
     const g = new Graph();
     const uses = stepInputs(cfg);
+    const trained = trainedParams(cfg);
+    const features = teacherTensors(objective).map((name) => {
+      const dims = cfg.teacherFeatures?.get(name);
+      if (!dims) throw new Error(`no shape given for the teacher tensor "${name}"`);
+      return { name, dims };
+    });
     const hasDropout = model.reg.inputDropout > 0 || model.reg.hiddenDropout > 0;
     const slots = stateSlots(optimizer);
-    const params0 = model.params.map((p) => g.input(paramInput(p.name), p.shape));
-    const state0 = model.params.map((p) => slots.map((s) => g.input(stateInput(p.name, s), p.shape)));
+    const params0 = trained.map((p) => g.input(paramInput(p.name), p.shape));
+    const state0 = trained.map((p) => slots.map((s) => g.input(stateInput(p.name, s), p.shape)));
     const buffers = new Map(
       (model.buffers ?? []).map((b) => [b.name, g.input(bufferInput(b.name), b.shape)]),
     );
@@ -129,6 +163,9 @@ export class TrainStep {
       const teacher = uses.teacher ? g.input(sub("teacher", j), ["batch", model.numClasses]) : undefined;
       const seed = hasDropout ? g.input(sub("seed", j), [], "int64") : undefined;
       const scale = uses.scale ? g.input(sub("scale", j), []) : undefined;
+      const teacherTaps = new Map(
+        features.map((f) => [f.name, g.input(sub(teacherFeatureInput(f.name), j), ["batch", ...f.dims])]),
+      );
       const hyper = {
         lr: g.input(sub("lr", j), []),
         momentum: g.input(sub("momentum", j), []),
@@ -136,36 +173,43 @@ export class TrainStep {
         c2: g.input(sub("adam_c2", j), []),
       };
       inputs.push(x, ...[targets, teacher, seed, scale].filter((t): t is Tensor => t !== undefined));
+      inputs.push(...teacherTaps.values());
       inputs.push(hyper.lr, hyper.momentum, hyper.c1, hyper.c2);
 
       const pmap = new ParamMap(
-        new Map([...model.params.map((p, i) => [p.name, params[i]!] as const), ...buffers]),
+        new Map([...trained.map((p, i) => [p.name, params[i]!] as const), ...buffers]),
       );
-      const opts: TrainingForward = { training: true, updates: new Map(), ...(seed ? { seed } : {}) };
+      const taps = features.length > 0 ? new Map<string, Tensor>() : undefined;
+      const opts: TrainingForward = {
+        training: true,
+        updates: new Map(),
+        ...(seed ? { seed } : {}),
+        ...(taps ? { taps } : {}),
+      };
       const logits = model.forward(x, pmap, opts);
       for (const [name, t] of opts.updates) {
         buffers.set(name, t);
         updatedBuffers.add(name);
       }
-      // No model exposes intermediate tensors yet: objectives see logits only.
       const terms = obj.build(objective, {
-        student: { logits, tensors: NO_TENSORS },
+        student: { logits, tensors: taps ?? NO_TENSORS },
         targets,
-        teacher: teacher ? { logits: teacher, tensors: NO_TENSORS } : undefined,
+        teacher: teacher ? { logits: teacher, tensors: teacherTaps } : undefined,
         scale,
+        params: pmap,
       });
       const lossForGrad = wantsLrScaledGradients(optimizer) ? o.mul(terms.total, hyper.lr) : terms.total;
       const grads = grad(lossForGrad, params);
       outputs[sub("loss", j)] = terms.total;
       for (const name of obj.terms(objective)) outputs[sub(`part/${name}`, j)] = terms.parts[name]!;
       if (targets) outputs[sub("correct", j)] = correctCount(logits, targets);
-      const updates = model.params.map((spec, i) =>
+      const updates = trained.map((spec, i) =>
         update(optimizer, spec, params[i]!, grads[i]!, state[i]!, hyper),
       );
       params = updates.map((u) => u.p);
       state = updates.map((u) => u.state);
     }
-    model.params.forEach((spec, i) => {
+    trained.forEach((spec, i) => {
       outputs[updated(paramInput(spec.name))] = params[i]!;
       slots.forEach((s, j) => {
         outputs[updated(stateInput(spec.name, s))] = state[i]![j]!;
@@ -176,13 +220,13 @@ export class TrainStep {
       { inputs, outputs, graphName: `train_${k}_steps` },
       cfg.threads === undefined ? {} : { threads: cfg.threads },
     );
-    return new TrainStep(cfg, compiled, slots, hasDropout, k, updatedBuffers);
+    return new TrainStep(cfg, trained, compiled, slots, hasDropout, k, updatedBuffers);
   }
 
   /** Every array of the state the step updates, with its graph input name. */
   private stateArrays(state: TrainState) {
     const buffers = (this.cfg.model.buffers ?? []).filter((b) => this.updatedBuffers.has(b.name));
-    return this.cfg.model.params
+    return this.params
       .flatMap((p) => [
         { input: paramInput(p.name), map: state.params, key: p.name, dims: p.shape },
         ...this.slots.map((s) => ({
@@ -209,7 +253,7 @@ export class TrainStep {
   /** Zero-initialised optimizer state for `params`. */
   initialOptState(): Map<string, Float32Array> {
     const m = new Map<string, Float32Array>();
-    for (const p of this.cfg.model.params) {
+    for (const p of this.params) {
       const n = p.shape.reduce((a, b) => a * b, 1);
       for (const s of this.slots) m.set(stateInput(p.name, s), new Float32Array(n));
     }
@@ -242,6 +286,12 @@ export class TrainStep {
       if (uses.teacher) {
         if (!batch.teacher) throw new Error("this objective needs teacher logits");
         feeds[sub("teacher", j)] = { data: batch.teacher, dims: [batch.size, c] };
+      }
+      for (const name of teacherTensors(objective)) {
+        const data = batch.teacherFeatures?.get(name);
+        if (!data) throw new Error(`this objective needs the teacher tensor "${name}"`);
+        const dims = this.cfg.teacherFeatures!.get(name)!;
+        feeds[sub(teacherFeatureInput(name), j)] = { data, dims: [batch.size, ...dims] };
       }
       if (this.hasDropout) feeds[sub("seed", j)] = scalarI64(h.seed >>> 0);
       if (uses.scale) feeds[sub("scale", j)] = scalarF32(h.scale ?? 1);

@@ -31,7 +31,9 @@ describe("kd summary --tensors", () => {
       "t7      Conv       float32  [N, 4, 28, 28]",
       "t8      Add        float32  [N, 4, 28, 28]",
     ]);
-    expect(lines).toContain("t16     ReduceMax  float32  [N, 8, 7, 7]");
+    // Each block's output goes by the layer's name, as feature objectives call it.
+    expect(lines).toContain("conv1   ReduceMax  float32  [N, 4, 14, 14]");
+    expect(lines).toContain("conv2   ReduceMax  float32  [N, 8, 7, 7]");
     expect(lines.at(-1)).toBe("logits  Add        float32  [N, 10]");
     expect(lines).toHaveLength(15);
   });

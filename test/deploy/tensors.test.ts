@@ -38,17 +38,18 @@ describe("listTensors", () => {
     saveModel(path, m, new Map(m.params.map((p) => [p.name, initParam(p, rng)])));
     const list = await listTensors(path, opts);
     expect(list.input).toEqual({ name: "input", shape: ["N", 1, 28, 28] });
-    const block = (first: number, c: number, s: number): TensorInfo[] => [
+    const block = (first: number, c: number, s: number, layer: string): TensorInfo[] => [
       f32(`t${first}`, "Conv", ["N", c, s, s]),
       f32(`t${first + 1}`, "Add", ["N", c, s, s]),
       f32(`t${first + 2}`, "Relu", ["N", c, s, s]),
       // Max pooling as kd lowers it: a reshape into 2×2 windows, then their maximum.
       f32(`t${first + 3}`, "Reshape", ["N", c, s / 2, 2, s / 2, 2]),
-      f32(`t${first + 4}`, "ReduceMax", ["N", c, s / 2, s / 2]),
+      // The block's output, by the layer's name.
+      f32(layer, "ReduceMax", ["N", c, s / 2, s / 2]),
     ];
     expect(list.tensors).toEqual([
-      ...block(7, 4, 28),
-      ...block(12, 8, 14),
+      ...block(7, 4, 28, "conv1"),
+      ...block(12, 8, 14, "conv2"),
       f32("t17", "Reshape", ["N", 392]),
       f32("t18", "MatMul", ["N", 10]),
       f32("logits", "Add", ["N", 10]),

@@ -17,7 +17,7 @@ const bad = (change: (s: SpecDoc) => void) => {
 describe("spec validation: one line naming the field, before any training", () => {
   it("an unknown objective kind names the field and the known kinds", () => {
     expect(bad((s) => (s.runs.distilled.objective.kind = "kdd"))).toThrow(
-      "spec.yaml: runs.distilled.objective.kind: unknown kind (known: ce, kd, match, dkd, lskd, dist)",
+      "spec.yaml: runs.distilled.objective.kind: unknown kind (known: ce, kd, match, dkd, lskd, dist, hints, attention)",
     );
   });
   it("an unknown model kind, data source kind, optimizer, schedule and analysis", () => {

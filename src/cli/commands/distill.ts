@@ -1,5 +1,5 @@
 /** `kd distill`: train a student on one or more ONNX teachers' soft targets — a one-run spec. */
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import * as z from "zod/mini";
 import type { DatasetSpec } from "../../data/sources.js";
 import {
@@ -7,6 +7,7 @@ import {
   OBJECTIVES,
   type ObjectiveKind,
   type ObjectiveSpec,
+  type PlusTerm,
   withDefaults,
 } from "../../objectives/index.js";
 import { META, readDataRecord, valSplitMetadata } from "../../onnx/metadata.js";
@@ -42,14 +43,20 @@ interface DistillFlags extends TrainFlags, DataFlags {
   transferLabels?: string;
   cache: boolean;
   cacheDir: string;
+  featureCap?: number;
   mnist?: boolean;
   [param: string]: unknown;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** The objectives `--loss` offers: those that learn from a teacher. */
-const TEACHER_KINDS = OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].teacher);
+/** The objectives `--loss` offers: those that learn from a teacher's logits. */
+const TEACHER_KINDS = OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].teacher && !OBJECTIVES[k].feature);
+/** Feature objectives: each a repeatable flag (`--hints`) adding a weighted term to the `--loss` one. */
+const FEATURE_KINDS = OBJECTIVE_KINDS.filter((k) => OBJECTIVES[k].feature);
+/** The names a student's layers go by, for the feature flags' help. */
+const LAYER_NAMES =
+  "LAYER: cnn conv1, conv2...; resnet stem, stage1.block1, ..., pool; mobilenet stem, block1, ..., pool; mlp fc1...; layers l1, l2... (kd summary --tensors lists them in a model kd exported)";
 
 /** A parameter's flag: `softWeight` → `--soft-weight`. */
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -103,7 +110,38 @@ function paramFlags(): ParamFlag[] {
   });
 }
 
-/** The objective the flags ask for: its registry defaults, overridden by the flags given. */
+/** The names of a feature kind's parameters after TENSOR=LAYER: its numbers, and the term's weight. */
+const featureKeys = (kind: ObjectiveKind) => [
+  "weight",
+  ...Object.keys(paramShape(kind)).filter((k) => k !== "teacherTensor" && k !== "studentLayer"),
+];
+
+/**
+ * `--hints TENSOR=LAYER[,weight=W][,key=V]`: a weighted term of a feature kind. The numbers are
+ * read off the end and the layer (kd's own names, never with "=") after the last "=", so a teacher
+ * tensor may hold any character.
+ */
+function featureTerm(kind: ObjectiveKind) {
+  const keys = featureKeys(kind);
+  const usage = `expected TENSOR=LAYER${keys.map((k) => `[,${k}=N]`).join("")}`;
+  return (raw: string, prev: PlusTerm[] = []): PlusTerm[] => {
+    let rest = raw;
+    const given: Record<string, number> = {};
+    for (;;) {
+      const m = /,([A-Za-z]+)=([^,=]*)$/.exec(rest);
+      if (!m || !keys.includes(m[1]!)) break;
+      given[m[1]!] = num({ min: 0, max: 1e6 })(m[2]!);
+      rest = rest.slice(0, m.index);
+    }
+    const eq = rest.lastIndexOf("=");
+    if (eq <= 0 || eq === rest.length - 1) throw new InvalidArgumentError(usage);
+    const { weight, ...params } = given;
+    const names = { teacherTensor: rest.slice(0, eq), studentLayer: rest.slice(eq + 1) };
+    return [...prev, { ...withDefaults(kind, { ...names, ...params }), weight: weight ?? 1 } as PlusTerm];
+  };
+}
+
+/** The objective the flags ask for: its registry defaults, overridden by the flags given, plus the feature terms. */
 function objectiveOf(f: DistillFlags, flags: readonly ParamFlag[]): ObjectiveSpec {
   const shape = paramShape(f.loss);
   const given: Record<string, unknown> = {};
@@ -112,7 +150,8 @@ function objectiveOf(f: DistillFlags, flags: readonly ParamFlag[]): ObjectiveSpe
     if (!(key in shape)) throw new KdError(`${flagOf(key)} does not apply to --loss ${f.loss}`);
     given[key] = f[key];
   }
-  return withDefaults(f.loss, given);
+  const plus = FEATURE_KINDS.flatMap((k) => (f[k] as PlusTerm[] | undefined) ?? []);
+  return { ...withDefaults(f.loss, given), ...(plus.length > 0 ? { plus } : {}) };
 }
 
 /**
@@ -166,7 +205,12 @@ export function registerDistill(program: Command): void {
     )
     .option("--transfer-labels <path>", "labels for --transfer-images")
     .option("--cache-dir <dir>", "where cached teacher logits live", ".kd-cache")
-    .option("--no-cache", "run the teacher on every batch instead of caching its logits")
+    .option("--no-cache", "run the teacher on every batch instead of caching its logits (and features)")
+    .option(
+      "--feature-cap <GiB>",
+      "memory the teacher's cached features (--hints, --attention) may take (default 1)",
+      num({ min: 0, minExclusive: true, max: 1024 }),
+    )
     .option(...MNIST_FLAG);
   const flags = paramFlags();
   for (const { key, help, positive } of flags)
@@ -174,6 +218,12 @@ export function registerDistill(program: Command): void {
       `${flagOf(key)} <${VALUE_NAMES[key] ?? "number"}>`,
       help,
       num({ min: 0, minExclusive: positive, max: 100_000 }),
+    );
+  for (const kind of FEATURE_KINDS)
+    cmd.option(
+      `--${kind} <${featureKeys(kind).length > 1 ? "TENSOR=LAYER[,weight=W,...]" : "TENSOR=LAYER[,weight=W]"}>`,
+      `add ${OBJECTIVES[kind].summary}, weight W (default 1)${featureKeys(kind).length > 1 ? `, ${featureKeys(kind).slice(1).join(", ")} as in a spec` : ""}; repeatable. TENSOR: kd summary --tensors teacher.onnx; ${LAYER_NAMES}`,
+      featureTerm(kind),
     );
   addTrainOptions(cmd, { arch: "mlp:800,800", epochs: 20, lr: 0.05 });
   addDataOptions(cmd);
@@ -203,6 +253,7 @@ export function registerDistill(program: Command): void {
         })),
         ensemble: f.ensemble,
         cache: f.cache,
+        ...(f.featureCap !== undefined ? { featureCap: f.featureCap } : {}),
         transfer: {
           ...(f.omitClasses ? { omitClasses: f.omitClasses } : {}),
           ...(f.onlyClasses ? { onlyClasses: f.onlyClasses } : {}),

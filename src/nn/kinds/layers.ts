@@ -243,7 +243,9 @@ function build(entries: readonly LayerEntry[], s: Stack, path: string, nested: b
   entries.forEach((e, i) => {
     const [kind, arg] = split(e);
     const at = new At(s, path ? `${path}.${i + 1}` : `${i + 1}`, kind, entries[i + 1], nested);
-    s.blocks.push((ENTRIES[kind] as EntryDef<EntryKind>).block(arg as never, at));
+    const block = (ENTRIES[kind] as EntryDef<EntryKind>).block(arg as never, at);
+    // Top-level entries are exposed by their prefix ("l3") for feature objectives.
+    s.blocks.push(path ? block : { ...block, name: at.name });
   });
 }
 

@@ -6,6 +6,7 @@ import {
   classifier,
   convBn,
   globalPoolBlock,
+  named,
   regularisation,
   sequence,
   step,
@@ -43,11 +44,14 @@ function arch(p: MobilenetParams): string {
 
 /** Depthwise 3×3 + BN + ReLU6 (`<name>.dw`), then pointwise 1×1 + BN + ReLU6 (`<name>.pw`). */
 function separable(name: string, cin: number, cout: number, stride: number): Block {
-  return sequence(
-    convBn(`${name}.dw`, { cin, cout: cin, kernel: 3, stride, groups: cin }),
-    step(relu6),
-    convBn(`${name}.pw`, { cin, cout, kernel: 1 }),
-    step(relu6),
+  return named(
+    name,
+    sequence(
+      convBn(`${name}.dw`, { cin, cout: cin, kernel: 3, stride, groups: cin }),
+      step(relu6),
+      convBn(`${name}.pw`, { cin, cout, kernel: 1 }),
+      step(relu6),
+    ),
   );
 }
 
@@ -72,7 +76,10 @@ export const mobilenetKind: ModelKindDef<MobilenetParams> = {
     const [c0, h0, w0] = imageInput(name, shape);
     const ch = p.channels.map((c) => Math.max(1, Math.round(c * p.multiplier)));
     const blocks: Block[] = [
-      sequence(convBn("stem", { cin: c0, cout: ch[0]!, kernel: 3, stride: p.strides[0]! }), step(relu6)),
+      named(
+        "stem",
+        sequence(convBn("stem", { cin: c0, cout: ch[0]!, kernel: 3, stride: p.strides[0]! }), step(relu6)),
+      ),
     ];
     for (let i = 1; i < ch.length; i++)
       blocks.push(separable(`block${i}`, ch[i - 1]!, ch[i]!, p.strides[i]!));

@@ -8,6 +8,7 @@ import {
   composite,
   convBn,
   globalPoolBlock,
+  named,
   regularisation,
   sequence,
   step,
@@ -40,8 +41,11 @@ function basicBlock(name: string, cin: number, cout: number, stride: number): Bl
   );
   const projects = stride !== 1 || cin !== cout;
   const shortcut = projects ? convBn(`${name}.shortcut`, { cin, cout, kernel: 1, stride }) : undefined;
-  return composite(shortcut ? [branch, shortcut] : [branch], (h, p, opts) =>
-    o.relu(residualAdd(branch.apply(h, p, opts), shortcut ? shortcut.apply(h, p, opts) : h, name)),
+  return named(
+    name,
+    composite(shortcut ? [branch, shortcut] : [branch], (h, p, opts) =>
+      o.relu(residualAdd(branch.apply(h, p, opts), shortcut ? shortcut.apply(h, p, opts) : h, name)),
+    ),
   );
 }
 
@@ -64,7 +68,9 @@ export const resnetKind: ModelKindDef<ResnetParams> = {
     const [c0, h0, w0] = imageInput(name, shape);
     const n = (p.depth - 2) / 6;
     const widths = [p.width, 2 * p.width, 4 * p.width];
-    const blocks: Block[] = [sequence(convBn("stem", { cin: c0, cout: p.width, kernel: 3 }), step(o.relu))];
+    const blocks: Block[] = [
+      named("stem", sequence(convBn("stem", { cin: c0, cout: p.width, kernel: 3 }), step(o.relu))),
+    ];
     let c = p.width;
     widths.forEach((w, s) => {
       for (let b = 0; b < n; b++) {

@@ -17,6 +17,7 @@ import type {
 import { webBackend } from "./backend.js";
 import { Classifier, type DistilProgress, distil, fromBytes, type Images, PIXELS, softmaxT } from "./core.js";
 import { DrawingPad } from "./draw.js";
+import { OwnPanel } from "./own-panel.js";
 import { renderBars, renderInfo, renderPlot } from "./view.js";
 
 declare global {
@@ -47,6 +48,11 @@ interface Loaded {
   readonly info: { teacher: ModelInfo; student: ModelInfo };
 }
 
+let backendSet!: (v: unknown) => void;
+const backendReady = new Promise((r) => {
+  backendSet = r;
+});
+
 async function load(): Promise<Loaded> {
   const manifest = (await (await fetch("manifest.json")).json()) as SiteManifest;
   // Threads need a cross-origin-isolated page; ?threads=N overrides the default (for measurements).
@@ -57,6 +63,7 @@ async function load(): Promise<Loaded> {
       ? Math.floor(asked)
       : Math.min(4, navigator.hardwareConcurrency || 1);
   setBackend(webBackend({ wasmPaths: new URL(manifest.ort, location.href).href, threads }));
+  backendSet(undefined);
   const model = async (m: ManifestModel) =>
     Classifier.load(await bytes(m.file), m.input, m.output, m.inputShape);
   const [teacher, student, train, test] = await Promise.all([
@@ -333,6 +340,8 @@ async function start(): Promise<Demo> {
   return demo;
 }
 
+const own = new OwnPanel(backendReady);
+own.wire();
 const started = start();
 started.catch((e: Error) => {
   $("backend").textContent = `failed to start: ${e.message}`;
@@ -353,6 +362,7 @@ window.kdDemo = {
   current: () => demoNow().current(),
   distributions: (T) => demoNow().distributions(T),
   distil: async (opts) => (await started).distil(opts),
+  own,
 };
 
 function demoNow(): Demo {

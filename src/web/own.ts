@@ -146,6 +146,8 @@ export interface OwnOptions {
 export interface OwnResult {
   readonly arch: string;
   readonly params: number;
+  /** The exported student's example shape (an MLP's is flat). */
+  readonly inputShape: readonly number[];
   readonly onnx: Uint8Array;
   readonly teacherAccuracy: number;
   readonly studentAccuracy: number;
@@ -227,6 +229,7 @@ export async function distilOwn(
   return {
     arch: model.arch,
     params: paramCount(model),
+    inputShape: model.inputShape,
     onnx,
     teacherAccuracy,
     studentAccuracy: history.at(-1)?.evalAccuracy ?? 0,

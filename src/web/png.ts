@@ -153,7 +153,7 @@ export const readPng: PngReader = (bytes) => {
     const raw = gray
       ? [s(0), s(0), s(0), colorType === 4 ? s(1) : max]
       : [s(0), s(1), s(2), colorType === 6 ? s(3) : max];
-    if (trans && trans.every((t, k) => t === s(k))) raw.fill(0);
+    if (trans?.every((t, k) => t === s(k))) raw.fill(0);
     for (let k = 0; k < 4; k++) rgba[at + k] = scale(raw[k]!);
   };
   const bits = n * depth;

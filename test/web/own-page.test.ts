@@ -4,9 +4,10 @@
  * onnxruntime-node's on kd's own loading of the folder, and every bad input one line in the page,
  * which still distils afterwards.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadImageFolder } from "../../src/data/images.js";
@@ -21,6 +22,9 @@ import { grayPng, mnistFolder, zipOf } from "./folders.js";
 import { trainMlp } from "./models.js";
 
 declare const window: { kdDemo: KdDemoApi };
+
+/** Where screenshots go (ignored by git). */
+const OUTPUT = fileURLToPath(new URL("../../test-output/web/", import.meta.url));
 
 describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's images (Chromium)", () => {
   let dir: string;
@@ -128,6 +132,26 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     expect(worst).toBeLessThan(1e-4);
   });
 
+  it("reads a folder given to the folder picker (webkitdirectory) as the zip of it", async () => {
+    const before = (await page.evaluate(() => window.kdDemo.own.data()))!;
+    // Puppeteer's uploadFile gives files only; CDP's DOM.setFileInputFiles takes the folder itself.
+    await page.$eval("#own-status", (e) => {
+      e.textContent = "";
+    });
+    const cdp = await page.createCDPSession();
+    const { root } = await cdp.send("DOM.getDocument");
+    const { nodeId } = await cdp.send("DOM.querySelector", { nodeId: root.nodeId, selector: "#own-folder" });
+    await cdp.send("DOM.setFileInputFiles", { nodeId, files: [join(dir, "digits")] });
+    await cdp.detach();
+    await page.waitForFunction(
+      () => window.kdDemo.own.status() !== "" && !/^decoding|^reading/.test(window.kdDemo.own.status()),
+    );
+    await page.evaluate(() => window.kdDemo.own.settled());
+    expect(await page.evaluate(() => window.kdDemo.own.status())).toBe("200 images in 10 classes");
+    const after = (await page.evaluate(() => window.kdDemo.own.data()))!;
+    expect(after).toEqual(before);
+  });
+
   it("distils the convnet students (cnn, resnet, mobilenet) in the page's runtime", async () => {
     for (const arch of ["cnn:8", "resnet:8,4", "mobilenet:0.25"]) {
       const r = await distil(arch, 1);
@@ -184,6 +208,17 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     // And it still distils.
     const r = await distil("mlp:32", 2);
     expect([r.epochs, r.stopped]).toEqual([2, false]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("renders the panel after a distillation (screenshot under test-output/web/; KD_PAGE_SCREENSHOT copies it)", async () => {
+    await setField("own-lr", "0.05");
+    await distil("cnn:8,16", 4);
+    mkdirSync(OUTPUT, { recursive: true });
+    const shot = join(OUTPUT, "page.png");
+    await (await page.$("#own"))!.screenshot({ path: shot });
+    if (process.env.KD_PAGE_SCREENSHOT) copyFileSync(shot, process.env.KD_PAGE_SCREENSHOT);
+    expect(await page.$$eval("#own-result tr", (rows) => rows.length)).toBe(2);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -146,6 +146,12 @@ export interface OwnApi {
   downloadBase64(): string | undefined;
   /** The distilled student's logits on every image of the loaded set, in folder order. */
   studentLogits(): Promise<number[]>;
+  /** The backend the panel's teacher and training run on, in words. */
+  backend(): string;
+  /** Chooses ONNX Runtime's wasm or WebGPU execution provider (rejects when there is no adapter). */
+  useBackend(ep: "wasm" | "webgpu"): Promise<string>;
+  /** The teacher's logits on every image of the loaded set, on the chosen backend. */
+  teacherLogits(): Promise<number[]>;
   /** Caps the memory the panel lets one request use (bytes; Infinity: none), to test refusals. */
   setMemoryLimit(bytes: number): void;
 }

@@ -14,7 +14,7 @@ import type {
   Prediction,
   SiteManifest,
 } from "./api.js";
-import { webBackend } from "./backend.js";
+import { type WebBackendOptions, webBackend } from "./backend.js";
 import { Classifier, type DistilProgress, distil, fromBytes, type Images, PIXELS, softmaxT } from "./core.js";
 import { DrawingPad } from "./draw.js";
 import { OwnPanel } from "./own-panel.js";
@@ -48,8 +48,8 @@ interface Loaded {
   readonly info: { teacher: ModelInfo; student: ModelInfo };
 }
 
-let backendSet!: (v: unknown) => void;
-const backendReady = new Promise((r) => {
+let backendSet!: (v: WebBackendOptions) => void;
+const backendReady = new Promise<WebBackendOptions>((r) => {
   backendSet = r;
 });
 
@@ -62,8 +62,10 @@ async function load(): Promise<Loaded> {
     : asked >= 1
       ? Math.floor(asked)
       : Math.min(4, navigator.hardwareConcurrency || 1);
-  setBackend(webBackend({ wasmPaths: new URL(manifest.ort, location.href).href, threads }));
-  backendSet(undefined);
+  const verbose = new URLSearchParams(location.search).get("ortlog") === "verbose";
+  const ortOptions = { wasmPaths: new URL(manifest.ort, location.href).href, threads, verbose };
+  setBackend(webBackend(ortOptions));
+  backendSet(ortOptions);
   const model = async (m: ManifestModel) =>
     Classifier.load(await bytes(m.file), m.input, m.output, m.inputShape);
   const [teacher, student, train, test] = await Promise.all([

@@ -5,11 +5,21 @@
  * keeps working after it. The work itself is own.ts and folder.ts.
  */
 
+import { getBackend, type InferenceBackend, setBackend } from "../runtime/backend.js";
 import { setTotalMemory } from "../util/memory.js";
 import type { OwnApi, OwnDataInfo, OwnDistilled, OwnModelInfo } from "./api.js";
+import type { WebBackendOptions } from "./backend.js";
 import { Classifier } from "./core.js";
 import { type FolderFile, type ImageSet, loadImageSet, pickedFiles, zipFiles } from "./folder.js";
-import { checkFits, distilOwn, loadTeacher, type OwnOptions, PAGE_OBJECTIVES, type Teacher } from "./own.js";
+import {
+  checkFits,
+  distilOwn,
+  loadTeacher,
+  type OwnOptions,
+  PAGE_OBJECTIVES,
+  type Teacher,
+  teacherLogits,
+} from "./own.js";
 import { renderInfo } from "./view.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -20,6 +30,20 @@ export function oneLine(e: unknown): string {
   if (e instanceof RangeError && /allocat|memory|length/i.test(msg))
     return `not enough memory for this data in this tab (${msg})`;
   return msg;
+}
+
+type Ep = "wasm" | "webgpu";
+
+/** What the panel reads of a WebGPU adapter (no WebGPU types in this build). */
+interface GpuAdapter {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: { readonly isFallbackAdapter?: boolean };
+}
+
+/** The browser's WebGPU adapter, if it offers one. */
+async function gpuAdapter(): Promise<GpuAdapter | null> {
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<GpuAdapter | null> } }).gpu;
+  return gpu ? gpu.requestAdapter().catch(() => null) : null;
 }
 
 const repaint = () => new Promise((r) => requestAnimationFrame(() => r(undefined)));
@@ -35,10 +59,18 @@ export class OwnPanel implements OwnApi {
   private bytes?: Uint8Array;
   private lastPaint = 0;
 
-  /** `backend` resolves once ONNX Runtime's backend is set: the panel's work waits for it. */
-  constructor(backend: Promise<unknown>) {
+  private ortOptions?: WebBackendOptions;
+  private wasm?: InferenceBackend;
+  private webgpu?: InferenceBackend;
+
+  /** `backend` resolves once ONNX Runtime's wasm backend is set (with its options): the panel's work waits for it. */
+  constructor(backend: Promise<WebBackendOptions>) {
     this.pending = backend.then(
-      () => undefined,
+      (o) => {
+        this.ortOptions = o;
+        this.wasm = getBackend();
+        return this.offerWebGpu();
+      },
       () => undefined,
     );
     // The browser's own memory, where it says (Chrome: GB of device memory, at most 8).
@@ -70,6 +102,8 @@ export class OwnPanel implements OwnApi {
         this.track(/\.onnx$/i.test(f.name) ? this.takeTeacher(f) : this.takeZip(f));
     });
     $("own-distil").addEventListener("click", () => void this.distil().catch(() => undefined));
+    const ep = $<HTMLSelectElement>("own-ep");
+    ep.addEventListener("change", () => this.track(this.useBackend(ep.value as Ep).then(() => undefined)));
     $("own-stop").addEventListener("click", () => this.stop());
     $("own-download").addEventListener("click", () => this.save());
   }
@@ -107,6 +141,66 @@ export class OwnPanel implements OwnApi {
   async studentLogits(): Promise<number[]> {
     if (!this.student || !this.set) throw new Error("no student distilled yet");
     return Array.from(await this.student.logits(this.set.x, this.set.n, 256));
+  }
+
+  backend(): string {
+    return getBackend().name;
+  }
+
+  /**
+   * WebGPU is offered when `navigator.gpu` gives an adapter, and chosen at once when that adapter
+   * is a real GPU (a fallback adapter such as SwiftShader is slower than wasm: offered, not chosen).
+   */
+  private async offerWebGpu(): Promise<void> {
+    const adapter = await gpuAdapter();
+    const option = $<HTMLSelectElement>("own-ep").options[1]!;
+    option.disabled = !adapter;
+    option.title = adapter ? "" : "this browser offers no WebGPU adapter (navigator.gpu)";
+    const fallback =
+      adapter &&
+      ((adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter || adapter.info?.isFallbackAdapter);
+    if (adapter && !fallback) await this.useBackend("webgpu");
+    else this.showBackend();
+  }
+
+  private showBackend(): void {
+    $("own-ep-info").textContent = getBackend().name;
+    $<HTMLSelectElement>("own-ep").value = getBackend() === this.webgpu ? "webgpu" : "wasm";
+  }
+
+  async useBackend(ep: Ep): Promise<string> {
+    if (!this.wasm || !this.ortOptions) throw new Error("ONNX Runtime is still loading");
+    if (this.running) throw new Error("a distillation is running: stop it first");
+    if (ep === "webgpu") {
+      if (!(await gpuAdapter()))
+        throw new Error("this browser offers no WebGPU adapter (navigator.gpu): staying on wasm");
+      // The WebGPU build (its bundle and a 27 MB wasm) loads now, the first time it is chosen.
+      const url = new URL("kd-webgpu.js", location.href).href;
+      this.webgpu ??= ((await import(/* @vite-ignore */ url)) as typeof import("./webgpu.js")).webgpuBackend(
+        this.ortOptions,
+      );
+      setBackend(this.webgpu);
+    } else setBackend(this.wasm);
+    // The teacher runs where the student trains.
+    const t = this.teacherNow;
+    if (t) {
+      const classifier = await Classifier.load(
+        t.onnx,
+        t.signature.input,
+        t.signature.output,
+        t.signature.exampleShape,
+        t.signature.classes,
+      );
+      await t.classifier.release();
+      this.teacherNow = { ...t, classifier };
+    }
+    this.showBackend();
+    return getBackend().name;
+  }
+
+  async teacherLogits(): Promise<number[]> {
+    if (!this.teacherNow || !this.set) throw new Error("give a teacher and images first");
+    return Array.from(await teacherLogits(this.teacherNow, this.set));
   }
 
   setMemoryLimit(bytes: number): void {

@@ -30,6 +30,8 @@ export const RAW_SCALE = 1 / 255;
 
 export interface Teacher {
   readonly name: string;
+  /** The file, to load it again on another backend. */
+  readonly onnx: Uint8Array;
   readonly bytes: number;
   readonly params: number;
   readonly signature: ClassifierSignature;
@@ -67,7 +69,7 @@ export async function loadTeacher(bytes: Uint8Array, name: string): Promise<Teac
     signature.classes,
   );
   const params = model.graph!.initializer.reduce((a, t) => a + t.dims.reduce((x, d) => x * Number(d), 1), 0);
-  return { name, bytes: bytes.length, params, signature, classifier };
+  return { name, onnx: bytes, bytes: bytes.length, params, signature, classifier };
 }
 
 /** Refuses a set the teacher cannot take: another number of values per example, or more classes than it outputs. */

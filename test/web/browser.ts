@@ -12,14 +12,18 @@ export const chromiumPath: string | undefined = [
   "/usr/bin/google-chrome",
 ].find((p): p is string => !!p && existsSync(p));
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * Chromium headless; with `webgpu`, its software WebGPU adapter (SwiftShader) is enabled instead of
+ * the GPU being disabled.
+ */
+export function launchChromium(o: { webgpu?: boolean } = {}): Promise<Browser> {
   return puppeteer.launch({
     executablePath: chromiumPath!,
     // Root in a container: no sandbox; no network side traffic; a fresh profile every run.
     args: [
       "--headless",
       "--no-sandbox",
-      "--disable-gpu",
+      ...(o.webgpu ? ["--enable-unsafe-webgpu", "--enable-unsafe-swiftshader"] : ["--disable-gpu"]),
       "--disable-quic",
       "--no-first-run",
       "--disable-background-networking",

@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { type Zippable, zipSync } from "fflate";
 import { PNG } from "pngjs";
 import { loadMnist } from "../../src/data/dataset.js";
+import { bundlePage } from "../../src/demo/bundle.js";
+import { type Site, writeSite } from "../../src/demo/site.js";
+import { trainMlp } from "./models.js";
 
 /** A gray PNG of `w` × `h` pixels from values in [0, 1]. */
 export function grayPng(px: ArrayLike<number>, w: number, h: number): Uint8Array {
@@ -44,4 +47,22 @@ export function mnistFolder(perClass: number, top = "digits", dir?: string): Rec
 /** A zip of path → bytes (folders implied by the paths, as zip tools write them). */
 export function zipOf(files: Record<string, Uint8Array>): Uint8Array {
   return zipSync(files as Zippable);
+}
+
+/**
+ * A `kd demo` site in `dir`/site whose teacher is a small MNIST MLP (`dir`/teacher.onnx), and
+ * `dir`/digits.zip, a zip of 20 MNIST test images a class (also on disk as `dir`/digits).
+ */
+export async function ownSite(dir: string): Promise<Site> {
+  await trainMlp(join(dir, "teacher.onnx"), { hidden: 64, images: 5000, epochs: 1, seed: 1 });
+  await bundlePage(join(dir, "page"));
+  writeFileSync(join(dir, "digits.zip"), zipOf(mnistFolder(20, "digits", dir)));
+  return writeSite({
+    teacher: join(dir, "teacher.onnx"),
+    student: join(dir, "teacher.onnx"),
+    out: join(dir, "site"),
+    page: join(dir, "page"),
+    trainImages: 100,
+    testImages: 100,
+  });
 }

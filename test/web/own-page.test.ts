@@ -11,15 +11,12 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadImageFolder } from "../../src/data/images.js";
-import { bundlePage } from "../../src/demo/bundle.js";
 import { type RunningServer, serveSite } from "../../src/demo/serve.js";
-import { writeSite } from "../../src/demo/site.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import type { KdDemoApi, OwnDistilled } from "../../src/web/api.js";
 import { chromiumPath, launchChromium } from "./browser.js";
-import { grayPng, mnistFolder, zipOf } from "./folders.js";
-import { trainMlp } from "./models.js";
+import { grayPng, ownSite, zipOf } from "./folders.js";
 
 declare const window: { kdDemo: KdDemoApi };
 
@@ -36,17 +33,7 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "kd-own-page-"));
-    await trainMlp(file("teacher.onnx"), { hidden: 64, images: 5000, epochs: 1, seed: 1 });
-    await bundlePage(file("page"));
-    const site = await writeSite({
-      teacher: file("teacher.onnx"),
-      student: file("teacher.onnx"),
-      out: file("site"),
-      page: file("page"),
-      trainImages: 100,
-      testImages: 100,
-    });
-    writeFileSync(file("digits.zip"), zipOf(mnistFolder(20, "digits", dir)));
+    const site = await ownSite(dir);
     // Bad inputs: a model whose output is not [batch, classes], a folder of loose images, two
     // sizes, and colour images a 784-input teacher cannot take.
     const bad = decodeModel(readFileSync(file("teacher.onnx")));

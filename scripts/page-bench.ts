@@ -7,7 +7,7 @@
  *   npx tsx scripts/page-bench.ts [--epochs 3] [--k 1,10,40] [--webgpu]
  */
 import "../src/runtime/node.js";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,6 +17,7 @@ import { writeSite } from "../src/demo/site.js";
 import type { DistilOptions, KdDemoApi } from "../src/web/api.js";
 import { Classifier, distil, fromBytes } from "../src/web/core.js";
 import { launchChromium } from "../test/web/browser.js";
+import { mnistFolder, zipOf } from "../test/web/folders.js";
 import { trainMlp } from "../test/web/models.js";
 
 declare const window: { kdDemo: KdDemoApi };
@@ -74,6 +75,31 @@ try {
       rows.push(`node ${node.toFixed(0)}, page ${inPage.toFixed(0)} (${(node / inPage).toFixed(2)}x)`);
     }
     console.log(`steps per graph run ${k}: ${rows.join("; ")}`);
+  }
+  // The forward pass alone (the teacher, 784-300-10, on 5000 images in runs of 256): how far apart
+  // the two builds' kernels are, with no training-loop code of ours in between.
+  if (!values.webgpu) {
+    writeFileSync(join(dir, "digits.zip"), zipOf(mnistFolder(500, "digits")));
+    for (const [id, f] of [
+      ["own-teacher", "teacher.onnx"],
+      ["own-zip", "digits.zip"],
+    ] as const)
+      await (await page.$(`#${id}`))!.uploadFile(join(dir, f));
+    await page.evaluate(() => window.kdDemo.own.settled());
+    const rows: string[] = [];
+    const t = await Classifier.load(readFileSync(join(dir, "teacher.onnx")), "input", "logits");
+    const x = train.x.subarray(0, 5000 * 784);
+    for (let round = 0; round < 3; round++) {
+      let t0 = performance.now();
+      await t.logits(x, 5000, 256);
+      const node = performance.now() - t0;
+      t0 = performance.now();
+      await page.evaluate(() => window.kdDemo.own.teacherLogits());
+      const inPage = performance.now() - t0;
+      rows.push(`node ${node.toFixed(0)} ms, page ${inPage.toFixed(0)} ms (${(inPage / node).toFixed(2)}x)`);
+    }
+    await t.release();
+    console.log(`teacher forward pass on 5000 images: ${rows.join("; ")}`);
   }
   await browser.close();
   await server.close();

@@ -12,11 +12,10 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { bundlePage } from "../src/demo/bundle.js";
-import { serveSite } from "../src/demo/serve.js";
 import { writeSite } from "../src/demo/site.js";
 import type { DistilOptions, KdDemoApi } from "../src/web/api.js";
 import { Classifier, distil, fromBytes } from "../src/web/core.js";
-import { launchChromium } from "../test/web/browser.js";
+import { giveOwn, openSite } from "../test/web/browser.js";
 import { mnistFolder, zipOf } from "../test/web/folders.js";
 import { trainMlp } from "../test/web/models.js";
 
@@ -44,11 +43,8 @@ try {
     trainImages: 5000,
     testImages: 500,
   });
-  const server = await serveSite(site.out, 0);
-  const browser = await launchChromium({ webgpu: values.webgpu });
-  const page = await browser.newPage();
-  await page.goto(server.url);
-  await page.evaluate(() => window.kdDemo.ready);
+  const open = await openSite(site.out, { webgpu: values.webgpu });
+  const { page } = open;
   if (values.webgpu) console.log(await page.evaluate(() => window.kdDemo.own.useBackend("webgpu")));
   else console.log(await page.evaluate(() => window.kdDemo.backend()));
 
@@ -80,12 +76,7 @@ try {
   // the two builds' kernels are, with no training-loop code of ours in between.
   if (!values.webgpu) {
     writeFileSync(join(dir, "digits.zip"), zipOf(mnistFolder(500, "digits")));
-    for (const [id, f] of [
-      ["own-teacher", "teacher.onnx"],
-      ["own-zip", "digits.zip"],
-    ] as const)
-      await (await page.$(`#${id}`))!.uploadFile(join(dir, f));
-    await page.evaluate(() => window.kdDemo.own.settled());
+    await giveOwn(page, dir, { teacher: "teacher.onnx", zip: "digits.zip" });
     const rows: string[] = [];
     const t = await Classifier.load(readFileSync(join(dir, "teacher.onnx")), "input", "logits");
     const x = train.x.subarray(0, 5000 * 784);
@@ -101,8 +92,7 @@ try {
     await t.release();
     console.log(`teacher forward pass on 5000 images: ${rows.join("; ")}`);
   }
-  await browser.close();
-  await server.close();
+  await open.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -205,7 +205,8 @@ export async function distilOwn(
       batchSize: B,
       lr: o.lr,
       momentum: o.momentum ?? 0.9,
-      stepsPerRun: o.stepsPerRun ?? 8,
+      // No more steps a graph run than an epoch has: a longer graph would be compiled and never run.
+      stepsPerRun: Math.min(o.stepsPerRun ?? 8, Math.ceil(train.n / B)),
       seed: o.seed ?? 1,
       ...(h.stop ? { stop: h.stop } : {}),
     },

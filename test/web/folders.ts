@@ -51,12 +51,12 @@ export function zipOf(files: Record<string, Uint8Array>): Uint8Array {
 
 /**
  * A `kd demo` site in `dir`/site whose teacher is a small MNIST MLP (`dir`/teacher.onnx), and
- * `dir`/digits.zip, a zip of 20 MNIST test images a class (also on disk as `dir`/digits).
+ * `dir`/digits.zip, a zip of `perClass` MNIST test images a class (also on disk as `dir`/digits).
  */
-export async function ownSite(dir: string): Promise<Site> {
+export async function ownSite(dir: string, perClass = 20): Promise<Site> {
   await trainMlp(join(dir, "teacher.onnx"), { hidden: 64, images: 5000, epochs: 1, seed: 1 });
   await bundlePage(join(dir, "page"));
-  writeFileSync(join(dir, "digits.zip"), zipOf(mnistFolder(20, "digits", dir)));
+  writeFileSync(join(dir, "digits.zip"), zipOf(mnistFolder(perClass, "digits", dir)));
   return writeSite({
     teacher: join(dir, "teacher.onnx"),
     student: join(dir, "teacher.onnx"),

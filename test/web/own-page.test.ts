@@ -8,14 +8,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser, Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadImageFolder } from "../../src/data/images.js";
-import { type RunningServer, serveSite } from "../../src/demo/serve.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import type { KdDemoApi, OwnDistilled } from "../../src/web/api.js";
-import { chromiumPath, launchChromium } from "./browser.js";
+import { chromiumPath, type OpenSite, openSite } from "./browser.js";
 import { grayPng, ownSite, zipOf } from "./folders.js";
 
 declare const window: { kdDemo: KdDemoApi };
@@ -25,10 +24,8 @@ const OUTPUT = fileURLToPath(new URL("../../test-output/web/", import.meta.url))
 
 describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's images (Chromium)", () => {
   let dir: string;
-  let server: RunningServer;
-  let browser: Browser;
+  let open: OpenSite;
   let page: Page;
-  const pageErrors: string[] = [];
   const file = (name: string) => join(dir, name);
 
   beforeAll(async () => {
@@ -50,18 +47,12 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
       file("small.zip"),
       zipOf({ "s/a/1.png": grayPng(px(64), 8, 8), "s/b/1.png": grayPng(px(64), 8, 8) }),
     );
-    server = await serveSite(site.out, 0);
-    browser = await launchChromium();
-    page = await browser.newPage();
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    await page.setViewport({ width: 1280, height: 1000 });
-    await page.goto(server.url);
-    await page.evaluate(() => window.kdDemo.ready);
+    open = await openSite(site.out, { height: 1000 });
+    page = open.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await open?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -195,7 +186,7 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     // And it still distils.
     const r = await distil("mlp:32", 2);
     expect([r.epochs, r.stopped]).toEqual([2, false]);
-    expect(pageErrors).toEqual([]);
+    expect(open.errors).toEqual([]);
   });
 
   it("renders the panel after a distillation (screenshot under test-output/web/; KD_PAGE_SCREENSHOT copies it)", async () => {
@@ -206,6 +197,6 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     await (await page.$("#own"))!.screenshot({ path: shot });
     if (process.env.KD_PAGE_SCREENSHOT) copyFileSync(shot, process.env.KD_PAGE_SCREENSHOT);
     expect(await page.$$eval("#own-result tr", (rows) => rows.length)).toBe(2);
-    expect(pageErrors).toEqual([]);
+    expect(open.errors).toEqual([]);
   });
 });

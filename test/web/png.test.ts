@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { decodeImage as decodeInPage } from "../../src/data/decode.js";
 import { decodeImage, pngjsReader } from "../../src/data/images.js";
 import { Rng } from "../../src/util/rng.js";
-import { readPng } from "../../src/web/png.js";
+import { ADAM7, readPng, SAMPLES } from "../../src/web/png.js";
 
 const CRC = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -28,17 +28,6 @@ function chunk(type: string, body: Uint8Array): Buffer {
   crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])), 0);
   return Buffer.concat([head, body, crc]);
 }
-
-const SAMPLES: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const ADAM7 = [
-  [0, 0, 8, 8],
-  [4, 0, 8, 8],
-  [0, 4, 4, 8],
-  [2, 0, 4, 4],
-  [0, 2, 2, 4],
-  [1, 0, 2, 2],
-  [0, 1, 1, 2],
-];
 
 /** Filtered scanlines of a sub-image: each row gets filter (row + k) % 5, so every filter is used. */
 function scanlines(

@@ -1,21 +1,25 @@
 /**
  * A user's image folder in the page: a zip of it (fflate) or the files a folder picker gives, read
  * as `kd train --train DIR` reads DIR (one sub-folder per class, sorted names, numeric order when
- * every name is a number), decoded with kd's decoders (data/decode.ts) into [N, C, H, W] in [0, 1].
+ * every name is a number), decoded with kd's decoders (data/decode.ts) into [N, C, H, W] in [0, 1];
+ * or an .npz archive of features and labels, read as `kd train --train FILE.npz` reads it.
  */
 import { unzipSync } from "fflate";
 import { decodeImage, isImageFile, toPlanar } from "../data/decode.js";
+import { type NpyArray, parseNpy, X_KEYS, Y_KEYS } from "../data/npy-format.js";
 import { ensure, KdError } from "../util/errors.js";
 import { checkAllocation, formatBytes } from "../util/memory.js";
 import { readPng } from "./png.js";
 
-/** A labelled image set as the page holds it (pixels scaled by 1/255 as kd's loaders do). */
+/** A labelled set as the page holds it (8-bit values scaled by 1/255 as kd's loaders do). */
 export interface ImageSet {
   readonly name: string;
+  /** What the stored values were multiplied by on loading: 1/255 for 8-bit data, undefined for floats (as Dataset.rawScale). */
+  readonly rawScale?: number | undefined;
   readonly x: Float32Array;
   readonly y: Int32Array;
   readonly n: number;
-  /** [C, H, W]. */
+  /** [C, H, W] for images; an .npz array's own example shape. */
   readonly shape: readonly number[];
   readonly classes: readonly string[];
   readonly counts: readonly number[];
@@ -123,11 +127,81 @@ export async function loadImageSet(
   for (const k of labels) counts[k]!++;
   return {
     name,
+    rawScale: 1 / 255,
     x,
     y: Int32Array.from(labels),
     n: list.length,
     shape: [channels, height, width],
     classes,
+    counts,
+  };
+}
+
+/** Whether a zip's files are an .npz archive (arrays at its top level) rather than an image folder. */
+export function isNpz(files: readonly FolderFile[]): boolean {
+  return files.some((f) => !f.path.includes("/") && f.path.endsWith(".npy"));
+}
+
+/**
+ * An .npz archive's features and labels (named as kd's loader names them: x, X, images... and y,
+ * labels...): 8-bit features scaled by 1/255, others taken as they are; labels whole and ≥ 0.
+ */
+export async function loadNpzSet(files: readonly FolderFile[], name: string): Promise<ImageSet> {
+  const arrays = new Map(
+    files
+      .filter((f) => !f.path.includes("/") && f.path.endsWith(".npy"))
+      .map((f) => [f.path.slice(0, -4), f]),
+  );
+  const pick = (keys: readonly string[]) => keys.find((k) => arrays.has(k));
+  const xKey = pick(X_KEYS) ?? (arrays.size === 1 ? [...arrays.keys()][0] : undefined);
+  const yKey = pick(Y_KEYS);
+  const names = [...arrays.keys()].join(", ");
+  ensure(
+    xKey !== undefined,
+    () => `${name}: no features array (x, X, images, data or features) among ${names}`,
+  );
+  ensure(yKey !== undefined, () => `${name}: no labels array (y, labels, targets or label) among ${names}`);
+  const read = async (k: string): Promise<NpyArray> =>
+    parseNpy(await arrays.get(k)!.bytes(), `${name}[${k}]`);
+  const xa = await read(xKey);
+  const ya = await read(yKey);
+  const n = xa.dims[0] ?? 0;
+  const shape = xa.dims.slice(1);
+  ensure(
+    n > 0 && shape.length > 0 && shape.every((d) => d > 0),
+    () => `${name}[${xKey}]: shape [${xa.dims.join(", ")}] holds no examples`,
+  );
+  ensure(
+    ya.dims[0] === n && (ya.dims.length === 1 || (ya.dims.length === 2 && ya.dims[1] === 1)),
+    () => `${name}[${yKey}]: shape [${ya.dims.join(", ")}], expected [${n}] labels for ${n} examples`,
+  );
+  checkAllocation(4 * xa.data.length, `${name}: ${n} examples as float32`);
+  const eight = xa.dtype === "uint8";
+  const x = eight
+    ? Float32Array.from(xa.data as Uint8Array, (v) => UINT8_SCALE[v]!)
+    : Float32Array.from(xa.data as ArrayLike<number>, Number);
+  const bad = x.findIndex((v) => !Number.isFinite(v));
+  ensure(bad < 0, () => `${name}[${xKey}]: value ${bad} is not finite`);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number(ya.data[i]!);
+    ensure(
+      Number.isInteger(v) && v >= 0 && v < 100_000,
+      () => `${name}[${yKey}]: label ${i} is ${v}, not a class number`,
+    );
+    y[i] = v;
+  }
+  const k = Math.max(...y) + 1;
+  const counts = new Array<number>(k).fill(0);
+  for (const v of y) counts[v]!++;
+  return {
+    name,
+    ...(eight ? { rawScale: 1 / 255 } : {}),
+    x,
+    y,
+    n,
+    shape,
+    classes: counts.map((_, c) => String(c)),
     counts,
   };
 }

@@ -10,7 +10,15 @@ import { setTotalMemory } from "../util/memory.js";
 import type { OwnApi, OwnDataInfo, OwnDistilled, OwnModelInfo } from "./api.js";
 import type { WebBackendOptions } from "./backend.js";
 import { Classifier } from "./core.js";
-import { type FolderFile, type ImageSet, loadImageSet, pickedFiles, zipFiles } from "./folder.js";
+import {
+  type FolderFile,
+  type ImageSet,
+  isNpz,
+  loadImageSet,
+  loadNpzSet,
+  pickedFiles,
+  zipFiles,
+} from "./folder.js";
 import {
   checkFits,
   distilOwn,
@@ -242,21 +250,29 @@ export class OwnPanel implements OwnApi {
   private async takeZip(file: File): Promise<void> {
     this.say(`reading ${file.name}…`);
     const files = zipFiles(new Uint8Array(await file.arrayBuffer()), file.name);
-    await this.takeFolder(files, file.name.replace(/\.zip$/i, ""));
+    const name = file.name.replace(/\.(zip|npz)$/i, "");
+    if (isNpz(files)) await this.takeSet(loadNpzSet(files, name));
+    else await this.takeFolder(files, name);
   }
 
-  private async takeFolder(files: FolderFile[], name: string): Promise<void> {
+  private takeFolder(files: FolderFile[], name: string): Promise<void> {
+    return this.takeSet(
+      loadImageSet(files, name, async (done, total) => {
+        this.say(`decoding ${name}: ${done}/${total} images`);
+        await repaint();
+      }),
+    );
+  }
+
+  private async takeSet(loading: Promise<ImageSet>): Promise<void> {
     this.set = undefined;
     $("own-data-info").textContent = "";
-    const set = await loadImageSet(files, name, async (done, total) => {
-      this.say(`decoding ${name}: ${done}/${total} images`);
-      await repaint();
-    });
+    const set = await loading;
     this.set = set;
     $("own-data-info").textContent =
       `${set.name}: ${set.n} images of ${set.shape.join("×")}, ${set.classes.length} classes: ` +
       set.classes.map((c, k) => `${c} (${set.counts[k]})`).join(", ");
-    this.say(`${set.n} images in ${set.classes.length} classes`);
+    this.say(`${set.n} ${set.rawScale ? "images" : "examples"} in ${set.classes.length} classes`);
     this.checkPair();
   }
 

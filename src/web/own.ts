@@ -25,9 +25,6 @@ import { Rng } from "../util/rng.js";
 import { accuracy, Classifier, type PageProgress, type Rows, trainInPage } from "./core.js";
 import type { ImageSet } from "./folder.js";
 
-/** What kd's loaders multiply 8-bit pixels by; the page's sets hold pixels so. */
-export const RAW_SCALE = 1 / 255;
-
 export interface Teacher {
   readonly name: string;
   /** The file, to load it again on another backend. */
@@ -96,7 +93,7 @@ export async function teacherLogits(
 ): Promise<Float32Array> {
   checkFits(t, set);
   checkAllocation(4 * set.n * t.signature.classes, `${t.name}: logits of ${set.n} images`);
-  const x = modelInput(set.x, t.signature.exampleShape, t.signature.preprocessing, RAW_SCALE);
+  const x = modelInput(set.x, t.signature.exampleShape, t.signature.preprocessing, set.rawScale);
   return t.classifier.logits(x, set.n, 256, progress);
 }
 
@@ -227,7 +224,7 @@ export async function distilOwn(
       ...(obj.teacher(objective) ? { [META.teachers]: t.name } : {}),
       [META.demo]: "distilled in the browser",
     },
-    { rawScale: RAW_SCALE },
+    { rawScale: set.rawScale },
   );
   return {
     arch: model.arch,

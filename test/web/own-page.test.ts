@@ -10,10 +10,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMnist } from "../../src/data/dataset.js";
 import { loadImageFolder } from "../../src/data/images.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import type { KdDemoApi, OwnDistilled } from "../../src/web/api.js";
+import { npyBytes } from "../data/npy-bytes.js";
 import { chromiumPath, type OpenSite, openSite } from "./browser.js";
 import { grayPng, ownSite, zipOf } from "./folders.js";
 
@@ -128,6 +130,21 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     expect(await page.evaluate(() => window.kdDemo.own.status())).toBe("200 images in 10 classes");
     const after = (await page.evaluate(() => window.kdDemo.own.data()))!;
     expect(after).toEqual(before);
+  });
+
+  it("reads an .npz of features and labels given to the same input", async () => {
+    const test = loadMnist("test");
+    const px = Uint8Array.from(test.x.subarray(0, 50 * 784), (v) => Math.round(v * 255));
+    const y = test.y!.subarray(0, 50);
+    writeFileSync(
+      file("fifty.npz"),
+      zipOf({ "x.npy": npyBytes("uint8", [50, 28, 28], px), "y.npy": npyBytes("int64", [50], y) }),
+    );
+    expect(await give("own-zip", file("fifty.npz"))).toBe("50 images in 10 classes");
+    expect(await page.evaluate(() => window.kdDemo.own.data()?.shape)).toEqual([28, 28]);
+    const r = await distil("mlp:16", 1);
+    expect([r.trainCount, r.valCount]).toEqual([40, 10]);
+    expect(await give("own-zip", file("digits.zip"))).toBe("200 images in 10 classes");
   });
 
   it("distils the convnet students (cnn, resnet, mobilenet) in the page's runtime", async () => {

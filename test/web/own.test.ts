@@ -7,13 +7,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMnist } from "../../src/data/dataset.js";
 import { loadImageFolder } from "../../src/data/images.js";
+import { loadNpzDataset } from "../../src/data/npy.js";
 import { readPreprocessing } from "../../src/onnx/metadata.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { setTotalMemory } from "../../src/util/memory.js";
-import { loadImageSet, zipFiles } from "../../src/web/folder.js";
+import { isNpz, loadImageSet, loadNpzSet, zipFiles } from "../../src/web/folder.js";
 import { checkFits, distilOwn, loadTeacher, type Teacher } from "../../src/web/own.js";
+import { npyBytes } from "../data/npy-bytes.js";
 import { grayPng, mnistFolder, zipOf } from "./folders.js";
 import { trainMlp } from "./models.js";
 
@@ -76,6 +79,38 @@ describe("distilling a user's teacher on a user's image folder (Node)", () => {
     await clf.release();
     expect(right / ds.n).toBeGreaterThan(0.3);
     expect(r.teacherAccuracy).toBeGreaterThan(0.5);
+  });
+
+  it("reads an .npz of features and labels as kd's loader reads it, and distils from it", async () => {
+    const test = loadMnist("test");
+    const n = 120;
+    const px = Uint8Array.from(test.x.subarray(0, n * 784), (v) => Math.round(v * 255));
+    const npz = zipOf({
+      "x.npy": npyBytes("uint8", [n, 28, 28], px),
+      "y.npy": npyBytes("int64", [n], test.y!.subarray(0, n)),
+    });
+    writeFileSync(join(dir, "digits.npz"), npz);
+    const files = zipFiles(npz, "digits.npz");
+    expect(isNpz(files)).toBe(true);
+    const set = await loadNpzSet(files, "digits");
+    const ds = loadNpzDataset(join(dir, "digits.npz"));
+    expect(set.shape).toEqual(ds.exampleShape);
+    expect(set.rawScale).toBe(ds.rawScale);
+    expect(Array.from(set.y)).toEqual(Array.from(ds.y!));
+    expect(Buffer.from(set.x.buffer).equals(Buffer.from(ds.x.buffer))).toBe(true);
+    const r = await distilOwn(teacher, set, {
+      arch: "cnn:4",
+      objective: "kd",
+      temperature: 4,
+      weight: 0.7,
+      epochs: 1,
+      lr: 0.05,
+    });
+    expect(readPreprocessing(decodeModel(r.onnx))).toEqual({ scale: 1 / 255 });
+    const noLabels = zipOf({ "x.npy": npyBytes("uint8", [2, 2], [1, 2, 3, 4]) });
+    await expect(loadNpzSet(zipFiles(noLabels, "a.npz"), "a")).rejects.toThrow(
+      "a: no labels array (y, labels, targets or label) among x",
+    );
   });
 
   it("refuses a zip without class sub-folders, images of mixed sizes, and a zip it cannot read, in one line", async () => {

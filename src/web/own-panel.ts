@@ -20,8 +20,8 @@ import {
   zipFiles,
 } from "./folder.js";
 import {
-  checkFits,
   distilOwn,
+  forTeacher,
   loadTeacher,
   type OwnOptions,
   PAGE_OBJECTIVES,
@@ -278,7 +278,7 @@ export class OwnPanel implements OwnApi {
 
   /** With both a teacher and images, says at once when they do not fit. */
   private checkPair(): void {
-    if (this.teacherNow && this.set) checkFits(this.teacherNow, this.set);
+    if (this.teacherNow && this.set) forTeacher(this.teacherNow, this.set);
   }
 
   private options(): OwnOptions {

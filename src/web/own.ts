@@ -85,6 +85,31 @@ export function checkFits(t: Teacher, set: ImageSet): void {
   );
 }
 
+/**
+ * The set with its labels numbered as the teacher numbers its classes: by the class names the
+ * teacher records (kd.classes), when it records them; else in the folder's order, as kd does.
+ * A class the teacher does not know is one line.
+ */
+export function forTeacher(t: Teacher, set: ImageSet): ImageSet {
+  checkFits(t, set);
+  const names = t.signature.classNames;
+  if (!names) return set;
+  const index = set.classes.map((c) => {
+    const k = names.indexOf(c);
+    ensure(
+      k >= 0,
+      () =>
+        `${set.name}: class "${c}" is not one of ${t.name}'s classes (${names.slice(0, 10).join(", ")}${names.length > 10 ? ", ..." : ""})`,
+    );
+    return k;
+  });
+  const counts = names.map(() => 0);
+  set.counts.forEach((n, c) => {
+    counts[index[c]!] = n;
+  });
+  return { ...set, y: Int32Array.from(set.y, (c) => index[c]!), classes: names, counts };
+}
+
 /** The teacher's logits of every image (its recorded preprocessing applied, as kd distill does). */
 export async function teacherLogits(
   t: Teacher,
@@ -172,11 +197,12 @@ export function pageObjective(o: Pick<OwnOptions, "objective" | "temperature" | 
 /** Distils the student `o.arch` from `t` on `set`; the teacher runs once, over all of it. */
 export async function distilOwn(
   t: Teacher,
-  set: ImageSet,
+  given: ImageSet,
   o: OwnOptions,
   h: OwnHooks = {},
 ): Promise<OwnResult> {
   const objective = pageObjective(o);
+  const set = forTeacher(t, given);
   const classes = t.signature.classes;
   // Through the registry, as every other path: the kind's shape and size checks run on the page's choice too.
   const model: Model = buildModel(parseArchSpec(o.arch), set.shape, classes);

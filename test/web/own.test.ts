@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMnist } from "../../src/data/dataset.js";
 import { loadImageFolder } from "../../src/data/images.js";
 import { loadNpzDataset } from "../../src/data/npy.js";
+import { setMetadata } from "../../src/onnx/edit.js";
 import { readPreprocessing } from "../../src/onnx/metadata.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import { setTotalMemory } from "../../src/util/memory.js";
 import { isNpz, loadImageSet, loadNpzSet, zipFiles } from "../../src/web/folder.js";
-import { checkFits, distilOwn, loadTeacher, type Teacher } from "../../src/web/own.js";
+import { checkFits, distilOwn, forTeacher, loadTeacher, type Teacher } from "../../src/web/own.js";
 import { npyBytes } from "../data/npy-bytes.js";
 import { grayPng, mnistFolder, zipOf } from "./folders.js";
 import { trainMlp } from "./models.js";
@@ -111,6 +112,34 @@ describe("distilling a user's teacher on a user's image folder (Node)", () => {
     await expect(loadNpzSet(zipFiles(noLabels, "a.npz"), "a")).rejects.toThrow(
       "a: no labels array (y, labels, targets or label) among x",
     );
+  });
+
+  it("numbers the folder's classes as the teacher names them (kd.classes), and refuses a class it does not know", async () => {
+    const model = decodeModel(teacherBytes);
+    const reversed = ["9", "8", "7", "6", "5", "4", "3", "2", "1", "0"];
+    setMetadata(model, "kd.classes", JSON.stringify(reversed));
+    const named = await loadTeacher(encodeModel(model), "named.onnx");
+    try {
+      const set = await loadImageSet(zipFiles(zip, "digits.zip"), "digits");
+      const aligned = forTeacher(named, set);
+      expect(aligned.classes).toEqual(reversed);
+      expect(Array.from(aligned.y)).toEqual(Array.from(set.y, (c) => 9 - c));
+      const odd = await loadImageSet(
+        zipFiles(
+          zipOf({
+            "o/1/a.png": grayPng(new Array(784).fill(0), 28, 28),
+            "o/cat/a.png": grayPng(new Array(784).fill(0), 28, 28),
+          }),
+          "o.zip",
+        ),
+        "o",
+      );
+      expect(() => forTeacher(named, odd)).toThrow(
+        'o: class "cat" is not one of named.onnx\'s classes (9, 8, 7, 6, 5, 4, 3, 2, 1, 0)',
+      );
+    } finally {
+      await named.classifier.release();
+    }
   });
 
   it("refuses a zip without class sub-folders, images of mixed sizes, and a zip it cannot read, in one line", async () => {

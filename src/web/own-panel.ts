@@ -324,6 +324,7 @@ export class OwnPanel implements OwnApi {
     const o = this.options();
     const r = await distilOwn(teacher, set, o, {
       teacher: async (done, total) => {
+        if (this.stopAsked) throw new Error("stopped during the teacher's pass: nothing was distilled");
         this.say(`teacher: ${done}/${total} images`);
         await repaint();
       },

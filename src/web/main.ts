@@ -49,8 +49,11 @@ interface Loaded {
 }
 
 let backendSet!: (v: WebBackendOptions) => void;
-const backendReady = new Promise<WebBackendOptions>((r) => {
-  backendSet = r;
+let backendFailed!: (e: unknown) => void;
+// Settled once ONNX Runtime is set up (or the page failed to start): the own-data panel waits for it.
+const backendReady = new Promise<WebBackendOptions>((ok, fail) => {
+  backendSet = ok;
+  backendFailed = fail;
 });
 
 async function load(): Promise<Loaded> {
@@ -346,6 +349,7 @@ const own = new OwnPanel(backendReady);
 own.wire();
 const started = start();
 started.catch((e: Error) => {
+  backendFailed(e);
   $("backend").textContent = `failed to start: ${e.message}`;
 });
 let ready: Demo | undefined;

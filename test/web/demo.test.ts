@@ -65,7 +65,7 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     const imports = Object.values(meta.inputs).flatMap((i) => i.imports.map((m) => m.path));
     expect(imports.filter((p) => builtins.has(p) || p.startsWith("node:"))).toEqual([]);
     const nodeOnly =
-      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/(?!(decode|checks|types)\.ts)|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
+      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/(?!(decode|checks|types|npy-format)\.ts)|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
     expect(inputs.filter((p) => nodeOnly.test(p))).toEqual([]);
     for (const shared of [
       "src/data/decode.ts",

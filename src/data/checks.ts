@@ -3,7 +3,7 @@
  * values, a bounded class count, and the same example shape on both sides of a train/test pair.
  */
 import { KdError } from "../util/errors.js";
-import type { Dataset } from "./dataset.js";
+import type { Dataset } from "./types.js";
 
 /**
  * The most classes a dataset (or a class flag) may name. Labels size every per-class array (one-hot

@@ -25,8 +25,16 @@ export interface SiteOptions {
   readonly page?: string;
 }
 
-/** onnxruntime-web's WebAssembly build (threads and SIMD) and the glue that loads it. */
-export const ORT_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"] as const;
+/**
+ * onnxruntime-web's WebAssembly build (threads and SIMD) and the glue that loads it; then the
+ * build its WebGPU execution provider needs (asyncify), fetched only when the page uses WebGPU.
+ */
+export const ORT_FILES = [
+  "ort-wasm-simd-threaded.mjs",
+  "ort-wasm-simd-threaded.wasm",
+  "ort-wasm-simd-threaded.asyncify.mjs",
+  "ort-wasm-simd-threaded.asyncify.wasm",
+] as const;
 const ORT_DIR = "ort/";
 
 export interface Site {

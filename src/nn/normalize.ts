@@ -3,7 +3,7 @@
  * training set's statistics. It lives in the model (not in the data) so that teachers, jitter and
  * evaluation all see the data as loaded, and the exported model can record it or bake it in.
  */
-import type { Dataset } from "../data/dataset.js";
+import type { Dataset } from "../data/types.js";
 import * as o from "../ir/ops.js";
 import { ensure } from "../util/errors.js";
 import type { Model } from "./model.js";

@@ -1,53 +1,19 @@
 /** Any ONNX classifier file (ours or another framework's): find its input and logits, run it in batches. */
-import { firstNonFinite, MAX_CLASSES } from "../data/checks.js";
-import {
-  type DataRecord,
-  type Preprocessing,
-  readClassNames,
-  readDataRecord,
-  readPreprocessing,
-} from "../onnx/metadata.js";
+import { firstNonFinite } from "../data/checks.js";
+import type { DataRecord, Preprocessing } from "../onnx/metadata.js";
 import { modelInput } from "../onnx/preprocess.js";
-import { type ModelProto, OnnxDataType, type ValueInfoProto } from "../onnx/proto.js";
+import type { ModelProto } from "../onnx/proto.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation } from "../util/memory.js";
 import type { BackendSession } from "./backend.js";
 import { loadModelFile } from "./model-file.js";
 import { cleanOrtMessage } from "./ort-errors.js";
 import { createSession, type SessionOptions } from "./session.js";
+import { classifierSignature, type SignatureOptions } from "./signature.js";
 
-export interface ClassifierOptions extends SessionOptions {
-  /** Input to feed (default: the only non-initializer input). */
-  readonly input?: string;
-  /** Output to read (default: the only float output, or the first one named like logits). */
-  readonly output?: string;
+export interface ClassifierOptions extends SessionOptions, SignatureOptions {
   /** What the output holds. Probabilities are turned into log-probabilities, valid logits. */
   readonly outputs?: "logits" | "probs";
-  /**
-   * The flags of the command in use that name the input and the output, for hints such as
-   * "several float outputs; name one with --output" (default: kd distill's --teacher-input and
-   * --teacher-output).
-   */
-  readonly flags?: { readonly input: string; readonly output: string };
-}
-
-const TEACHER_FLAGS = { input: "--teacher-input", output: "--teacher-output" } as const;
-
-interface Dims {
-  readonly dims: readonly (number | string)[];
-}
-
-function dimsOf(v: ValueInfoProto): Dims {
-  const t = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
-  return {
-    dims: (t?.shape?.dim ?? []).map((d) =>
-      d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : "?",
-    ),
-  };
-}
-
-function elemType(v: ValueInfoProto): number {
-  return v.type?.value.case === "tensorType" ? v.type.value.value.elemType : 0;
 }
 
 /**
@@ -91,57 +57,7 @@ export class OnnxClassifier {
 
   static async load(path: string, opts: ClassifierOptions = {}): Promise<OnnxClassifier> {
     const { model, bytes } = parseModelFile(path);
-    const preprocessing = readPreprocessing(model, path);
-    const data = readDataRecord(model, path);
-    const flags = opts.flags ?? TEACHER_FLAGS;
-    const g = model.graph!;
-    const inits = new Set(g.initializer.map((t) => t.name));
-    const inputs = g.input.filter((i) => !inits.has(i.name));
-    const input = opts.input
-      ? inputs.find((i) => i.name === opts.input)
-      : inputs.length === 1
-        ? inputs[0]
-        : undefined;
-    if (!input)
-      throw new KdError(
-        opts.input
-          ? `${path}: no input named "${opts.input}" (inputs: ${inputs.map((i) => i.name).join(", ")})`
-          : `${path}: ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ")}); name one with ${flags.input}`,
-      );
-    if (elemType(input) !== OnnxDataType.FLOAT)
-      throw new KdError(`${path}: input "${input.name}" is not float32`);
-    const floats = g.output.filter((o) => elemType(o) === OnnxDataType.FLOAT);
-    const output = opts.output
-      ? g.output.find((o) => o.name === opts.output)
-      : floats.length === 1
-        ? floats[0]
-        : floats.find((o) => /logit/i.test(o.name));
-    if (!output)
-      throw new KdError(
-        opts.output
-          ? `${path}: no output named "${opts.output}" (outputs: ${g.output.map((o) => o.name).join(", ")})`
-          : floats.length === 0
-            ? `${path}: has no float output to read logits from`
-            : `${path}: several float outputs (${floats.map((o) => o.name).join(", ")}); name one with ${flags.output}`,
-      );
-    if (elemType(output) !== OnnxDataType.FLOAT)
-      throw new KdError(`${path}: output "${output.name}" is not float32`);
-    const inDims = dimsOf(input).dims.slice(1);
-    if (inDims.some((d) => typeof d !== "number"))
-      throw new KdError(`${path}: input "${input.name}" has non-batch symbolic dims`);
-    const outDims = dimsOf(output).dims;
-    const classes = outDims[outDims.length - 1];
-    if (outDims.length !== 2 || typeof classes !== "number" || classes < 1)
-      throw new KdError(
-        `${path}: output "${output.name}" should be [batch, classes], is [${outDims.join(", ")}]`,
-      );
-    if (classes > MAX_CLASSES)
-      throw new KdError(
-        `${path}: output "${output.name}" has ${classes} classes, more than the ${MAX_CLASSES} kd supports`,
-      );
-    if (inDims.some((d) => (d as number) < 1))
-      throw new KdError(`${path}: input "${input.name}" has an empty dimension [${inDims.join(", ")}]`);
-    const classNames = readClassNames(model, path, classes);
+    const sig = classifierSignature(model, path, opts);
     let session: BackendSession;
     try {
       session = await createSession(bytes, opts);
@@ -151,15 +67,15 @@ export class OnnxClassifier {
     return new OnnxClassifier(
       path,
       session,
-      input.name,
-      output.name,
-      inDims as number[],
-      classes,
+      sig.input,
+      sig.output,
+      sig.exampleShape,
+      sig.classes,
       opts.outputs === "probs",
       bytes,
-      preprocessing,
-      data,
-      classNames,
+      sig.preprocessing,
+      sig.data,
+      sig.classNames,
     );
   }
 

@@ -1,10 +1,13 @@
-/** Inference graphs of a model: a compiled forward pass fed live parameters, and ONNX export (no Node APIs). */
+/** Inference graphs of a model: a compiled forward pass fed live parameters, and ONNX export with its preprocessing (no Node APIs). */
 import { Graph, type Tensor } from "../ir/tensor.js";
 import { ParamMap } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
+import { isNormalized } from "../nn/normalize.js";
 import { EXPORT_OPSET } from "../onnx/lower.js";
-import { modelMetadata } from "../onnx/metadata.js";
+import { modelMetadata, type Preprocessing, preprocessingMetadata } from "../onnx/metadata.js";
 import { buildModelBytes } from "../onnx/model.js";
+import { bakePreprocessing } from "../onnx/preprocess.js";
+import { decodeModel, encodeModel } from "../onnx/proto.js";
 import { Compiled, type SessionOptions } from "../runtime/session.js";
 import { bufferInput, paramInput } from "./step.js";
 
@@ -108,4 +111,41 @@ export function exportModel(
     docString: `kd ${model.arch} classifier: ${EXPORT_INPUT} [N, ${model.inputShape.join(", ")}] -> ${EXPORT_OUTPUT} [N, ${model.numClasses}]`,
     metadata: { ...modelMetadata(model.arch, paramInput(model.outputBias)), ...extraMeta },
   });
+}
+
+export interface SaveOptions {
+  /**
+   * What the training data's values were multiplied by on loading (Dataset.rawScale, 1 for data
+   * taken as it was). Given, or with a standardising model, the preprocessing is recorded.
+   */
+  readonly rawScale?: number | undefined;
+  /** Bake the preprocessing into the graph, so the model takes raw values (8-bit pixels, raw features). */
+  readonly bake?: boolean | undefined;
+}
+
+/**
+ * The model's preprocessing: the loader's scale and, for a standardising model, its input
+ * statistics. The exported graph is the net after them, unless they are baked in.
+ */
+function preprocessingOf(model: Model, rawScale: number | undefined): Preprocessing {
+  return {
+    scale: rawScale ?? 1,
+    ...(isNormalized(model) ? { mean: Array.from(model.norm.mean), std: Array.from(model.norm.std) } : {}),
+  };
+}
+
+/** The ONNX bytes of `model` with its preprocessing recorded in the metadata (`kd.preprocessing`) or baked in. */
+export function exportWithPreprocessing(
+  model: Model,
+  params: ReadonlyMap<string, Float32Array>,
+  meta: Record<string, string> = {},
+  o: SaveOptions = {},
+): Uint8Array {
+  const normalized = isNormalized(model);
+  const net = normalized ? model.inner : model;
+  // Nothing is known of a model trained in code on data of unknown origin: nothing is recorded.
+  if (o.rawScale === undefined && !normalized && !o.bake) return exportModel(net, params, meta);
+  const pre = preprocessingOf(model, o.rawScale);
+  const bytes = exportModel(net, params, { ...meta, ...preprocessingMetadata(pre) });
+  return o.bake ? encodeModel(bakePreprocessing(decodeModel(bytes), pre)) : bytes;
 }

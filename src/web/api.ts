@@ -101,6 +101,61 @@ export interface DistilResult {
   readonly onnxBytes: number;
 }
 
+/** What the page shows of a user's image folder. */
+export interface OwnDataInfo {
+  readonly name: string;
+  readonly n: number;
+  /** [C, H, W]. */
+  readonly shape: readonly number[];
+  readonly classes: readonly string[];
+  readonly counts: readonly number[];
+}
+
+/** One row of the own-distillation result table (teacher or student). */
+export interface OwnModelInfo extends ModelInfo {
+  /** Accuracy on the held-out validation images. */
+  readonly valAccuracy: number;
+}
+
+export interface OwnDistilled {
+  readonly arch: string;
+  readonly teacher: OwnModelInfo;
+  readonly student: OwnModelInfo;
+  readonly valCount: number;
+  readonly trainCount: number;
+  readonly epochs: number;
+  /** The run was stopped: the student is the last finished epoch's. */
+  readonly stopped: boolean;
+  readonly stepsPerSecond: number;
+}
+
+/** The own-teacher, own-images panel, as tests see it. */
+export interface OwnApi {
+  /** The panel's one status line (progress, the result, or what was wrong). */
+  status(): string;
+  teacher(): { name: string; inputShape: readonly number[]; classes: number } | undefined;
+  data(): OwnDataInfo | undefined;
+  /** Resolves when the last file given to an input has been read (or refused). */
+  settled(): Promise<void>;
+  /** Clicks "distil" and resolves with the result (rejects with the status line's error). */
+  distil(): Promise<OwnDistilled>;
+  /** Clicks "stop". */
+  stop(): void;
+  last(): OwnDistilled | undefined;
+  /** The download's bytes, base64. */
+  downloadBase64(): string | undefined;
+  /** The distilled student's logits on every image of the loaded set, in folder order. */
+  studentLogits(): Promise<number[]>;
+  /** The backend the panel's teacher and training run on, in words. */
+  backend(): string;
+  /** Chooses ONNX Runtime's wasm or WebGPU execution provider (rejects when there is no adapter). */
+  useBackend(ep: "wasm" | "webgpu"): Promise<string>;
+  /** The teacher's logits on every image of the loaded set, on the chosen backend. */
+  teacherLogits(): Promise<number[]>;
+  /** Caps the memory the panel lets one request use (bytes; Infinity: none), to test refusals. */
+  setMemoryLimit(bytes: number): void;
+}
+
 /** What the page puts on `window.kdDemo`. */
 export interface KdDemoApi {
   /** Resolves once the models are loaded and the first prediction is shown. */
@@ -120,4 +175,6 @@ export interface KdDemoApi {
   distributions(T: number): Prediction;
   /** Distils a student in the page; resolves with its learning curve. */
   distil(opts?: DistilOptions): Promise<DistilResult>;
+  /** The own-teacher, own-images panel (usable before `ready`). */
+  readonly own: OwnApi;
 }

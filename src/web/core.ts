@@ -1,6 +1,6 @@
 /**
  * The demo's logic without the DOM: classifiers on the registered backend, softmax at a
- * temperature, and distillation of a small student on a shipped MNIST slice with the CLI's own
+ * temperature, and distillation of a student (on a shipped MNIST slice, or a user's own images: own.ts) with the CLI's own
  * training core (train/core.ts) and hooks of its own. Runs in the page (onnxruntime-web) and in Node (the speed comparison).
  */
 import type { Model } from "../nn/model.js";
@@ -50,55 +50,72 @@ export function softmaxT(z: ArrayLike<number>, T: number): number[] {
 }
 
 /** Share of rows whose arg-max logit is the label. */
-export function accuracy(logits: Float32Array, y: Uint8Array, n: number): number {
+export function accuracy(logits: Float32Array, y: ArrayLike<number>, n: number, classes = CLASSES): number {
   let right = 0;
   for (let i = 0; i < n; i++) {
     let best = 0;
-    for (let c = 1; c < CLASSES; c++) if (logits[i * CLASSES + c]! > logits[i * CLASSES + best]!) best = c;
+    for (let c = 1; c < classes; c++) if (logits[i * classes + c]! > logits[i * classes + best]!) best = c;
     if (best === y[i]) right++;
   }
   return right / n;
 }
 
-/** A loaded ONNX classifier: one input of MNIST images ([N, 784] or [N, 1, 28, 28]) and an [N, 10] logits output. */
+/**
+ * A loaded ONNX classifier: one float input of examples `exampleShape` (MNIST's [784] or
+ * [1, 28, 28] by default) and an [N, classes] logits output.
+ */
 export class Classifier {
+  readonly features: number;
+
   private constructor(
     private readonly session: BackendSession,
     private readonly input: string,
     private readonly output: string,
-    private readonly exampleShape: readonly number[],
-  ) {}
+    readonly exampleShape: readonly number[],
+    readonly classes: number,
+  ) {
+    this.features = exampleShape.reduce((a, b) => a * b, 1);
+  }
 
   static async load(
     bytes: Uint8Array,
     input: string,
     output: string,
     exampleShape: readonly number[] = [PIXELS],
+    classes = CLASSES,
   ): Promise<Classifier> {
-    return new Classifier(await createSession(bytes), input, output, exampleShape);
+    return new Classifier(await createSession(bytes), input, output, exampleShape, classes);
   }
 
-  async logits(x: Float32Array, n: number, batch = 1000): Promise<Float32Array> {
-    const out = new Float32Array(n * CLASSES);
+  /** Logits of `n` examples, `batch` a run; `progress(done)` is awaited after each run. */
+  async logits(
+    x: Float32Array,
+    n: number,
+    batch = 1000,
+    progress?: (done: number) => void | Promise<void>,
+  ): Promise<Float32Array> {
+    const f = this.features;
+    const out = new Float32Array(n * this.classes);
     for (let s = 0; s < n; s += batch) {
       const m = Math.min(batch, n - s);
       const feed = {
-        data: x.subarray(s * PIXELS, (s + m) * PIXELS),
+        data: x.subarray(s * f, (s + m) * f),
         dims: [m, ...this.exampleShape],
         dtype: "float32" as const,
       };
       const res = await this.session.run({ [this.input]: feed }, [this.output]);
-      out.set(res[this.output]!.data as Float32Array, s * CLASSES);
+      out.set(res[this.output]!.data as Float32Array, s * this.classes);
+      await progress?.(s + m);
     }
     return out;
   }
 
-  /** Median milliseconds of `runs` single-image runs. */
+  /** Median milliseconds of `runs` single-example runs. */
   async latency(x: Float32Array, runs = 15): Promise<number> {
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      await this.logits(x.subarray(0, PIXELS), 1);
+      await this.logits(x.subarray(0, this.features), 1);
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
@@ -152,6 +169,22 @@ export interface PageTraining {
   readonly stepsPerRun: number;
   readonly seed: number;
   readonly threads?: number;
+  /** Asked after every graph run: true stops the run, keeping the last finished epoch's weights. */
+  readonly stop?: () => boolean;
+}
+
+/** A labelled set the page trains on: rows of the model's input, row-major. */
+export interface Rows {
+  readonly x: Float32Array;
+  readonly y: ArrayLike<number>;
+  readonly n: number;
+}
+
+/** Thrown by trainInPage when asked to stop before any epoch ended. */
+export class Stopped extends Error {
+  constructor() {
+    super("stopped before the first epoch ended: no student to keep");
+  }
 }
 
 /** A run of the training core: progress after every graph run, the epoch's log at its end. */
@@ -167,41 +200,60 @@ export interface PageProgress {
  */
 export async function trainInPage(
   s: PageTraining,
-  train: Images,
-  test: Images,
+  train: Rows,
+  test: Rows,
   teacherLogits?: Float32Array,
   onProgress?: (p: PageProgress) => void | Promise<void>,
-): Promise<{ params: Map<string, Float32Array>; history: EpochLog[] }> {
-  const ds = asDataset(train);
+): Promise<{ params: Map<string, Float32Array>; history: EpochLog[]; stopped: boolean }> {
+  const features = s.model.inputShape.reduce((a, b) => a * b, 1);
+  const ds = asDataset(train, features);
+  // The last finished epoch's weights, copied: a stop mid-epoch keeps them.
+  let kept: { params: Map<string, Float32Array>; history: EpochLog[] } | undefined;
+  const stopNow = () => s.stop?.() ?? false;
   const hooks: Hook[] = [
-    validation(s.model, asDataset(test), s.threads ? { threads: s.threads } : {}),
+    validation(s.model, asDataset(test, features), s.threads ? { threads: s.threads } : {}),
     {
-      onBatchEnd: (progress) => onProgress?.({ progress }),
-      onEpochEnd: (epoch) => onProgress?.({ epoch }),
+      onBatchEnd: async (progress) => {
+        await onProgress?.({ progress });
+        if (stopNow()) throw new Stopped();
+      },
+      onEpochEnd: async (epoch, loop) => {
+        kept = {
+          params: new Map([...weightsOf(loop.state)].map(([k, v]) => [k, v.slice()])),
+          history: [...loop.history],
+        };
+        await onProgress?.({ epoch });
+      },
+      stop: stopNow,
     },
   ];
-  const { loop } = await trainEpochs(
-    {
-      model: s.model,
-      train: ds,
-      batches: {
-        fill: (order, start, size, x) => copyRows(train.x, PIXELS, order, start, size, x),
-        scratchBytes: 0,
+  try {
+    const { loop } = await trainEpochs(
+      {
+        model: s.model,
+        train: ds,
+        batches: {
+          fill: (order, start, size, x) => copyRows(train.x, features, order, start, size, x),
+          scratchBytes: 0,
+        },
+        epochs: s.epochs,
+        batchSize: s.batchSize,
+        optimizer: s.optimizer ?? DEFAULT_OPTIMIZER,
+        lr: () => s.lr,
+        momentum: () => s.momentum,
+        seed: s.seed,
+        objective: s.objective,
+        ...(teacherLogits ? { teacher: pageTeacher(teacherLogits, s.model.numClasses) } : {}),
+        ...(s.threads ? { threads: s.threads } : {}),
+        stepsPerRun: s.stepsPerRun,
       },
-      epochs: s.epochs,
-      batchSize: s.batchSize,
-      optimizer: s.optimizer ?? DEFAULT_OPTIMIZER,
-      lr: () => s.lr,
-      momentum: () => s.momentum,
-      seed: s.seed,
-      objective: s.objective,
-      ...(teacherLogits ? { teacher: pageTeacher(teacherLogits) } : {}),
-      ...(s.threads ? { threads: s.threads } : {}),
-      stepsPerRun: s.stepsPerRun,
-    },
-    hooks,
-  );
-  return { params: weightsOf(loop.state), history: loop.history };
+      hooks,
+    );
+    return { params: weightsOf(loop.state), history: loop.history, stopped: loop.epoch < s.epochs };
+  } catch (e) {
+    if (!(e instanceof Stopped) || !kept) throw e;
+    return { ...kept, stopped: true };
+  }
 }
 
 /**
@@ -267,19 +319,19 @@ export async function distil(
   };
 }
 
-/** The page's images as the training core's dataset (labels as int32, as the CLI loads them). */
-function asDataset(images: Images): Examples {
-  const { x, n } = images;
-  const y = Int32Array.from(images.y);
-  return { x, y, n, features: PIXELS };
+/** The page's rows as the training core's dataset (labels as int32, as the CLI loads them). */
+function asDataset(rows: Rows, features: number): Examples {
+  const { x, n } = rows;
+  const y = rows.y instanceof Int32Array ? rows.y : Int32Array.from(rows.y);
+  return { x, y, n, features };
 }
 
 /** Teacher logits precomputed for every row of the transfer set. */
-function pageTeacher(logits: Float32Array): TeacherProvider {
+function pageTeacher(logits: Float32Array, classes: number): TeacherProvider {
   return {
     id: "page",
     async logits(indices, _x, size, out) {
-      copyRows(logits, CLASSES, indices, 0, size, out);
+      copyRows(logits, classes, indices, 0, size, out);
     },
   };
 }

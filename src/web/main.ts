@@ -14,9 +14,10 @@ import type {
   Prediction,
   SiteManifest,
 } from "./api.js";
-import { webBackend } from "./backend.js";
+import { type WebBackendOptions, webBackend } from "./backend.js";
 import { Classifier, type DistilProgress, distil, fromBytes, type Images, PIXELS, softmaxT } from "./core.js";
 import { DrawingPad } from "./draw.js";
+import { OwnPanel } from "./own-panel.js";
 import { renderBars, renderInfo, renderPlot } from "./view.js";
 
 declare global {
@@ -47,6 +48,14 @@ interface Loaded {
   readonly info: { teacher: ModelInfo; student: ModelInfo };
 }
 
+let backendSet!: (v: WebBackendOptions) => void;
+let backendFailed!: (e: unknown) => void;
+// Settled once ONNX Runtime is set up (or the page failed to start): the own-data panel waits for it.
+const backendReady = new Promise<WebBackendOptions>((ok, fail) => {
+  backendSet = ok;
+  backendFailed = fail;
+});
+
 async function load(): Promise<Loaded> {
   const manifest = (await (await fetch("manifest.json")).json()) as SiteManifest;
   // Threads need a cross-origin-isolated page; ?threads=N overrides the default (for measurements).
@@ -56,7 +65,10 @@ async function load(): Promise<Loaded> {
     : asked >= 1
       ? Math.floor(asked)
       : Math.min(4, navigator.hardwareConcurrency || 1);
-  setBackend(webBackend({ wasmPaths: new URL(manifest.ort, location.href).href, threads }));
+  const verbose = new URLSearchParams(location.search).get("ortlog") === "verbose";
+  const ortOptions = { wasmPaths: new URL(manifest.ort, location.href).href, threads, verbose };
+  setBackend(webBackend(ortOptions));
+  backendSet(ortOptions);
   const model = async (m: ManifestModel) =>
     Classifier.load(await bytes(m.file), m.input, m.output, m.inputShape);
   const [teacher, student, train, test] = await Promise.all([
@@ -333,8 +345,11 @@ async function start(): Promise<Demo> {
   return demo;
 }
 
+const own = new OwnPanel(backendReady);
+own.wire();
 const started = start();
 started.catch((e: Error) => {
+  backendFailed(e);
   $("backend").textContent = `failed to start: ${e.message}`;
 });
 let ready: Demo | undefined;
@@ -353,6 +368,7 @@ window.kdDemo = {
   current: () => demoNow().current(),
   distributions: (T) => demoNow().distributions(T),
   distil: async (opts) => (await started).distil(opts),
+  own,
 };
 
 function demoNow(): Demo {

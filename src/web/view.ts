@@ -25,7 +25,11 @@ export function renderBars(target: HTMLElement, title: string, out: ModelOutput)
 const kib = (b: number) =>
   b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`;
 
-export function renderInfo(tbody: HTMLElement, rows: readonly (ModelInfo & { role: string })[]): void {
+/** Model rows: role, file, size, parameters, latency, and validation accuracy where a row has one. */
+export function renderInfo(
+  tbody: HTMLElement,
+  rows: readonly (ModelInfo & { role: string; valAccuracy?: number })[],
+): void {
   tbody.replaceChildren(
     ...rows.map((m) => {
       const tr = el("tr");
@@ -36,6 +40,7 @@ export function renderInfo(tbody: HTMLElement, rows: readonly (ModelInfo & { rol
         el("td", "num", m.params.toLocaleString("en")),
         el("td", "num", `${m.latencyMs.toFixed(2)} ms`),
       );
+      if (m.valAccuracy !== undefined) tr.append(el("td", "num", `${(100 * m.valAccuracy).toFixed(1)}%`));
       return tr;
     }),
   );

@@ -93,10 +93,13 @@ describe("kd demo", () => {
       for (const path of [
         "",
         "kd-demo.js",
+        "kd-webgpu.js",
         "style.css",
         "ort/ort-wasm-simd-threaded.mjs",
         "models/student.onnx",
         "ort/ort-wasm-simd-threaded.wasm",
+        "ort/ort-wasm-simd-threaded.asyncify.mjs",
+        "ort/ort-wasm-simd-threaded.asyncify.wasm",
         "manifest.json",
       ]) {
         const res = await fetch(url + path);

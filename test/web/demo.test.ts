@@ -9,15 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Metafile } from "esbuild";
-import type { Browser, Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundlePage } from "../../src/demo/bundle.js";
-import { type RunningServer, serveSite } from "../../src/demo/serve.js";
 import { type Site, writeSite } from "../../src/demo/site.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import type { DistilResult, KdDemoApi, Prediction } from "../../src/web/api.js";
 import { Classifier, distil, fromBytes, softmaxT } from "../../src/web/core.js";
-import { chromiumPath, launchChromium } from "./browser.js";
+import { chromiumPath, type OpenSite, openSite } from "./browser.js";
 import { trainMlp } from "./models.js";
 
 /** Where screenshots go (ignored by git); KD_DEMO_SCREENSHOT copies one elsewhere (docs/demo.png). */
@@ -37,10 +36,8 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
   let dir: string;
   let meta: Metafile;
   let site: Site;
-  let server: RunningServer;
-  let browser: Browser;
+  let open: OpenSite;
   let page: Page;
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "kd-demo-"));
@@ -53,18 +50,12 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
       out: join(dir, "site"),
       page: join(dir, "page"),
     });
-    server = await serveSite(site.out, 0);
-    browser = await launchChromium();
-    page = await browser.newPage();
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    await page.setViewport({ width: 1280, height: 600 });
-    await page.goto(server.url);
-    await page.evaluate(() => window.kdDemo.ready);
+    open = await openSite(site.out);
+    page = open.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await open?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -74,9 +65,11 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     const imports = Object.values(meta.inputs).flatMap((i) => i.imports.map((m) => m.path));
     expect(imports.filter((p) => builtins.has(p) || p.startsWith("node:"))).toEqual([]);
     const nodeOnly =
-      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
+      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/(?!(decode|checks|types|npy-format)\.ts)|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
     expect(inputs.filter((p) => nodeOnly.test(p))).toEqual([]);
     for (const shared of [
+      "src/data/decode.ts",
+      "src/runtime/signature.ts",
       "src/train/step.ts",
       "src/objectives/index.ts",
       "src/losses/losses.ts",
@@ -87,12 +80,20 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     expect(inputs.some((p) => p.includes("node_modules/onnxruntime-web/"))).toBe(true);
     // The objectives' schemas use zod/mini: zod's classic API (~440 KiB) stays out of the page.
     expect(inputs.filter((p) => p.includes("node_modules/zod/v4/classic/"))).toEqual([]);
-    const bytes = Object.values(meta.outputs).reduce((a, o) => a + o.bytes, 0);
-    expect(bytes).toBeLessThan(300 * 1024);
+    // Two bundles: the page (with onnxruntime-web's wasm build) and the WebGPU build, loaded when chosen.
+    const out = (name: string) => Object.entries(meta.outputs).find(([p]) => p.endsWith(name))![1];
+    const [main, gpu] = [out("kd-demo.js"), out("kd-webgpu.js")];
+    console.log(
+      `page bundles: kd-demo.js ${(main.bytes / 1024).toFixed(0)} KiB, kd-webgpu.js ${(gpu.bytes / 1024).toFixed(0)} KiB`,
+    );
+    expect(main.bytes).toBeLessThan(300 * 1024);
+    expect(Object.keys(main.inputs).filter((p) => p.includes("ort.webgpu"))).toEqual([]);
+    expect(Object.keys(gpu.inputs).filter((p) => p.includes("src/train/"))).toEqual([]);
+    expect(gpu.bytes).toBeLessThan(100 * 1024);
   });
 
   it("is served cross-origin isolated, so onnxruntime-web may use wasm threads", async () => {
-    const res = await fetch(server.url);
+    const res = await fetch(open.server.url);
     expect(res.headers.get("cross-origin-opener-policy")).toBe("same-origin");
     expect(res.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
     const info = await page.evaluate(() => ({ ...window.kdDemo.info(), backend: window.kdDemo.backend() }));
@@ -221,6 +222,6 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     const shot = join(OUTPUT, "demo.png");
     await page.screenshot({ path: shot });
     if (process.env.KD_DEMO_SCREENSHOT) copyFileSync(shot, process.env.KD_DEMO_SCREENSHOT);
-    expect(pageErrors).toEqual([]);
+    expect(open.errors).toEqual([]);
   });
 });

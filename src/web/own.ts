@@ -138,18 +138,26 @@ export function splitRows(n: number, share: number, seed: number): { train: Int3
   return { val: order.slice(0, count).sort(), train: order.slice(count).sort() };
 }
 
-/** Each objective's parameters from the page's two fields (T and the weight); the rest keep their defaults. */
-const OBJECTIVE_FIELDS: { readonly [K in ObjectiveKind]: (T: number, w: number) => Record<string, number> } =
-  {
-    ce: () => ({}),
-    kd: (T, w) => ({ temperature: T, softWeight: w }),
-    match: (_T, w) => ({ softWeight: w }),
-    dkd: (T) => ({ temperature: T }),
-    lskd: (T) => ({ temperature: T }),
-    dist: (T) => ({ temperature: T }),
-  };
+/**
+ * Each objective's parameters from the page's two fields (T and the weight); the rest keep their
+ * defaults. `undefined`: not offered in the page (the feature objectives need tensor names).
+ */
+const OBJECTIVE_FIELDS: {
+  readonly [K in ObjectiveKind]: ((T: number, w: number) => Record<string, number>) | undefined;
+} = {
+  ce: () => ({}),
+  kd: (T, w) => ({ temperature: T, softWeight: w }),
+  match: (_T, w) => ({ softWeight: w }),
+  dkd: (T) => ({ temperature: T }),
+  lskd: (T) => ({ temperature: T }),
+  dist: (T) => ({ temperature: T }),
+  hints: undefined,
+  attention: undefined,
+};
 
-export const PAGE_OBJECTIVES = Object.keys(OBJECTIVE_FIELDS) as ObjectiveKind[];
+export const PAGE_OBJECTIVES = (Object.keys(OBJECTIVE_FIELDS) as ObjectiveKind[]).filter(
+  (k) => OBJECTIVE_FIELDS[k] !== undefined,
+);
 
 export interface OwnOptions {
   /** The student in kd's short form: "mlp:100", "cnn:16,32", "resnet:8", "mobilenet:0.5". */
@@ -191,7 +199,9 @@ export interface OwnHooks {
 
 /** The objective spec of the page's fields, checked by the objective's own schema. */
 export function pageObjective(o: Pick<OwnOptions, "objective" | "temperature" | "weight">): ObjectiveSpec {
-  return withDefaults(o.objective, OBJECTIVE_FIELDS[o.objective](o.temperature, o.weight));
+  const fields = OBJECTIVE_FIELDS[o.objective];
+  ensure(fields !== undefined, () => `the page does not offer the ${o.objective} objective`);
+  return withDefaults(o.objective, fields(o.temperature, o.weight));
 }
 
 /** Distils the student `o.arch` from `t` on `set`; the teacher runs once, over all of it. */

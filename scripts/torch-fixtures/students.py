@@ -1,7 +1,8 @@
 """PyTorch reference training of kd's batch-norm students (test/nn/students-torch.test.ts reads it).
 
-A ResNet-8 (`resnet:8,2`) and a small MobileNet (`mobilenet:1[4,8,8;1,2,1]`), written here layer
-for layer in kd's order and under kd's parameter names, start from weights and running statistics
+A ResNet-8 (`resnet:8,2`), a small MobileNet (`mobilenet:1[4,8,8;1,2,1]`) and a `layers` list
+with batch norm after a conv, after relu and on a dense layer's flat features (BatchNorm1d), written
+here layer for layer in kd's order and under kd's parameter names, start from weights and running statistics
 drawn in PyTorch, take three SGD-momentum steps (lr 0.1, momentum 0.9, no weight decay, mean
 cross-entropy) in training mode on three fixed batches, then run `model.eval()` on a fourth.
 Writes test/fixtures/torch/students_<kind>.json: the batches, the parameters and buffers before
@@ -106,13 +107,46 @@ class MobileNet(nn.Module):
         return self.out(h.mean(dim=(2, 3)))
 
 
+class Layers(nn.Module):
+    """kd's `layers` list LAYERS on 3×8×8: entry i is module `l<i>`; a conv or dense before a bn has no bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.l2 = nn.BatchNorm2d(4, eps=1e-5, momentum=0.1)
+        self.l4 = nn.BatchNorm2d(4, eps=1e-5, momentum=0.1)
+        self.l7 = nn.Linear(64, 6, bias=False)
+        self.l8 = nn.BatchNorm1d(6, eps=1e-5, momentum=0.1)
+        self.l10 = nn.BatchNorm1d(6, eps=1e-5, momentum=0.1)
+        self.out = nn.Linear(6, CLASSES)
+
+    def forward(self, x):
+        h = F.max_pool2d(self.l4(F.relu(self.l2(self.l1(x)))), 2)
+        return self.out(self.l10(F.relu(self.l8(self.l7(h.flatten(1))))))
+
+
+LAYERS = [
+    {"conv": {"out": 4, "kernel": 3}},
+    "bn",
+    "relu",
+    "bn",
+    {"maxpool": 2},
+    "flatten",
+    {"dense": 6},
+    "bn",
+    "relu",
+    "bn",
+]
+
+
 def state(model):
     """Parameters and running statistics under kd's names, dense weights as [in, out]."""
     out = {}
     for name, t in model.state_dict().items():
         if name.endswith("num_batches_tracked"):
             continue
-        out[name] = tensor(t.t() if name == "out.weight" else t)
+        dense = isinstance(model.get_submodule(name.rsplit(".", 1)[0]), nn.Linear)
+        out[name] = tensor(t.t() if dense and name.endswith(".weight") else t)
     return out
 
 
@@ -121,7 +155,7 @@ def case(name, model, shape, spec, seed):
     with torch.no_grad():
         # Batch norm away from its defaults (γ 1, β 0, running 0 and 1), so that every term shows.
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.weight.copy_(torch.rand(m.num_features) + 0.5)
                 m.bias.copy_(torch.randn(m.num_features) * 0.2)
                 m.running_mean.copy_(torch.randn(m.num_features) * 0.2)
@@ -176,6 +210,8 @@ def main():
             10,
         ),
     ]
+    torch.manual_seed(2)
+    paths.append(case("layers", Layers(), (3, 8, 8), {"kind": "layers", "layers": LAYERS}, 20))
     subprocess.run(["npx", "biome", "format", "--write", *paths], check=True, stdout=subprocess.DEVNULL)
 
 

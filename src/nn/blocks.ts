@@ -237,26 +237,65 @@ export function batchNormLayer(name: string, channels: number): Block {
 
 /**
  * Convolution `<name>.conv` then batch norm `<name>.bn`, without activation. Its export form is
- * one convolution with a bias, the batch norm folded in (foldBatchNorm).
+ * one convolution with a bias, the batch norm folded in (foldBn).
  */
 export function convBn(name: string, c: ConvShape): Block {
   const [conv, bn] = [`${name}.conv`, `${name}.bn`];
-  const pair = sequence(convLayer(conv, c), batchNormLayer(bn, c.cout));
-  const folded = convApply(conv, c, true);
+  return foldBn(convLayer(conv, c), bn, c.cout, {
+    name: conv,
+    biasShape: [c.cout, 1, 1],
+    outAxis: "first",
+    biased: convApply(conv, c, true),
+  });
+}
+
+/** Where a weight keeps its output channels: first (a convolution's [out, in/g, k, k]) or last (a dense [in, out]). */
+export type OutAxis = "first" | "last";
+
+/** The bias-free layer a batch norm folds into, and its export form. */
+export interface FoldInto {
+  /** Its parameters' prefix: weight `<name>.weight`, and the export form's bias `<name>.bias`. */
+  readonly name: string;
+  readonly biasShape: readonly number[];
+  readonly outAxis: OutAxis;
+  /** The layer with `<name>.bias` added: the export form's step. */
+  readonly biased: Block["apply"];
+}
+
+/**
+ * A bias-free convolution or dense layer `linear`, then batch norm `bn` (batchNormLayer) over its
+ * `channels` outputs: trains and evaluates as the pair; its export form (ForwardOptions.folded) is
+ * the layer with a bias, the batch norm folded in (foldBatchNorm). `bnBlock` replaces the plain
+ * batchNormLayer where the activations need reshaping around it (a dense layer's [N, F]).
+ */
+export function foldBn(
+  linear: Block,
+  bn: string,
+  channels: number,
+  into: FoldInto,
+  bnBlock: Block = batchNormLayer(bn, channels),
+): Block {
+  const pair = sequence(linear, bnBlock);
+  const weight = `${into.name}.weight`;
+  const shape = linear.params.find((s) => s.name === weight)!.shape;
   return {
     ...pair,
-    apply: (h, p, opts) => (opts.folded && !opts.training ? folded(h, p, opts) : pair.apply(h, p, opts)),
+    apply: (h, p, opts) => (opts.folded && !opts.training ? into.biased(h, p, opts) : pair.apply(h, p, opts)),
     fold: (w) => {
       const get = (n: string) => w.get(n)!;
-      const { weight, bias } = foldBatchNorm(get(`${conv}.weight`), {
-        gamma: get(`${bn}.weight`),
-        beta: get(`${bn}.bias`),
-        mean: get(`${bn}.running_mean`),
-        variance: get(`${bn}.running_var`),
-      });
+      const f = foldBatchNorm(
+        get(weight),
+        {
+          gamma: get(`${bn}.weight`),
+          beta: get(`${bn}.bias`),
+          mean: get(`${bn}.running_mean`),
+          variance: get(`${bn}.running_var`),
+        },
+        into.outAxis,
+      );
       return [
-        { name: `${conv}.weight`, shape: pair.params[0]!.shape, data: weight },
-        { name: `${conv}.bias`, shape: [c.cout, 1, 1], data: bias },
+        { name: weight, shape, data: f.weight },
+        { name: `${into.name}.bias`, shape: into.biasShape, data: f.bias },
       ];
     },
   };
@@ -264,22 +303,21 @@ export function convBn(name: string, c: ConvShape): Block {
 
 /**
  * Batch norm in evaluation mode folded into the bias-free convolution (or dense layer) before it,
- * output channel o along W's first axis: s = γ/√(var + ε), W' = W·s, b' = β − mean·s. Computed in
- * double precision, with the training graph's ε (BN_EPS).
+ * output channel o along W's first (convolution) or last (dense [in, out]) axis:
+ * s = γ/√(var + ε), W' = W·s, b' = β − mean·s. Computed in double precision, with the training
+ * graph's ε (BN_EPS).
  */
 export function foldBatchNorm(
   w: Float32Array,
   bn: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array },
+  outAxis: OutAxis = "first",
 ): { weight: Float32Array; bias: Float32Array } {
   const c = bn.gamma.length;
   const per = w.length / c;
-  const weight = new Float32Array(w.length);
-  const bias = new Float32Array(c);
-  for (let o = 0; o < c; o++) {
-    const s = bn.gamma[o]! / Math.sqrt(bn.variance[o]! + L.BN_EPS);
-    for (let i = o * per; i < (o + 1) * per; i++) weight[i] = w[i]! * s;
-    bias[o] = bn.beta[o]! - bn.mean[o]! * s;
-  }
+  const s = Array.from(bn.gamma, (g, o) => g / Math.sqrt(bn.variance[o]! + L.BN_EPS));
+  const channel = outAxis === "first" ? (i: number) => Math.floor(i / per) : (i: number) => i % c;
+  const weight = w.map((v, i) => v * s[channel(i)]!);
+  const bias = bn.beta.map((b, o) => b - bn.mean[o]! * s[o]!);
   return { weight, bias };
 }
 

@@ -1,9 +1,10 @@
-/** Batch norm folded at export: resnet and mobilenet files hold convolutions with biases only, check, equal Forward, quantise and run in wasm. */
+/** Batch norm folded at export: resnet, mobilenet and layers files hold convolutions (and dense layers) with biases in its place, check, equal Forward, quantise and run in wasm. */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { foldBatchNorm } from "../../src/nn/blocks.js";
+import type { LayerEntry } from "../../src/nn/kinds/layers.js";
 import type { Model } from "../../src/nn/model.js";
 import { buildModel } from "../../src/nn/registry.js";
 import { checkModel } from "../../src/onnx/check.js";
@@ -29,6 +30,26 @@ const mobilenet = () =>
     10,
   );
 
+/**
+ * A layers list with a batch norm folded after a conv, a strided conv in a residual branch (and its
+ * projection shortcut) and a dense layer, and three that cannot fold: first, after relu, and on flat features.
+ */
+const LAYERS: LayerEntry[] = [
+  "bn",
+  { conv: { out: 4, kernel: 3 } },
+  "bn",
+  "relu",
+  "bn",
+  { maxpool: 2 },
+  { residual: [{ conv: { out: 8, kernel: 3, stride: 2 } }, "bn", "relu"] },
+  "flatten",
+  { dense: 16 },
+  "bn",
+  "relu",
+  "bn",
+];
+const layers = () => buildModel({ kind: "layers", layers: LAYERS }, [1, 28, 28], 10);
+
 /** Node types of an exported model, counted. */
 function opCounts(bytes: Uint8Array): Map<string, number> {
   const counts = new Map<string, number>();
@@ -42,6 +63,7 @@ beforeAll(async () => {
   for (const [name, model] of [
     ["resnet", resnet()],
     ["mobilenet", mobilenet()],
+    ["layers", layers()],
   ] as const) {
     const res = await train(
       labelsConfig(model, mnistTrain(name === "resnet" ? 4000 : 400), {
@@ -71,6 +93,19 @@ describe("foldBatchNorm", () => {
     const [s0, s1] = [2 / Math.sqrt(3), 0.5 / 0.5];
     expect(Array.from(f.weight)).toEqual([1 * s0, 2 * s0, 3 * s1, -4 * s1].map(Math.fround));
     expect(Array.from(f.bias)).toEqual([0.25 - s0, -1 + 2 * s1].map(Math.fround));
+    // The same numbers as a dense weight [in 2, out 2], output channels along the last axis.
+    const d = foldBatchNorm(
+      Float32Array.of(1, 3, 2, -4),
+      {
+        gamma: Float32Array.of(2, 0.5),
+        beta: Float32Array.of(0.25, -1),
+        mean: Float32Array.of(1, -2),
+        variance: Float32Array.of(3 - 1e-5, 0.25 - 1e-5),
+      },
+      "last",
+    );
+    expect(Array.from(d.weight)).toEqual([1 * s0, 3 * s1, 2 * s0, -4 * s1].map(Math.fround));
+    expect(Array.from(d.bias)).toEqual(Array.from(f.bias));
   });
 });
 
@@ -93,6 +128,28 @@ describe("exported batch-norm students", () => {
       await exportMatchesForward(model, weights);
     });
   }
+
+  it("layers: each bn after a conv or dense folds into it; one first, after relu or on flat features stays, in evaluation mode; the checker passes, outputs equal Forward's to 1e-5", async () => {
+    const { model, weights } = trained.get("layers")!;
+    const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
+    for (const l of ["l2", "l7.1", "l7.shortcut.conv", "l9"]) expect(shapes.has(`${l}.bias`), l).toBe(false);
+    const bytes = exportModel(model, weights);
+    const ops = opCounts(bytes);
+    // Each unfolded batch norm: one Sqrt of its running variance (its scale γ/√(var + ε)).
+    expect(ops.get("Sqrt")).toBe(3);
+    expect(ops.get("BatchNormalization") ?? 0).toBe(0);
+    expect(ops.get("Conv")).toBe(3);
+    const initializers = new Set(decodeModel(bytes).graph!.initializer.map((t) => t.name));
+    const named = (suffix: string) =>
+      [...initializers].filter((i) => i.endsWith(suffix)).map((i) => i.slice(0, -suffix.length));
+    expect(named(".running_mean").sort()).toEqual(["l1", "l12", "l5"].map((l) => `param/${l}`));
+    expect(named(".running_var").sort()).toEqual(["l1", "l12", "l5"].map((l) => `param/${l}`));
+    for (const l of ["l2", "l7.1", "l7.shortcut.conv", "l9"])
+      expect(named(".bias"), l).toContain(`param/${l}`);
+    expect(named(".bias").some((l) => /l3|l7\.2|shortcut\.bn|l10/.test(l))).toBe(false);
+    expect(checkModel(decodeModel(bytes))).toEqual([]);
+    await exportMatchesForward(model, weights);
+  });
 
   it("mlp and cnn have nothing to fold", () => {
     expect(buildModel({ kind: "mlp", hidden: [8] }, [784], 10).foldWeights).toBeUndefined();

@@ -110,7 +110,7 @@ describe("static int8 runs as integer kernels", () => {
         ["QLinearConv"],
       ],
       [
-        // Exported with batch norm as arithmetic on the running statistics: folded before quantising.
+        // Its conv + bn pairs fold at export, as resnet's do; the residual adds through QLinearAdd.
         "layers",
         buildModel(
           {

@@ -79,6 +79,23 @@ describe("layers kind", () => {
       [10],
     ]);
     expect(build([{ conv: { out: 2, kernel: 3 } }], [5, 6]).params.at(-2)!.shape).toEqual([60, 10]);
+    // Batch norm on flat features (PyTorch's BatchNorm1d); a dense layer before one has no bias.
+    const flat = build([{ dense: 5 }, "bn", "relu", "bn"], [12]);
+    expect(flat.params.map((p) => [p.name, p.shape])).toEqual([
+      ["l1.weight", [12, 5]],
+      ["l2.weight", [5]],
+      ["l2.bias", [5]],
+      ["l4.weight", [5]],
+      ["l4.bias", [5]],
+      ["out.weight", [5, 10]],
+      ["out.bias", [10]],
+    ]);
+    expect(flat.buffers?.map((b) => b.name)).toEqual([
+      "l2.running_mean",
+      "l2.running_var",
+      "l4.running_mean",
+      "l4.running_var",
+    ]);
   });
 
   it("trains on MNIST through train() and exports equal to the evaluation forward", async () => {
@@ -110,7 +127,10 @@ describe("layers kind", () => {
       [{ residual: ["relu", { maxpool: 3 }] }],
       "layer 1\\.2 \\(maxpool\\): the input 4x4 is not divisible by the pool 3 .*",
     );
-    refuses(["gap", "bn"], "layer 2 \\(bn\\): needs an image-shaped input \\[C, H, W\\], got \\[1\\]");
+    refuses(
+      ["gap", { maxpool: 2 }],
+      "layer 2 \\(maxpool\\): needs an image-shaped input \\[C, H, W\\], got \\[1\\]",
+    );
     refuses(
       [{ conv: { out: 3, kernel: 1, groups: 2 } }],
       "layer 1 \\(conv\\): 1 input and 3 output channels are not both divisible into 2 groups",

@@ -97,4 +97,6 @@ describe("batch-norm students agree with PyTorch after three SGD-momentum steps 
     trainsLikeTorch("students_resnet"));
   it("mobilenet [4,8,8; strides 1,2,1] (3×8×8): parameters, running statistics and evaluation logits", () =>
     trainsLikeTorch("students_mobilenet"));
+  it("layers [conv, bn, relu, bn, maxpool, flatten, dense, bn, relu, bn] (3×8×8): BatchNorm2d and BatchNorm1d, folded or not at export", () =>
+    trainsLikeTorch("students_layers"));
 });

@@ -3,7 +3,16 @@ import * as z from "zod/mini";
 import * as o from "../../ir/ops.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { KdError } from "../../util/errors.js";
-import { type Block, batchNormLayer, classifier, sequence, step } from "../blocks.js";
+import {
+  type Block,
+  batchNormLayer,
+  classifier,
+  composite,
+  type FoldInto,
+  foldBn,
+  sequence,
+  step,
+} from "../blocks.js";
 import * as L from "../conv-layers.js";
 import { dense, denseParams } from "../layers.js";
 import type { ModelKindDef } from "./kind.js";
@@ -132,11 +141,31 @@ class At {
   }
 }
 
+/** An entry's block; a bias-free conv or dense before a `bn` says how that batch norm folds into it. */
+type Built = Block & { readonly into?: FoldInto };
+
 interface EntryDef<K extends EntryKind> {
   /** Its part of the model's `arch` ("conv16k3s2"). */
   name(arg: ArgOf<K>): string;
   /** Its block; sets the shape after it on `at.s`. */
-  block(arg: ArgOf<K>, at: At): Block;
+  block(arg: ArgOf<K>, at: At): Built;
+}
+
+/**
+ * Batch norm `name` over the running activations' channels: an image's C, or a flat [F]'s F
+ * (PyTorch's BatchNorm1d: statistics over the batch), normalised as [N, F, 1, 1].
+ */
+function bnBlock(name: string, shape: Shape): Block {
+  const c = shape[0]!;
+  const bn = batchNormLayer(name, c);
+  if (shape.length === 3) return bn;
+  return {
+    ...bn,
+    apply: (h, p, opts) => {
+      const n = h.shape[0]!;
+      return o.reshape(bn.apply(o.reshape(h, [n, c, 1, 1]), p, opts), [n, c]);
+    },
+  };
 }
 
 /** A step that keeps the shape. */
@@ -144,7 +173,7 @@ const activation = (f: (h: Tensor) => Tensor) => ({ name: () => "", block: () =>
 
 /** Every entry kind: its arch name and its block. */
 const ENTRIES: { [K in EntryKind]: EntryDef<K> } = {
-  bn: { name: () => "", block: (_, at) => batchNormLayer(at.name, at.image()[0]) },
+  bn: { name: () => "", block: (_, at) => bnBlock(at.name, at.s.shape) },
   relu: activation(o.relu),
   relu6: activation(L.relu6),
   hardswish: activation(L.hardSwish),
@@ -206,9 +235,15 @@ const ENTRIES: { [K in EntryKind]: EntryDef<K> } = {
     block: (n, at) => {
       const [fanIn, flat] = [size(at.s.shape), at.s.shape.length === 1];
       at.s.shape = [n];
+      const input = (h: Tensor) => (flat ? h : o.reshape(h, [h.shape[0]!, fanIn]));
+      const [weight, bias] = denseParams(at.name, fanIn, n, "he", true);
+      const biased: Block["apply"] = (h, p) => dense(input(h), p, at.name);
+      if (at.next !== "bn") return { params: [weight!, bias!], apply: biased };
+      // Without bias before a batch norm, whose shift takes its place (as for conv).
       return {
-        params: denseParams(at.name, fanIn, n, "he", true),
-        apply: (h, p) => dense(flat ? h : o.reshape(h, [h.shape[0]!, fanIn]), p, at.name),
+        params: [weight!],
+        apply: (h, p) => o.matmul(input(h), p.get(weight!.name)),
+        into: { name: at.name, biasShape: [n], outAxis: "last", biased },
       };
     },
   },
@@ -238,15 +273,30 @@ function entryName(e: LayerEntry): string {
 /** A compact name of the stack ("layers[conv16k3,bn,relu,residual(conv16k3,bn),gap]"): the model's `arch`. */
 const arch = (p: LayersParams) => `layers[${p.layers.map(entryName).join(",")}]`;
 
-/** Builds the entries onto `s`; `path` ("3" inside layer 3, "" at the top) numbers each entry in errors and names. */
+/**
+ * Builds the entries onto `s`; `path` ("3" inside layer 3, "" at the top) numbers each entry in
+ * errors and names. A `bn` right after a conv or dense joins it as one block that exports folded.
+ */
 function build(entries: readonly LayerEntry[], s: Stack, path: string, nested: boolean): void {
-  entries.forEach((e, i) => {
-    const [kind, arg] = split(e);
-    const at = new At(s, path ? `${path}.${i + 1}` : `${i + 1}`, kind, entries[i + 1], nested);
-    const block = (ENTRIES[kind] as EntryDef<EntryKind>).block(arg as never, at);
-    // Top-level entries are exposed by their prefix ("l3") for feature objectives.
-    s.blocks.push(path ? block : { ...block, name: at.name });
-  });
+  const number = (i: number) => (path ? `${path}.${i + 1}` : `${i + 1}`);
+  const entry = (i: number): Built => {
+    const [kind, arg] = split(entries[i]!);
+    const at = new At(s, number(i), kind, entries[i + 1], nested);
+    return (ENTRIES[kind] as EntryDef<EntryKind>).block(arg as never, at);
+  };
+  // Top-level entries are exposed by their prefix ("l3") for feature objectives; a folded pair by
+  // its `bn`'s, whose output it gives.
+  const named = (block: Block, i: number): Block => (path ? block : { ...block, name: `l${number(i)}` });
+  for (let i = 0; i < entries.length; i++) {
+    const { into, ...block } = entry(i);
+    if (!into) {
+      s.blocks.push(named(block, i));
+      continue;
+    }
+    // The `bn` entry that follows (a conv or dense takes `into` only then), over its outputs.
+    const bn = entry(++i);
+    s.blocks.push(named(foldBn(block, `l${number(i)}`, s.shape[0]!, into, bn), i));
+  }
 }
 
 interface ConvDef {
@@ -256,12 +306,12 @@ interface ConvDef {
   stride: number;
   pad: number;
   groups: number;
-  /** Without bias before a batch norm, whose shift takes its place. */
+  /** Without bias before a batch norm, whose shift takes its place (and which then folds into it). */
   bias: boolean;
 }
 
 /** A k×k convolution `name` (He init, max-norm constrained), with a per-channel bias unless a batch norm follows. */
-function convBlock(name: string, c: ConvDef): Block {
+function convBlock(name: string, c: ConvDef): Built {
   const fan: [number, number] = [(c.cin / c.groups) * c.k * c.k, (c.out / c.groups) * c.k * c.k];
   const w = `${name}.weight`;
   return {
@@ -278,15 +328,17 @@ function convBlock(name: string, c: ConvDef): Block {
         ? [{ name: `${name}.bias`, shape: [c.out], init: "zeros" as const, fan, decay: false }]
         : []),
     ],
-    apply: (h, p) =>
-      L.conv2d(h, p.get(w), {
-        name,
-        stride: c.stride,
-        padding: c.pad,
-        groups: c.groups,
-        ...(c.bias ? { bias: p.get(`${name}.bias`) } : {}),
-      }),
+    apply: convApply(name, c, c.bias),
+    ...(c.bias
+      ? {}
+      : { into: { name, biasShape: [c.out], outAxis: "first", biased: convApply(name, c, true) } }),
   };
+}
+
+function convApply(name: string, c: ConvDef, biased: boolean): Block["apply"] {
+  const opts = { name, stride: c.stride, padding: c.pad, groups: c.groups };
+  return (h, p) =>
+    L.conv2d(h, p.get(`${name}.weight`), { ...opts, ...(biased ? { bias: p.get(`${name}.bias`) } : {}) });
 }
 
 /**
@@ -309,25 +361,19 @@ function residual(entries: readonly LayerEntry[], at: At): Block {
     at.fail(
       `the branch turns ${show(from)} into ${show(to)}, which no 1x1 conv projection of the input can match`,
     );
-  const shortcut = sequence(
-    convBlock(`${name}.shortcut.conv`, {
-      cin: from[0]!,
-      out: to[0]!,
-      k: 1,
-      stride: stride!,
-      pad: 0,
-      groups: 1,
-      bias: false,
-    }),
-    batchNormLayer(`${name}.shortcut.bn`, to[0]!),
+  const { into, ...conv } = convBlock(`${name}.shortcut.conv`, {
+    cin: from[0]!,
+    out: to[0]!,
+    k: 1,
+    stride: stride!,
+    pad: 0,
+    groups: 1,
+    bias: false,
+  });
+  const shortcut = foldBn(conv, `${name}.shortcut.bn`, to[0]!, into!);
+  return composite([branch, shortcut], (h, p, opts) =>
+    L.residualAdd(branch.apply(h, p, opts), shortcut.apply(h, p, opts), name),
   );
-  const parts = [branch, shortcut];
-  return {
-    params: parts.flatMap((b) => b.params),
-    buffers: parts.flatMap((b) => b.buffers ?? []),
-    minBatch: 2,
-    apply: (h, p, opts) => L.residualAdd(branch.apply(h, p, opts), shortcut.apply(h, p, opts), name),
-  };
 }
 
 /** The stride of a 1×1 convolution (no padding) taking image `from` to `to`'s height and width, if any. */

@@ -1,8 +1,73 @@
-/** Decoded arrays (features plus optional labels) checked and turned into a Dataset: one place for every loader. */
+/**
+ * Decoded arrays (features plus optional labels) checked and turned into a Dataset: one place for
+ * every loader. Free of Node-only modules, so the page builds its datasets here too.
+ */
 import { ensure } from "../util/errors.js";
-import { labelClassCount } from "./checks.js";
-import { type Dataset, fromIdx } from "./dataset.js";
+import { checkAllocation } from "../util/memory.js";
+import { checkDataset, labelClassCount } from "./checks.js";
 import type { IdxArray } from "./idx.js";
+import type { Dataset } from "./types.js";
+
+const INT_DTYPES = new Set(["uint8", "int8", "int16", "int32"]);
+
+// A lookup table is both faster than a multiply per pixel and gives 255 -> exactly 1.
+const UINT8_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+/**
+ * Builds a dataset from decoded IDX arrays: the first image dimension counts examples, the rest
+ * are the example shape. uint8 images are scaled by 1/255; other types are converted as they are.
+ * The result passes checkDataset (examples, features, finite values) and its labels imply a
+ * plausible class count (labelClassCount).
+ */
+export function fromIdx(
+  images: IdxArray,
+  labels: IdxArray | undefined,
+  name: string,
+  numClasses = 0,
+): Dataset {
+  ensure(images.dims.length >= 1, `${name}: images are a scalar, expected [examples, ...shape]`);
+  const n = images.dims[0]!;
+  const exampleShape = images.dims.slice(1);
+  const features = exampleShape.reduce((a, b) => a * b, 1);
+  ensure(n > 0, () => `${name}: no examples (dims [${images.dims.join(", ")}])`);
+  ensure(features > 0, () => `${name}: examples have no features (dims [${images.dims.join(", ")}])`);
+  checkAllocation(n * features * 4, `${name}: ${n} examples of ${features} features`, n * features);
+  const x = new Float32Array(n * features);
+  if (images.dtype === "uint8") {
+    const src = images.data;
+    for (let i = 0; i < src.length; i++) x[i] = UINT8_SCALE[src[i]!]!;
+  } else {
+    x.set(images.data);
+  }
+  let y: Int32Array | undefined;
+  if (labels !== undefined) {
+    ensure(
+      labels.dims.length === 1,
+      () => `${name}: labels must be 1-D, got dims [${labels.dims.join(", ")}]`,
+    );
+    ensure(INT_DTYPES.has(labels.dtype), () => `${name}: labels must be integers, got ${labels.dtype}`);
+    ensure(labels.dims[0] === n, () => `${name}: images has ${n} examples but labels has ${labels.dims[0]}`);
+    y = Int32Array.from(labels.data);
+    for (let i = 0; i < n; i++) {
+      const label = y[i]!;
+      ensure(label >= 0, () => `${name}: label ${i} is negative (${label})`);
+    }
+    // A stated class count is a floor here (MNIST states its 10); the labels are bounded by the data.
+    numClasses = Math.max(numClasses, labelClassCount(y, name));
+  }
+  const ds: Dataset = {
+    x,
+    y,
+    n,
+    exampleShape,
+    features,
+    numClasses,
+    name,
+    ...(images.dtype === "uint8" ? { rawScale: 1 / 255 } : {}),
+  };
+  checkDataset(ds, { scanValues: !INT_DTYPES.has(images.dtype) });
+  return ds;
+}
 
 export interface ArrayDatasetOptions {
   /** How many classes there are: labels must lie in [0, numClasses). Default: max label + 1. */

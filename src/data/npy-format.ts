@@ -3,6 +3,7 @@
  * with it): a magic string, a Python-dict header and the raw C-order bytes.
  */
 import { ensure } from "../util/errors.js";
+import type { IdxArray } from "./idx.js";
 
 export type NpyDtype =
   | "uint8"
@@ -158,3 +159,21 @@ export function parseNpy(bytes: Uint8Array, what: string): NpyArray {
 /** Names an .npz archive's features and labels go by (the first present is taken). */
 export const X_KEYS = ["x", "X", "images", "data", "features", "x_train"];
 export const Y_KEYS = ["y", "labels", "targets", "label", "y_train"];
+
+/** Features as the loaders want them: uint8 kept (scaled later), other types widened to float64. */
+export function npyFeatures(a: NpyArray): IdxArray {
+  if (a.dtype === "uint8" || a.dtype === "float32" || a.dtype === "float64")
+    return { dtype: a.dtype, dims: a.dims, data: a.data as Uint8Array | Float32Array | Float64Array };
+  const data = new Float64Array(a.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = Number(a.data[i]!);
+  return { dtype: "float64", dims: a.dims, data };
+}
+
+/** Labels of an NPY array: N values, or [N, 1] (a column vector, as pandas often leaves them). */
+export function npyLabels(a: NpyArray, what: string): ArrayLike<number | bigint> {
+  ensure(
+    a.dims.length === 1 || (a.dims.length === 2 && a.dims[1] === 1),
+    () => `${what}: labels must be 1-D, got shape [${a.dims.join(", ")}]`,
+  );
+  return a.data;
+}

@@ -8,8 +8,15 @@ import { ensure } from "../util/errors.js";
 import { readInputFile } from "../util/files.js";
 import { type ArrayDatasetOptions, datasetFromArrays } from "./arrays.js";
 import type { Dataset } from "./dataset.js";
-import type { IdxArray } from "./idx.js";
-import { type NpyArray, parseNpy, parseNpyHeader, X_KEYS, Y_KEYS } from "./npy-format.js";
+import {
+  type NpyArray,
+  npyFeatures,
+  npyLabels,
+  parseNpy,
+  parseNpyHeader,
+  X_KEYS,
+  Y_KEYS,
+} from "./npy-format.js";
 import { peekEntry, readEntry, zipEntries } from "./zip.js";
 
 export * from "./npy-format.js";
@@ -54,24 +61,6 @@ export function openNpz(bytes: Uint8Array, what: string): NpzArchive {
 export function parseNpz(bytes: Uint8Array, what: string): Map<string, NpyArray> {
   const npz = openNpz(bytes, what);
   return new Map(npz.names.map((name) => [name, npz.read(name)]));
-}
-
-/** Features as the loaders want them: uint8 kept (scaled later), other types widened to float64. */
-export function npyFeatures(a: NpyArray): IdxArray {
-  if (a.dtype === "uint8" || a.dtype === "float32" || a.dtype === "float64")
-    return { dtype: a.dtype, dims: a.dims, data: a.data as Uint8Array | Float32Array | Float64Array };
-  const data = new Float64Array(a.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = Number(a.data[i]!);
-  return { dtype: "float64", dims: a.dims, data };
-}
-
-/** Labels of an NPY array: N values, or [N, 1] (a column vector, as pandas often leaves them). */
-export function npyLabels(a: NpyArray, what: string): ArrayLike<number | bigint> {
-  ensure(
-    a.dims.length === 1 || (a.dims.length === 2 && a.dims[1] === 1),
-    () => `${what}: labels must be 1-D, got shape [${a.dims.join(", ")}]`,
-  );
-  return a.data;
 }
 
 function readBytes(path: string, what: string): Uint8Array {

@@ -1,7 +1,8 @@
 /**
  * Builds the demo page (src/web) into a folder with esbuild: kd-demo.js (the page and the graph
  * code it shares with the CLI, onnxruntime-web's wasm build included), kd-webgpu.js (its WebGPU
- * build, loaded when chosen), index.html and style.css.
+ * build, loaded when chosen), kd-csv.js (csv-parse, loaded when a CSV file is given), index.html
+ * and style.css.
  * `npm run build` runs this file to write dist/page/; `kd demo` copies that folder.
  */
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -10,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Metafile } from "esbuild";
 
 const WEB = fileURLToPath(new URL("../../src/web/", import.meta.url));
-export const PAGE_FILES = ["kd-demo.js", "kd-webgpu.js", "index.html", "style.css"] as const;
+export const PAGE_FILES = ["kd-demo.js", "kd-webgpu.js", "kd-csv.js", "index.html", "style.css"] as const;
 
 /** Bundles the page into `outDir`; the metafile lists every module the bundle holds. */
 export async function bundlePage(outDir: string, opts: { minify?: boolean } = {}): Promise<Metafile> {
@@ -23,7 +24,12 @@ export async function bundlePage(outDir: string, opts: { minify?: boolean } = {}
   mkdirSync(outDir, { recursive: true });
   const res = await esbuild.build({
     // The WebGPU backend is a bundle of its own, which the page imports only when WebGPU is chosen.
-    entryPoints: { "kd-demo": join(WEB, "main.ts"), "kd-webgpu": join(WEB, "webgpu.ts") },
+    // So is csv-parse (its browser build, ~100 KiB), loaded when a CSV file is given.
+    entryPoints: {
+      "kd-demo": join(WEB, "main.ts"),
+      "kd-webgpu": join(WEB, "webgpu.ts"),
+      "kd-csv": join(WEB, "csv-parse.ts"),
+    },
     outdir: outDir,
     bundle: true,
     format: "esm",

@@ -1,11 +1,14 @@
 /**
  * The page's "your teacher, your images" panel: file inputs (and drops) for a teacher ONNX file and
- * an image folder (zip or folder picker), the student and objective fields, progress, stop, the
- * result beside the teacher's and the download. Every problem is one line in the status; the panel
- * keeps working after it. The work itself is own.ts and folder.ts.
+ * the data (an image folder as a zip or through the folder picker, an .npz, an .npy pair or a CSV
+ * file), the student and objective fields, progress, stop, the result beside the teacher's and the
+ * download. Every problem is one line in the status; the panel keeps working after it. The work
+ * itself is own.ts, folder.ts and tables.ts.
  */
 
+import type { CsvParse } from "../data/csv-format.js";
 import { getBackend, type InferenceBackend, setBackend } from "../runtime/backend.js";
+import { ensure } from "../util/errors.js";
 import { setTotalMemory } from "../util/memory.js";
 import type { OwnApi, OwnDataInfo, OwnDistilled, OwnModelInfo } from "./api.js";
 import type { WebBackendOptions } from "./backend.js";
@@ -28,6 +31,7 @@ import {
   type Teacher,
   teacherLogits,
 } from "./own.js";
+import { loadCsvSet, loadNpyPair } from "./tables.js";
 import { renderInfo } from "./view.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -70,6 +74,7 @@ export class OwnPanel implements OwnApi {
   private ortOptions?: WebBackendOptions;
   private wasm?: InferenceBackend;
   private webgpu?: InferenceBackend;
+  private csvParse?: CsvParse;
 
   /** `backend` resolves once ONNX Runtime's wasm backend is set (with its options): the panel's work waits for it. */
   constructor(backend: Promise<WebBackendOptions>) {
@@ -98,7 +103,7 @@ export class OwnPanel implements OwnApi {
         if (files.length) this.track(use(files));
       });
     onFile("own-teacher", (f) => this.takeTeacher(f[0]!));
-    onFile("own-zip", (f) => this.takeZip(f[0]!));
+    onFile("own-zip", (f) => this.takeData(f));
     onFile("own-folder", (f) =>
       this.takeFolder(pickedFiles(f), f[0]!.webkitRelativePath.split("/")[0] || "folder"),
     );
@@ -106,8 +111,10 @@ export class OwnPanel implements OwnApi {
     drop.addEventListener("dragover", (ev) => ev.preventDefault());
     drop.addEventListener("drop", (ev) => {
       ev.preventDefault();
-      for (const f of Array.from(ev.dataTransfer?.files ?? []))
-        this.track(/\.onnx$/i.test(f.name) ? this.takeTeacher(f) : this.takeZip(f));
+      const files = Array.from(ev.dataTransfer?.files ?? []);
+      for (const f of files.filter((f) => /\.onnx$/i.test(f.name))) this.track(this.takeTeacher(f));
+      const data = files.filter((f) => !/\.onnx$/i.test(f.name));
+      if (data.length) this.track(this.takeData(data));
     });
     $("own-distil").addEventListener("click", () => void this.distil().catch(() => undefined));
     const ep = $<HTMLSelectElement>("own-ep");
@@ -245,6 +252,28 @@ export class OwnPanel implements OwnApi {
       `${t.name}: input [${exampleShape.join(", ")}], ${classes} classes, ${t.params.toLocaleString("en")} parameters`;
     this.say(`teacher ${t.name} loaded`);
     this.checkPair();
+  }
+
+  /** The data input's files: an .npy pair, a CSV file, or a zip (an image folder or an .npz). */
+  private async takeData(files: File[]): Promise<void> {
+    this.say(`reading ${files.map((f) => f.name).join(", ")}…`);
+    const given = async (f: File) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+    if (files.some((f) => /\.npy$/i.test(f.name)))
+      return this.takeSet(Promise.all(files.map(given)).then((g) => loadNpyPair(g)));
+    ensure(
+      files.length === 1,
+      () =>
+        `${files.map((f) => f.name).join(", ")}: give one data file (or two .npy files: features and labels)`,
+    );
+    const file = files[0]!;
+    if (/\.(csv|tsv)$/i.test(file.name)) {
+      // csv-parse is a bundle of its own (kd-csv.js), loaded the first time a CSV file is given.
+      const url = new URL("kd-csv.js", location.href).href;
+      this.csvParse ??= ((await import(/* @vite-ignore */ url)) as typeof import("./csv-parse.js")).parse;
+      const parse = this.csvParse;
+      return this.takeSet(given(file).then((g) => loadCsvSet(parse, g)));
+    }
+    return this.takeZip(file);
   }
 
   private async takeZip(file: File): Promise<void> {

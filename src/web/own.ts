@@ -77,7 +77,7 @@ export function checkFits(t: Teacher, set: ImageSet): void {
   ensure(
     f === g,
     () =>
-      `${t.name} takes [${exampleShape.join(", ")}] (${f} values) per example; ${set.name}'s images are [${set.shape.join(", ")}] (${g} values)`,
+      `${t.name} takes [${exampleShape.join(", ")}] (${f} values) per example; ${set.name}'s ${set.shape.length > 1 ? "images" : "examples"} are [${set.shape.join(", ")}] (${g} values)`,
   );
   ensure(
     set.classes.length <= classes,

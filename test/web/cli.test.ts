@@ -94,6 +94,7 @@ describe("kd demo", () => {
         "",
         "kd-demo.js",
         "kd-webgpu.js",
+        "kd-csv.js",
         "style.css",
         "ort/ort-wasm-simd-threaded.mjs",
         "models/student.onnx",

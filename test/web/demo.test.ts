@@ -65,7 +65,7 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     const imports = Object.values(meta.inputs).flatMap((i) => i.imports.map((m) => m.path));
     expect(imports.filter((p) => builtins.has(p) || p.startsWith("node:"))).toEqual([]);
     const nodeOnly =
-      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/(?!(decode|checks|types|npy-format)\.ts)|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
+      /onnxruntime-node|src\/(cli|repro|report|distill)\/|src\/data\/(?!(decode|checks|types|npy-format|csv-format|arrays)\.ts)|src\/util\/atomic|runtime\/(node|classifier)\.ts/;
     expect(inputs.filter((p) => nodeOnly.test(p))).toEqual([]);
     for (const shared of [
       "src/data/decode.ts",
@@ -80,9 +80,10 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     expect(inputs.some((p) => p.includes("node_modules/onnxruntime-web/"))).toBe(true);
     // The objectives' schemas use zod/mini: zod's classic API (~440 KiB) stays out of the page.
     expect(inputs.filter((p) => p.includes("node_modules/zod/v4/classic/"))).toEqual([]);
-    // Two bundles: the page (with onnxruntime-web's wasm build) and the WebGPU build, loaded when chosen.
+    // Three bundles: the page (with onnxruntime-web's wasm build), the WebGPU build, loaded when
+    // chosen, and csv-parse's browser build, loaded when a CSV file is given.
     const out = (name: string) => Object.entries(meta.outputs).find(([p]) => p.endsWith(name))![1];
-    const [main, gpu] = [out("kd-demo.js"), out("kd-webgpu.js")];
+    const [main, gpu, csv] = [out("kd-demo.js"), out("kd-webgpu.js"), out("kd-csv.js")];
     console.log(
       `page bundles: kd-demo.js ${(main.bytes / 1024).toFixed(0)} KiB, kd-webgpu.js ${(gpu.bytes / 1024).toFixed(0)} KiB`,
     );
@@ -90,6 +91,11 @@ describe.skipIf(!chromiumPath)("kd demo page in Chromium", () => {
     expect(Object.keys(main.inputs).filter((p) => p.includes("ort.webgpu"))).toEqual([]);
     expect(Object.keys(gpu.inputs).filter((p) => p.includes("src/train/"))).toEqual([]);
     expect(gpu.bytes).toBeLessThan(100 * 1024);
+    expect(Object.keys(main.inputs).filter((p) => p.includes("node_modules/csv-parse/"))).toEqual([]);
+    // Only csv-parse: none of kd's modules (and their state, such as the memory limit) twice.
+    expect(
+      Object.keys(csv.inputs).filter((p) => p.includes("src/") && !p.endsWith("web/csv-parse.ts")),
+    ).toEqual([]);
   });
 
   it("is served cross-origin isolated, so onnxruntime-web may use wasm threads", async () => {

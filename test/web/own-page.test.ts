@@ -10,8 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadCsvDataset } from "../../src/data/csv.js";
 import { loadMnist } from "../../src/data/dataset.js";
 import { loadImageFolder } from "../../src/data/images.js";
+import { loadNpyDataset } from "../../src/data/npy.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { OnnxClassifier } from "../../src/runtime/classifier.js";
 import type { KdDemoApi, OwnDistilled } from "../../src/web/api.js";
@@ -58,10 +60,10 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Gives `path` to file input `id` (CDP DOM.setFileInputFiles) and waits until the page has read it. */
-  async function give(id: string, path: string): Promise<string> {
+  /** Gives `paths` to file input `id` (CDP DOM.setFileInputFiles) and waits until the page has read them. */
+  async function give(id: string, ...paths: string[]): Promise<string> {
     const input = (await page.$(`#${id}`))!;
-    await input.uploadFile(path);
+    await input.uploadFile(...paths);
     await page.evaluate(() => window.kdDemo.own.settled());
     return page.evaluate(() => window.kdDemo.own.status());
   }
@@ -145,6 +147,71 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     const r = await distil("mlp:16", 1);
     expect([r.trainCount, r.valCount]).toEqual([40, 10]);
     expect(await give("own-zip", file("digits.zip"))).toBe("200 images in 10 classes");
+  });
+
+  /** The downloaded student's logits in onnxruntime-node on `ds` against the page's on its own reading: max |diff|. */
+  async function downloadAgainstNode(ds: { x: Float32Array; n: number; rawScale?: number }): Promise<number> {
+    const b64 = (await page.evaluate(() => window.kdDemo.own.downloadBase64()))!;
+    writeFileSync(file("student.onnx"), Buffer.from(b64, "base64"));
+    const clf = await OnnxClassifier.load(file("student.onnx"));
+    const want = await clf.logitsOf(ds);
+    await clf.release();
+    const got = await page.evaluate(() => window.kdDemo.own.studentLogits());
+    expect(got).toHaveLength(want.length);
+    return got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0);
+  }
+
+  it("reads a CSV file and an .npy pair given to the same input, and their students' downloads predict as onnxruntime-node does", async () => {
+    const test = loadMnist("test");
+    const n = 100;
+    const header = [...Array.from({ length: 784 }, (_, j) => `p${j}`), "label"].join(",");
+    const rows = Array.from({ length: n }, (_, i) =>
+      [...Array.from(test.x.subarray(i * 784, (i + 1) * 784), (v) => v.toFixed(4)), test.y![i]].join(","),
+    );
+    writeFileSync(file("digits.csv"), `${header}\n${rows.join("\n")}\n`);
+    expect(await give("own-zip", file("digits.csv"))).toBe(`${n} examples in 10 classes`);
+    expect(await page.evaluate(() => window.kdDemo.own.data()?.shape)).toEqual([784]);
+    let r = await distil("mlp:16", 2);
+    expect([r.trainCount, r.valCount, r.epochs]).toEqual([80, 20, 2]);
+    const csvDiff = await downloadAgainstNode(loadCsvDataset(file("digits.csv")));
+    console.log(`CSV student: page vs onnxruntime-node logits, max |diff| ${csvDiff.toExponential(2)}`);
+    expect(csvDiff).toBeLessThan(1e-4);
+
+    const px = Uint8Array.from(test.x.subarray(0, n * 784), (v) => Math.round(v * 255));
+    writeFileSync(file("x.npy"), npyBytes("uint8", [n, 28, 28], px));
+    writeFileSync(file("y.npy"), npyBytes("int64", [n], test.y!.subarray(0, n)));
+    expect(await give("own-zip", file("y.npy"), file("x.npy"))).toBe(`${n} images in 10 classes`);
+    expect(await page.evaluate(() => window.kdDemo.own.data()?.shape)).toEqual([28, 28]);
+    r = await distil("mlp:16", 2);
+    expect([r.trainCount, r.valCount, r.epochs]).toEqual([80, 20, 2]);
+    const npyDiff = await downloadAgainstNode(loadNpyDataset(file("x.npy"), file("y.npy")));
+    console.log(`NPY student: page vs onnxruntime-node logits, max |diff| ${npyDiff.toExponential(2)}`);
+    expect(npyDiff).toBeLessThan(1e-4);
+  });
+
+  it("names a bad CSV cell's line and column, a bad NPY header and a shape the teacher cannot take, and distils afterwards", async () => {
+    writeFileSync(file("bad.csv"), "a,b,c,label\n0.1,0.2,0.3,0\n0.4,0.5,private,1\n");
+    expect(await give("own-zip", file("bad.csv"))).toBe("bad.csv: line 3, column 3: not a number");
+    const header = npyBytes("uint8", [2, 784], new Uint8Array(2 * 784), { descr: "<c8" });
+    writeFileSync(file("bad-x.npy"), header);
+    writeFileSync(file("bad-y.npy"), npyBytes("int64", [2], [0, 1]));
+    const npyLine = await give("own-zip", file("bad-x.npy"), file("bad-y.npy"));
+    expect(npyLine).toMatch(/^bad-x\.npy: /);
+    expect(npyLine).not.toContain("\n");
+    expect(await give("own-zip", file("x.npy"))).toBe(
+      "x.npy: give two .npy files together, the features and their labels (a single .npy has no labels to validate on)",
+    );
+    writeFileSync(file("narrow.csv"), "a,b,label\n0.1,0.2,0\n0.3,0.4,1\n");
+    expect(await give("own-zip", file("narrow.csv"))).toBe(
+      "teacher.onnx takes [784] (784 values) per example; narrow.csv's examples are [2] (2 values)",
+    );
+    expect(await page.$eval("#own-status", (e) => e.className)).toBe("note error");
+    expect(await give("own-zip", file("digits.csv"))).toBe("100 examples in 10 classes");
+    const r = await distil("mlp:16", 1);
+    expect([r.epochs, r.stopped]).toEqual([1, false]);
+    expect(await page.evaluate(() => window.kdDemo.own.status())).toMatch(/^done: /);
+    expect(await give("own-zip", file("digits.zip"))).toBe("200 images in 10 classes");
+    expect(open.errors).toEqual([]);
   });
 
   it("distils the convnet students (cnn, resnet, mobilenet) in the page's runtime", async () => {

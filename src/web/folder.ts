@@ -5,8 +5,10 @@
  * or an .npz archive of features and labels, read as `kd train --train FILE.npz` reads it.
  */
 import { unzipSync } from "fflate";
+import { datasetFromArrays } from "../data/arrays.js";
 import { decodeImage, isImageFile, toPlanar } from "../data/decode.js";
-import { type NpyArray, parseNpy, X_KEYS, Y_KEYS } from "../data/npy-format.js";
+import { type NpyArray, npyFeatures, npyLabels, parseNpy, X_KEYS, Y_KEYS } from "../data/npy-format.js";
+import type { Dataset } from "../data/types.js";
 import { ensure, KdError } from "../util/errors.js";
 import { checkAllocation, formatBytes } from "../util/memory.js";
 import { readPng } from "./png.js";
@@ -30,8 +32,6 @@ export interface FolderFile {
   readonly path: string;
   bytes(): Promise<Uint8Array>;
 }
-
-const UINT8_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** Whether a path segment is skipped as the Node loader skips hidden files (and macOS zips' resource forks). */
 const hidden = (segment: string) => segment.startsWith(".") || segment === "__MACOSX";
@@ -120,21 +120,14 @@ export async function loadImageSet(
     list.map((f) => `${name}/${f.path}`),
     { name, hint: "resize them to one size first (the page does not resize)" },
   );
-  checkAllocation(4 * bytes.length, `${name}: ${list.length} images as float32`);
-  const x = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) x[i] = UINT8_SCALE[bytes[i]!]!;
-  const counts = classes.map(() => 0);
-  for (const k of labels) counts[k]!++;
-  return {
+  // kd's loaders' own checks and 1/255 scaling (data/arrays.ts), as data/images.ts does.
+  const ds = datasetFromArrays(
+    { dtype: "uint8", dims: [list.length, channels, height, width], data: bytes },
+    labels,
     name,
-    rawScale: 1 / 255,
-    x,
-    y: Int32Array.from(labels),
-    n: list.length,
-    shape: [channels, height, width],
-    classes,
-    counts,
-  };
+    { numClasses: classes.length },
+  );
+  return setFromDataset({ ...ds, classNames: classes });
 }
 
 /** Whether a zip's files are an .npz archive (arrays at its top level) rather than an image folder. */
@@ -144,7 +137,7 @@ export function isNpz(files: readonly FolderFile[]): boolean {
 
 /**
  * An .npz archive's features and labels (named as kd's loader names them: x, X, images... and y,
- * labels...): 8-bit features scaled by 1/255, others taken as they are; labels whole and ≥ 0.
+ * labels...), checked and scaled by kd's loaders' own datasetFromArrays.
  */
 export async function loadNpzSet(files: readonly FolderFile[], name: string): Promise<ImageSet> {
   const arrays = new Map(
@@ -163,45 +156,25 @@ export async function loadNpzSet(files: readonly FolderFile[], name: string): Pr
   ensure(yKey !== undefined, () => `${name}: no labels array (y, labels, targets or label) among ${names}`);
   const read = async (k: string): Promise<NpyArray> =>
     parseNpy(await arrays.get(k)!.bytes(), `${name}[${k}]`);
-  const xa = await read(xKey);
-  const ya = await read(yKey);
-  const n = xa.dims[0] ?? 0;
-  const shape = xa.dims.slice(1);
-  ensure(
-    n > 0 && shape.length > 0 && shape.every((d) => d > 0),
-    () => `${name}[${xKey}]: shape [${xa.dims.join(", ")}] holds no examples`,
-  );
-  ensure(
-    ya.dims[0] === n && (ya.dims.length === 1 || (ya.dims.length === 2 && ya.dims[1] === 1)),
-    () => `${name}[${yKey}]: shape [${ya.dims.join(", ")}], expected [${n}] labels for ${n} examples`,
-  );
-  checkAllocation(4 * xa.data.length, `${name}: ${n} examples as float32`);
-  const eight = xa.dtype === "uint8";
-  const x = eight
-    ? Float32Array.from(xa.data as Uint8Array, (v) => UINT8_SCALE[v]!)
-    : Float32Array.from(xa.data as ArrayLike<number>, Number);
-  const bad = x.findIndex((v) => !Number.isFinite(v));
-  ensure(bad < 0, () => `${name}[${xKey}]: value ${bad} is not finite`);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = Number(ya.data[i]!);
-    ensure(
-      Number.isInteger(v) && v >= 0 && v < 100_000,
-      () => `${name}[${yKey}]: label ${i} is ${v}, not a class number`,
-    );
-    y[i] = v;
-  }
-  const k = Math.max(...y) + 1;
-  const counts = new Array<number>(k).fill(0);
-  for (const v of y) counts[v]!++;
+  const [xa, ya] = [await read(xKey), await read(yKey)];
+  return setFromDataset(datasetFromArrays(npyFeatures(xa), npyLabels(ya, `${name}[${yKey}]`), name));
+}
+
+/** A labelled dataset as the page holds it: class names (the source's, else the class numbers) and counts. */
+export function setFromDataset(ds: Dataset): ImageSet {
+  const y = ds.y;
+  ensure(y !== undefined, () => `${ds.name}: no labels, so no validation accuracy (the page needs labels)`);
+  const classes = ds.classNames ?? Array.from({ length: ds.numClasses }, (_, c) => String(c));
+  const counts = classes.map(() => 0);
+  for (const k of y) counts[k]!++;
   return {
-    name,
-    ...(eight ? { rawScale: 1 / 255 } : {}),
-    x,
+    name: ds.name,
+    ...(ds.rawScale !== undefined ? { rawScale: ds.rawScale } : {}),
+    x: ds.x,
     y,
-    n,
-    shape,
-    classes: counts.map((_, c) => String(c)),
+    n: ds.n,
+    shape: ds.exampleShape,
+    classes,
     counts,
   };
 }

@@ -6,33 +6,13 @@
 import { type ArrayDatasetOptions, datasetFromArrays } from "../data/arrays.js";
 import { type CsvParse, csvDataset } from "../data/csv-format.js";
 import { npyFeatures, npyLabels, parseNpy, Y_KEYS } from "../data/npy-format.js";
-import type { Dataset } from "../data/types.js";
 import { ensure } from "../util/errors.js";
-import type { ImageSet } from "./folder.js";
+import { type ImageSet, setFromDataset } from "./folder.js";
 
 /** A file the page was given: its name and bytes. */
 export interface GivenFile {
   readonly name: string;
   readonly bytes: Uint8Array;
-}
-
-/** A labelled dataset as the page holds it: class names (the source's, else the class numbers) and counts. */
-export function setFromDataset(ds: Dataset): ImageSet {
-  const y = ds.y;
-  ensure(y !== undefined, () => `${ds.name}: no labels, so no validation accuracy (the page needs labels)`);
-  const classes = ds.classNames ?? Array.from({ length: ds.numClasses }, (_, c) => String(c));
-  const counts = classes.map(() => 0);
-  for (const k of y) counts[k]!++;
-  return {
-    name: ds.name,
-    ...(ds.rawScale !== undefined ? { rawScale: ds.rawScale } : {}),
-    x: ds.x,
-    y,
-    n: ds.n,
-    shape: ds.exampleShape,
-    classes,
-    counts,
-  };
 }
 
 /**

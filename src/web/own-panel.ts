@@ -298,10 +298,12 @@ export class OwnPanel implements OwnApi {
     $("own-data-info").textContent = "";
     const set = await loading;
     this.set = set;
+    // 8-bit data are images; floats (a CSV file's rows, a float .npy) are examples.
+    const what = set.rawScale ? "images" : "examples";
     $("own-data-info").textContent =
-      `${set.name}: ${set.n} images of ${set.shape.join("×")}, ${set.classes.length} classes: ` +
+      `${set.name}: ${set.n} ${what} of ${set.shape.join("×")}, ${set.classes.length} classes: ` +
       set.classes.map((c, k) => `${c} (${set.counts[k]})`).join(", ");
-    this.say(`${set.n} ${set.rawScale ? "images" : "examples"} in ${set.classes.length} classes`);
+    this.say(`${set.n} ${what} in ${set.classes.length} classes`);
     this.checkPair();
   }
 

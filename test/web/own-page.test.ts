@@ -170,7 +170,12 @@ describe.skipIf(!chromiumPath)("the page distils a user's teacher on a user's im
     );
     writeFileSync(file("digits.csv"), `${header}\n${rows.join("\n")}\n`);
     expect(await give("own-zip", file("digits.csv"))).toBe(`${n} examples in 10 classes`);
-    expect(await page.evaluate(() => window.kdDemo.own.data()?.shape)).toEqual([784]);
+    const counts = new Array<number>(10).fill(0);
+    for (const k of test.y!.subarray(0, n)) counts[k]!++;
+    expect(await page.evaluate(() => window.kdDemo.own.data())).toMatchObject({ shape: [784], counts });
+    expect(await page.$eval("#own-data-info", (e) => e.textContent)).toBe(
+      `digits.csv: 100 examples of 784, 10 classes: ${counts.map((c, k) => `${k} (${c})`).join(", ")}`,
+    );
     let r = await distil("mlp:16", 2);
     expect([r.trainCount, r.valCount, r.epochs]).toEqual([80, 20, 2]);
     const csvDiff = await downloadAgainstNode(loadCsvDataset(file("digits.csv")));

@@ -5,7 +5,9 @@
  * configuration, so that on a shared machine both meet the same load.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { cpuText } from "../../analyses/results.js";
@@ -36,6 +38,8 @@ interface BenchFlags {
   openblasEnv: "keep" | "unset";
   json?: boolean;
   child?: string;
+  memory?: boolean;
+  count: number;
 }
 
 interface PeerResult {
@@ -214,6 +218,7 @@ function report(f: BenchFlags, m: ReturnType<typeof measure>): void {
 /** `--child net:threads` or `--child gemm:threads`: one configuration, one JSON line. */
 async function child(f: BenchFlags, spec: string): Promise<void> {
   const [net, t] = spec.split(":");
+  if (net === "memory" && t !== undefined) return memoryChild(num({ int: true, min: 1 })(t));
   if ((net !== "gemm" && !isBenchNet(net ?? "")) || t === undefined)
     throw new KdError(
       `--child ${spec}: expected NET:THREADS (NET one of gemm, ${BENCH_NET_NAMES.join(", ")})`,
@@ -232,6 +237,46 @@ async function child(f: BenchFlags, spec: string): Promise<void> {
     stepsPerRun: f.stepsPerRun,
   });
   console.log(JSON.stringify(r));
+}
+
+/** The peak memory `kd bench --memory` holds ResNet-8 training to (the issue's 1.5 GB, decimal). */
+export const MEMORY_LIMIT_BYTES = 1.5e9;
+const MEMORY_ARCH = "resnet:8";
+
+/** The `kd train` command line whose peak RSS `--memory` measures: one epoch of `count` MNIST examples. */
+const memoryRun = (count: number, out: string) =>
+  ["train", "--arch", MEMORY_ARCH, "--epochs", "1", "--count", String(count), "--no-progress"].concat([
+    "--no-checkpoint",
+    "--json",
+    "--out",
+    join(out, "model.onnx"),
+  ]);
+
+/** `--child memory:COUNT`: that training in this process, then its peak RSS as the last JSON line. */
+async function memoryChild(count: number): Promise<void> {
+  const out = mkdtempSync(join(tmpdir(), "kd-bench-memory-"));
+  try {
+    const { main } = await import("../main.js");
+    const code = await main(memoryRun(count, out));
+    if (code !== 0) throw new KdError(`kd ${memoryRun(count, "…").join(" ")} failed`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  console.log(JSON.stringify({ count, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
+}
+
+/** `--memory`: the peak RSS of training ResNet-8 on MNIST (all 60,000 images loaded), against the limit. */
+function memoryCheck(f: BenchFlags): void {
+  const r = runKdChild(`memory:${f.count}`, f) as { peakRssBytes: number };
+  const gb = (b: number) => (b / 1e9).toFixed(2);
+  const info = machineInfo();
+  console.log(`${cpuText(info)}; onnxruntime-node ${info.onnxruntime}`);
+  console.log(
+    `kd ${memoryRun(f.count, "TMP").join(" ")} (MNIST's 60,000 training images loaded, ${f.count} trained on): ` +
+      `peak RSS ${gb(r.peakRssBytes)} GB, limit ${gb(MEMORY_LIMIT_BYTES)} GB`,
+  );
+  if (r.peakRssBytes > MEMORY_LIMIT_BYTES)
+    throw new KdError(`peak memory ${gb(r.peakRssBytes)} GB is over the ${gb(MEMORY_LIMIT_BYTES)} GB limit`);
 }
 
 export function registerBench(program: Command): void {
@@ -267,9 +312,15 @@ export function registerBench(program: Command): void {
         .default("unset"),
     )
     .option("--json", "JSON lines only")
+    .option(
+      "--memory",
+      `instead: peak memory of one epoch of ${MEMORY_ARCH} on --count MNIST examples, against ${MEMORY_LIMIT_BYTES / 1e9} GB`,
+    )
+    .option("--count <n>", "with --memory: training examples", num({ int: true, min: 1, max: 60000 }), 6400)
     .option("--child <net:threads>", "(internal) run one configuration")
     .action(async (f: BenchFlags) => {
       if (f.child) return child(f, f.child);
+      if (f.memory) return memoryCheck(f);
       const m = measure(f);
       if (!f.json) report(f, m);
     });

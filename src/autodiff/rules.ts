@@ -69,7 +69,11 @@ function tapSlices(
   const [h, w] = t.shape.slice(-2) as number[];
   const [hp, wp] = [sh * Math.ceil((h! + 2 * ph) / sh), sw * Math.ceil((w! + 2 * pw) / sw)];
   const r = lead.length;
-  const padded = o.pad(t, [r, r + 1], [ph, pw], [hp - h! - ph, wp - w! - pw]);
+  const after = [hp - h! - ph, wp - w! - pw];
+  const padded = ph || pw || after[0] || after[1] ? o.pad(t, [r, r + 1], [ph, pw], after) : t;
+  // A 1×1 kernel at stride 1 and no padding met the input itself.
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && padded === t)
+    return [[o.reshape(t, [...lead, ho! * wo!])]];
   const phased = o.reshape(padded, [...lead, hp / sh, sh, wp / sw, sw]);
   return Array.from({ length: kh! }, (_, i) =>
     Array.from({ length: kw! }, (_, j) => {
@@ -94,18 +98,18 @@ function assembleTaps(taps: readonly (readonly Tensor[])[]): Tensor {
 }
 
 /**
- * Weight gradient of a convolution, tap by tap: dW[·, ·, i, j] sums dY times the inputs tap (i, j)
- * met, over batch and output positions. Ungrouped: one matrix product per tap over N·Ho·Wo.
- * Grouped with one input or one output channel per group (depthwise): a broadcast product
- * summed over batch and positions, no larger than x or dY. Other grouped shapes: the
- * convolution of x with dY (dilated by the stride), batch and channels swapped, cropped.
+ * Weight gradient of a convolution. Ungrouped, tap by tap: dW[·, ·, i, j] is one matrix product
+ * over N·Ho·Wo of dY and the inputs tap (i, j) met. Grouped (depthwise): the grouped convolution
+ * of x with dY (dilated by the stride), batch and channels swapped, cropped where the stride does
+ * not divide; faster than tap by tap there (MobileNet on 28×28, 2 threads, kernel time of a step measured
+ * alternately: 420 and 448 ms tap by tap, 353 and 363 ms as a grouped convolution).
  */
 function convWeightGrad(x: Tensor, gy: Tensor, kernel: readonly Dim[], params: ConvParams): Tensor {
   const g = params.groups ?? 1;
   const [n, cin] = [x.shape[0]!, x.shape[1] as number];
   const [cout, ho, wo] = gy.shape.slice(1) as number[];
   const [kh, kw] = kernel as number[];
-  const [opg, cpg, hw] = [cout! / g, cin / g, ho! * wo!];
+  const hw = ho! * wo!;
   if (g === 1) {
     const dy = o.reshape(o.transpose(gy, [1, 0, 2, 3]), [cout!, dimTimes(n, hw)]);
     const taps = tapSlices(o.transpose(x, [1, 0, 2, 3]), [kh!, kw!], [ho!, wo!], params);
@@ -116,13 +120,6 @@ function convWeightGrad(x: Tensor, gy: Tensor, kernel: readonly Dim[], params: C
         ),
       ),
     );
-  }
-  if (opg === 1 || cpg === 1) {
-    const dy = o.reshape(gy, [n, g, opg, 1, hw]);
-    const taps = tapSlices(x, [kh!, kw!], [ho!, wo!], params);
-    const perTap = (t: Tensor) =>
-      o.reshape(o.sum(o.mul(o.reshape(t, [n, g, 1, cpg, hw]), dy), [0, 4]), [cout!, cpg, 1, 1]);
-    return assembleTaps(taps.map((row) => row.map(perTap)));
   }
   const [xt, gt] = swapBatchAndChannels(x, gy, g);
   const { strides, pads } = params;

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""PyTorch peer benchmark: training-step time of the distillation teacher and student MLPs.
+"""PyTorch peer benchmark: training-step time of the distillation MLPs and the convnet students.
 
-Times SGD training steps of two MLPs on random MNIST-shaped data, for comparison
-with the toolkit's own engine benchmark run on the same machine in the same session.
+Times SGD training steps of two MLPs on random MNIST-shaped data, and of the convnet students
+(ResNet-8 and MobileNet, batch norm in train mode) on random 1x28x28 and 3x32x32 images, for
+comparison with the toolkit's own engine benchmark run on the same machine in the same session.
+The net "gemm" times a float32 1024x1024x1024 matmul instead (the machine's GEMM floor).
 
   teacher: 784-1200-1200-10 ReLU, dropout 0.2 on the inputs and 0.5 on each hidden
            layer, SGD lr 0.01 momentum 0.9, then a max-norm constraint (each hidden
@@ -10,6 +12,9 @@ with the toolkit's own engine benchmark run on the same machine in the same sess
            inside torch.no_grad(). The output layer is not constrained, exactly as in
            kd (max-norm on hidden units only, as the dropout paper words it).
   student: 784-800-800-10 ReLU, no dropout, SGD lr 0.01 momentum 0.9.
+  resnet8-CxHxW, mobilenet-CxHxW: kd's resnet:8 and mobilenet:1 layer for layer (bias-free convs
+           before BatchNorm2d, see resnet8() and mobilenet()), SGD lr 0.01 momentum 0.9. Each
+           record carries the trainable parameter count, which kd's bench checks against its own.
 
 Loss is cross-entropy with integer labels. Inputs are float32 uniform in [0, 1],
 labels uniform in 0..9, pre-generated as a pool of batches that is cycled, so data
@@ -154,8 +159,68 @@ def blas_info(torch):
 # ---------------------------------------------------------------- the benchmark (child)
 
 
+def resnet8(torch, cin, width=16, classes=10):
+    """kd's resnet:8: stem 3x3 conv+BN+ReLU, one basic block per stage (widths w, 2w, 4w; stride 2
+    entering stages 2 and 3, 1x1 conv+BN projection shortcut there), global average pool, linear."""
+    nn = torch.nn
+
+    def conv_bn(ci, co, k, stride=1):
+        return [nn.Conv2d(ci, co, k, stride, (k - 1) // 2, bias=False), nn.BatchNorm2d(co)]
+
+    class Block(nn.Module):
+        def __init__(self, ci, co, stride):
+            super().__init__()
+            self.branch = nn.Sequential(*conv_bn(ci, co, 3, stride), nn.ReLU(), *conv_bn(co, co, 3))
+            projects = stride != 1 or ci != co
+            self.shortcut = nn.Sequential(*conv_bn(ci, co, 1, stride)) if projects else nn.Identity()
+
+        def forward(self, x):
+            return torch.relu(self.branch(x) + self.shortcut(x))
+
+    w = width
+    return nn.Sequential(
+        *conv_bn(cin, w, 3), nn.ReLU(),
+        Block(w, w, 1), Block(w, 2 * w, 2), Block(2 * w, 4 * w, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, classes),
+    )
+
+
+def mobilenet(torch, cin, channels=(32, 64, 128, 128), strides=(1, 2, 2, 1), classes=10):
+    """kd's mobilenet:1: stem 3x3 conv+BN+ReLU6, then per block depthwise 3x3 (stride s)+BN+ReLU6
+    and pointwise 1x1+BN+ReLU6, global average pool, linear."""
+    nn = torch.nn
+
+    def conv_bn_relu6(ci, co, k, stride=1, groups=1):
+        return [nn.Conv2d(ci, co, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                nn.BatchNorm2d(co), nn.ReLU6()]
+
+    layers = conv_bn_relu6(cin, channels[0], 3, strides[0])
+    for ci, co, s in zip(channels, channels[1:], strides[1:]):
+        layers += conv_bn_relu6(ci, ci, 3, s, groups=ci) + conv_bn_relu6(ci, co, 1)
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels[-1], classes))
+
+
+# The convnet students: builder and input shape, named as kd's bench names them.
+CONVNETS = {
+    "resnet8-1x28x28": (resnet8, (1, 28, 28)),
+    "resnet8-3x32x32": (resnet8, (3, 32, 32)),
+    "mobilenet-1x28x28": (mobilenet, (1, 28, 28)),
+    "mobilenet-3x32x32": (mobilenet, (3, 32, 32)),
+}
+NETS = ["teacher", "student", *CONVNETS, "gemm"]
+GEMM_N = 1024
+
+
+def input_shape(net):
+    return CONVNETS[net][1] if net in CONVNETS else (784,)
+
+
 def build(torch, net):
     nn = torch.nn
+    if net in CONVNETS:
+        make, shape = CONVNETS[net]
+        model = make(torch, shape[0])
+        return model, torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM), []
     if net == "teacher":
         model = nn.Sequential(
             nn.Dropout(0.2),
@@ -183,6 +248,19 @@ def build(torch, net):
     return model, opt, hidden
 
 
+def gemm_gflops(torch, reps=10, n=GEMM_N):
+    """Median GFLOP/s (2n^3 per product) of a float32 n x n matmul, after one warm-up."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    c = torch.empty(n, n)
+    torch.mm(a, b, out=c)
+    ms = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=c)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return 2 * n**3 / (statistics.median(ms) * 1e6)
+
+
 def run_child(net, threads, steps, warmup, batch):
     torch = import_torch_or_exit()
     F = torch.nn.functional
@@ -191,10 +269,17 @@ def run_child(net, threads, steps, warmup, batch):
     if lib is not None:
         lib.openblas_set_num_threads(threads)
     torch.manual_seed(0)
+    if net == "gemm":
+        print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "net": net, "threads": threads,
+                          "n": GEMM_N, "gflops": round(gemm_gflops(torch), 2), "blas": info["blas"],
+                          "blas_core": info["blas_core"],
+                          "openblas_env": {k: os.environ.get(k) for k in OPENBLAS_QUIRK_VARS},
+                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}), flush=True)
+        return
 
     model, opt, hidden = build(torch, net)
     model.train()
-    xs = [torch.rand(batch, 784, dtype=torch.float32) for _ in range(POOL)]
+    xs = [torch.rand(batch, *input_shape(net), dtype=torch.float32) for _ in range(POOL)]
     ys = [torch.randint(0, 10, (batch,), dtype=torch.int64) for _ in range(POOL)]
 
     i = 0
@@ -238,6 +323,7 @@ def run_child(net, threads, steps, warmup, batch):
         "net": net,
         "threads": threads,
         "batch": batch,
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "ms_per_step_median": round(med, 4),
         "ms_per_step_mean": round(mean, 4),
         "examples_per_s": round(batch * 1000.0 / med, 1),
@@ -264,7 +350,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200, help="timed steps (rounded up to blocks of 10)")
     ap.add_argument("--warmup", type=int, default=20, help="untimed warmup steps")
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--nets", nargs="+", choices=["teacher", "student"], default=["teacher", "student"])
+    ap.add_argument("--nets", nargs="+", choices=NETS, default=["teacher", "student"],
+                    help="nets to time; 'gemm' times a float32 %dx%d matmul instead" % (GEMM_N, GEMM_N))
     ap.add_argument("--json", action="store_true",
                     help="print one JSON object per line on stdout (table goes to stderr)")
     ap.add_argument("--openblas-env", choices=["keep", "unset"], default="keep",
@@ -299,7 +386,7 @@ def main(argv=None):
         env["OMP_WAIT_POLICY"] = "PASSIVE"
 
     table = sys.stderr if a.json else sys.stdout
-    hdr = f"{'net':8} {'thr':>3} {'batch':>5} {'ms/step med':>11} {'ms/step mean':>12} {'ex/s':>9} {'RSS MiB':>8}"
+    hdr = f"{'net':17} {'thr':>3} {'batch':>5} {'params':>8} {'ms/step med':>11} {'ms/step mean':>12} {'ex/s':>9} {'RSS MiB':>8}"
     first = True
     rc = 0
     for t in threads:
@@ -314,6 +401,12 @@ def main(argv=None):
                     return rc
                 continue
             rec = json.loads(p.stdout.strip().splitlines()[-1])
+            if net == "gemm":
+                print(f"# gemm {GEMM_N}x{GEMM_N}x{GEMM_N} float32, {t} threads: {rec['gflops']:.1f} GFLOP/s",
+                      file=table, flush=True)
+                if a.json:
+                    print(json.dumps(rec), flush=True)
+                continue
             if first:
                 ob = rec["openblas_env"]
                 print(f"# pytorch {rec['torch']}  BLAS: {rec['blas']}  core: {rec['blas_core']}  "
@@ -323,7 +416,7 @@ def main(argv=None):
                       f"steps={rec['steps']} warmup={rec['warmup']}", file=table)
                 print(hdr, file=table)
                 first = False
-            print(f"{net:8} {t:>3} {a.batch:>5} {rec['ms_per_step_median']:>11.3f} "
+            print(f"{net:17} {t:>3} {a.batch:>5} {rec['params']:>8} {rec['ms_per_step_median']:>11.3f} "
                   f"{rec['ms_per_step_mean']:>12.3f} {rec['examples_per_s']:>9.0f} "
                   f"{rec['peak_rss_mib']:>8.1f}", file=table, flush=True)
             if a.json:

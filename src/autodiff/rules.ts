@@ -54,28 +54,79 @@ function swapBatchAndChannels(x: Tensor, gy: Tensor, groups: number): [Tensor, T
 }
 
 /**
- * Weight gradient of a convolution written as another convolution: with batch and channels
- * swapped, the data convolved with the output cotangent (dilated by the stride) is dW. When
- * (size + 2·pad − kernel) is not a multiple of the stride, the forward pass never read the last
- * rows/columns of the padded input: that convolution then runs past the kernel, and is cropped.
+ * For each kernel tap (i, j), the input values it met in the forward pass: t[..., i + s·y, j + s·x]
+ * over the output's Ho×Wo positions, from `t` [..., H, W] (any leading axes), padded as the
+ * forward padded. A stride s > 1 reads one phase of the padded input reshaped [..., H/s, s, W/s, s],
+ * so only static slices are needed; a stride that does not divide leaves the last rows unread.
  */
-function convWeightGrad(
-  x: Tensor,
-  gy: Tensor,
-  kernel: readonly Dim[],
-  { strides, pads, groups }: ConvParams,
-): Tensor {
-  const g = groups ?? 1;
+function tapSlices(
+  t: Tensor,
+  [kh, kw]: readonly number[],
+  [ho, wo]: readonly number[],
+  { strides: [sh, sw], pads: [ph, pw] }: ConvParams,
+): Tensor[][] {
+  const lead = t.shape.slice(0, -2);
+  const [h, w] = t.shape.slice(-2) as number[];
+  const [hp, wp] = [sh * Math.ceil((h! + 2 * ph) / sh), sw * Math.ceil((w! + 2 * pw) / sw)];
+  const r = lead.length;
+  const after = [hp - h! - ph, wp - w! - pw];
+  const padded = ph || pw || after[0] || after[1] ? o.pad(t, [r, r + 1], [ph, pw], after) : t;
+  // A 1×1 kernel at stride 1 and no padding met the input itself.
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && padded === t)
+    return [[o.reshape(t, [...lead, ho! * wo!])]];
+  const phased = o.reshape(padded, [...lead, hp / sh, sh, wp / sw, sw]);
+  return Array.from({ length: kh! }, (_, i) =>
+    Array.from({ length: kw! }, (_, j) => {
+      const [a, b] = [Math.floor(i / sh), Math.floor(j / sw)];
+      const cut = o.slice(
+        phased,
+        [r, r + 1, r + 2, r + 3],
+        [a, i % sh, b, j % sw],
+        [a + ho!, (i % sh) + 1, b + wo!, (j % sw) + 1],
+      );
+      return o.reshape(cut, [...lead, ho! * wo!]);
+    }),
+  );
+}
+
+/** [Cout, Cin/g, 1, 1] tap gradients placed at their kernel positions and summed: [Cout, Cin/g, kh, kw]. */
+function assembleTaps(taps: readonly (readonly Tensor[])[]): Tensor {
+  const [kh, kw] = [taps.length, taps[0]!.length];
+  const place = (t: Tensor, i: number, j: number) =>
+    kh === 1 && kw === 1 ? t : o.pad(t, [2, 3], [i, j], [kh - 1 - i, kw - 1 - j]);
+  return taps.flatMap((row, i) => row.map((t, j) => place(t, i, j))).reduce((acc, t) => o.add(acc, t));
+}
+
+/**
+ * Weight gradient of a convolution. Ungrouped, tap by tap: dW[·, ·, i, j] is one matrix product
+ * over N·Ho·Wo of dY and the inputs tap (i, j) met. Grouped (depthwise): the grouped convolution
+ * of x with dY (dilated by the stride), batch and channels swapped, cropped where the stride does
+ * not divide; faster than tap by tap there (MobileNet on 28×28, 2 threads, kernel time of a step measured
+ * alternately: 420 and 448 ms tap by tap, 353 and 363 ms as a grouped convolution).
+ */
+function convWeightGrad(x: Tensor, gy: Tensor, kernel: readonly Dim[], params: ConvParams): Tensor {
+  const g = params.groups ?? 1;
+  const [n, cin] = [x.shape[0]!, x.shape[1] as number];
+  const [cout, ho, wo] = gy.shape.slice(1) as number[];
+  const [kh, kw] = kernel as number[];
+  const hw = ho! * wo!;
+  if (g === 1) {
+    const dy = o.reshape(o.transpose(gy, [1, 0, 2, 3]), [cout!, dimTimes(n, hw)]);
+    const taps = tapSlices(o.transpose(x, [1, 0, 2, 3]), [kh!, kw!], [ho!, wo!], params);
+    return assembleTaps(
+      taps.map((row) =>
+        row.map((t) =>
+          o.reshape(o.matmul(dy, o.reshape(t, [cin, dimTimes(n, hw)]), false, true), [cout!, cin, 1, 1]),
+        ),
+      ),
+    );
+  }
   const [xt, gt] = swapBatchAndChannels(x, gy, g);
-  const params = {
-    strides: [1, 1] as [number, number],
-    pads,
-    dilations: strides,
-    ...(g !== 1 ? { groups: g } : {}),
-  };
-  const dw = o.transpose(o.apply("conv2d", params, [xt, gt]), [1, 0, 2, 3]);
-  if (dw.shape[2] === kernel[0] && dw.shape[3] === kernel[1]) return dw;
-  return o.slice(dw, [2, 3], [0, 0], kernel as number[]);
+  const { strides, pads } = params;
+  const conv = { strides: [1, 1] as [number, number], pads, dilations: strides, groups: g };
+  const dw = o.transpose(o.apply("conv2d", conv, [xt, gt]), [1, 0, 2, 3]);
+  if (dw.shape[2] === kh && dw.shape[3] === kw) return dw;
+  return o.slice(dw, [2, 3], [0, 0], [kh!, kw!]);
 }
 
 export const gradRules: { readonly [P in Prim]: GradRule<P> } = {

@@ -43,6 +43,10 @@ export const nodeBackend: InferenceBackend = {
       extra: { session: { intra_op: { allow_spinning: opts.spin ? "1" : "0" } } },
       executionMode: "sequential",
       graphOptimizationLevel: "all",
+      // No memory pattern: ONNX Runtime would keep one planned block per input shape seen (full
+      // batches, the tail, evaluation), each the size of the graph's peak; the arena alone reuses
+      // freed buffers. kd train --arch resnet:8, 1280 examples: peak RSS 1.28 → 1.03 GB.
+      enableMemPattern: false,
       // KD_ORT_PROFILE=prefix writes ONNX Runtime's per-op timing JSON (for performance work).
       ...(process.env.KD_ORT_PROFILE
         ? { enableProfiling: true, profileFilePrefix: process.env.KD_ORT_PROFILE }

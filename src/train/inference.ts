@@ -1,5 +1,5 @@
 /** Inference graphs of a model: a compiled forward pass fed live parameters, and ONNX export with its preprocessing (no Node APIs). */
-import { Graph, type Tensor } from "../ir/tensor.js";
+import { Graph, reachable, type Tensor } from "../ir/tensor.js";
 import { ParamMap } from "../nn/layers.js";
 import type { Model } from "../nn/model.js";
 import { isNormalized } from "../nn/normalize.js";
@@ -10,6 +10,9 @@ import { bakePreprocessing } from "../onnx/preprocess.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
 import { Compiled, type SessionOptions } from "../runtime/session.js";
 import { bufferInput, paramInput } from "./step.js";
+
+/** The symbolic batch axis of inference graphs. */
+const BATCH_DIM = "N";
 
 /** Names in exported files: one input, one output, as any ONNX Runtime user expects. */
 export const EXPORT_INPUT = "input";
@@ -30,7 +33,7 @@ function trace(
   folded = false,
 ): { g: Graph; x: Tensor; params: Tensor[]; logits: Tensor; layers: Map<Tensor, string> } {
   const g = new Graph();
-  const x = g.input(EXPORT_INPUT, ["N", ...model.inputShape]);
+  const x = g.input(EXPORT_INPUT, [BATCH_DIM, ...model.inputShape]);
   const params = specs.map((p) => g.input(p.input, p.shape));
   const taps = new Map<string, Tensor>();
   const logits = model.forward(x, new ParamMap(new Map(specs.map((p, i) => [p.name, params[i]!]))), {
@@ -44,11 +47,43 @@ function trace(
   return { g, x, params, logits, layers };
 }
 
+/** Evaluation batches are at most this many examples (an MLP's batch). */
+export const MAX_EVAL_BATCH = 1000;
+/**
+ * Bytes the largest activation of an evaluation batch may take. ONNX Runtime keeps the memory a
+ * session once needed: 1000 ResNet-8 examples of 28×28 make 50 MB activations, and the session
+ * held some 190 MB beside the training step's own (measured, kd train --arch resnet:8).
+ */
+export const EVAL_ACTIVATION_BYTES = 16 * 2 ** 20;
+
+/** The largest tensor of a traced forward pass, in elements per example (the batch axis left out). */
+function largestPerExample(logits: Tensor): number {
+  let most = 0;
+  for (const t of reachable([logits]))
+    if (t.shape[0] === BATCH_DIM)
+      most = Math.max(
+        most,
+        t.shape.slice(1).reduce<number>((a, d) => a * (typeof d === "number" ? d : 1), 1),
+      );
+  return most;
+}
+
+/** MAX_EVAL_BATCH, fewer where the largest float32 activation of the pass to `logits` would pass EVAL_ACTIVATION_BYTES. */
+function batchWithin(logits: Tensor): number {
+  const per = 4 * largestPerExample(logits);
+  return Math.max(1, Math.min(MAX_EVAL_BATCH, Math.floor(EVAL_ACTIVATION_BYTES / per)));
+}
+
+/** The evaluation batch of a model (see batchWithin). */
+export const evalBatch = (model: Model): number => batchWithin(trace(model).logits);
+
 /** The forward pass with parameters as inputs, so one session serves every epoch's weights. */
 export class Forward {
   private constructor(
     private readonly model: Model,
     private readonly compiled: Compiled,
+    /** Examples per run unless the caller says otherwise (see evalBatch). */
+    readonly batch: number,
   ) {}
 
   static async compile(model: Model, opts: SessionOptions = {}): Promise<Forward> {
@@ -56,6 +91,7 @@ export class Forward {
     return new Forward(
       model,
       await Compiled.compile({ inputs: [x, ...params], outputs: { [EXPORT_OUTPUT]: logits } }, opts),
+      batchWithin(logits),
     );
   }
 
@@ -64,7 +100,7 @@ export class Forward {
     params: ReadonlyMap<string, Float32Array>,
     x: Float32Array,
     n: number,
-    batch = 1000,
+    batch = this.batch,
   ): Promise<Float32Array> {
     const { model } = this;
     const f = model.inputShape.reduce((a, b) => a * b, 1);

@@ -172,6 +172,13 @@ const rows: Row[] = [
     tol: 2e-3,
   },
   {
+    name: "conv2d groups 2 with one output channel per group",
+    f: ([x, w]) => o.conv2d(x!, w!, [2, 2], [1, 1], 2),
+    inputs: [{ shape: [2, 4, 5, 5] }, { shape: [2, 2, 3, 3] }],
+    float32: true,
+    tol: 2e-3,
+  },
+  {
     name: "convTranspose2d groups 2 with output padding",
     f: ([x, w]) =>
       o.apply(

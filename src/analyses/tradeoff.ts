@@ -108,7 +108,10 @@ function table(teacher: TradeoffPoint, points: readonly TradeoffPoint[]): Block 
       p.objective,
       String(p.params),
       p.latencyMs.toFixed(3),
-      `${p.accuracy.mean.toFixed(2)} ± ${p.accuracy.std.toFixed(2)}`,
+      // One seed has no spread to show.
+      p.accuracy.values.length > 1
+        ? `${p.accuracy.mean.toFixed(2)} ± ${p.accuracy.std.toFixed(2)}`
+        : p.accuracy.mean.toFixed(2),
       String(p.accuracy.values.length),
       p.vsTwin === undefined ? "—" : pp(p.vsTwin),
       p === teacher ? "—" : pp(p.vsTeacher),

@@ -135,6 +135,8 @@ describe("tradeoff analysis", () => {
     expect(svg.match(/stroke-width="1.5"/g)).toHaveLength(2);
     expect(table.rows[0]!.slice(0, 2)).toEqual(["resnet:20", "labels (teacher)"]);
     expect(table.rows[0]![6]).toBe("—");
+    // One seed: a mean, no spread.
+    expect(table.rows[0]![4]).toBe("92.00");
     expect(table.rows[2]).toEqual(
       expect.arrayContaining(["Small", "kd", "30000", "89.00 ± 0.71", "2", "+3.00", "-3.00"]),
     );

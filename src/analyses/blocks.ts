@@ -9,6 +9,10 @@ export interface LineSeries {
   readonly points: readonly (readonly [number, number])[];
   /** Drawn dashed, without markers (e.g. a reference level). */
   readonly dashed?: boolean;
+  /** Markers only, no line joining them (a scatter of separate results). */
+  readonly scatter?: boolean;
+  /** Per point, the half-height of a vertical bar drawn through it (a spread over seeds). */
+  readonly spread?: readonly number[];
 }
 
 export interface LineChartOptions {

@@ -1,13 +1,14 @@
 /**
  * The analysis registry: computations over finished runs (bias-shift search, share of a gap
- * closed, best value along a grid axis). Each entry (one file) declares its parameters (zod), the
- * runs it reads, computes a JSON result stored under `analyses.<name>` in results.json, and renders
- * that result as report blocks. A new analysis: its file, one key in AnalysisParams and ANALYSES,
+ * closed, best value along a grid axis, accuracy against cost). Each entry (one file) declares its
+ * parameters (zod), the runs it reads, computes a JSON result stored under `analyses.<name>` in
+ * results.json, and renders that result as report blocks. A new analysis: its file, one key in AnalysisParams and ANALYSES,
  * and its test.
  */
 import { best } from "./best.js";
 import { biasShift } from "./bias-shift.js";
 import { gapClosed } from "./gap-closed.js";
+import { tradeoff } from "./tradeoff.js";
 import type { AnalysisDef } from "./types.js";
 
 export type { AnalysisContext, AnalysisDef, RenderContext } from "./types.js";
@@ -38,10 +39,22 @@ export interface AnalysisParams {
     /** With `reference` and `report`: the share of the reference→target gap the chosen value closes. */
     target?: string | undefined;
   };
+  /** Accuracy (mean and spread over seeds) against parameters and batch-1 latency, with Δ vs a labels-only twin. */
+  tradeoff: {
+    teacher: string;
+    runs: Record<string, { model: string; objective: string; twin?: string | undefined }>;
+    metric: string;
+    timingMs: number;
+  };
 }
 export type AnalysisKind = keyof AnalysisParams;
 
-export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = { biasShift, gapClosed, best };
+export const ANALYSES: { readonly [K in AnalysisKind]: AnalysisDef<K> } = {
+  biasShift,
+  gapClosed,
+  best,
+  tradeoff,
+};
 
 export function analysisDef<K extends AnalysisKind>(spec: { kind: K }): AnalysisDef<K> {
   return ANALYSES[spec.kind] as unknown as AnalysisDef<K>;

@@ -6,8 +6,8 @@
 import { statSync } from "node:fs";
 import type { Dataset } from "../data/dataset.js";
 import { type ModelProto, OnnxDataType } from "../onnx/proto.js";
-import type { BackendSession } from "../runtime/backend.js";
 import { type ClassifierOptions, OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
+import { medianLatencyMs } from "../runtime/latency.js";
 import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
 import { count, tensorShapes } from "./graph.js";
@@ -84,30 +84,6 @@ export function countFlops(model: ModelProto, shapes: ReadonlyMap<string, readon
   return flops;
 }
 
-/** Median time of runs of `session` on random inputs of `batch` examples (after a warm-up). */
-async function latency(
-  session: BackendSession,
-  input: string,
-  shape: readonly number[],
-  batch: number,
-  budgetMs: number,
-): Promise<number> {
-  const x = new Float32Array(batch * count(shape));
-  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000;
-  const feed = { [input]: { data: x, dims: [batch, ...shape], dtype: "float32" as const } };
-  const outputs = session.outputNames;
-  for (let i = 0; i < 3; i++) await session.run(feed, outputs);
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 5 || (performance.now() - start < budgetMs && times.length < 2000)) {
-    const t = performance.now();
-    await session.run(feed, outputs);
-    times.push(performance.now() - t);
-  }
-  times.sort((p, q) => p - q);
-  return times[Math.floor(times.length / 2)]!;
-}
-
 export interface SummaryOptions extends ClassifierOptions, SessionOptions {
   /** Test data (labels needed) for accuracy; skipped when absent. */
   readonly test?: Dataset;
@@ -124,8 +100,8 @@ export async function summarize(path: string, opts: SummaryOptions = {}): Promis
     const session = await createSession(bytes, opts);
     const budget = opts.timingMs ?? 500;
     const latencyMs = {
-      batch1: await latency(session, clf.inputName, clf.exampleShape, 1, budget),
-      batch128: await latency(session, clf.inputName, clf.exampleShape, 128, budget),
+      batch1: await medianLatencyMs(session, clf.inputName, clf.exampleShape, 1, budget),
+      batch128: await medianLatencyMs(session, clf.inputName, clf.exampleShape, 128, budget),
     };
     await session.release();
     let test: ModelSummary["test"];

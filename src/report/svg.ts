@@ -79,17 +79,28 @@ function axis(values: readonly number[], log: boolean, p0: number, p1: number): 
   };
 }
 
-/** A line chart with axes, grid, ticks and a legend on the right. Non-finite (or, on a log axis, non-positive) points are skipped. */
+/**
+ * A line chart (or, with `scatter`, markers only) with axes, grid, ticks, optional spread bars and a
+ * legend on the right. Non-finite (or, on a log axis, non-positive) points are skipped.
+ */
 export function lineChart(o: LineChartOptions): string {
   const W = o.width ?? 640;
   const H = o.height ?? 360;
   const ok = (v: number, log?: boolean) => Number.isFinite(v) && (!log || v > 0);
   const series = o.series
-    .map((s, i) => ({
-      ...s,
-      color: PALETTE[i % PALETTE.length]!,
-      pts: s.points.filter(([x, y]) => ok(x, o.logX) && ok(y, o.logY)),
-    }))
+    .map((s, i) => {
+      const keep = s.points.map(([x, y]) => ok(x, o.logX) && ok(y, o.logY));
+      const bar = (j: number) => {
+        const d = s.spread?.[j];
+        return d !== undefined && Number.isFinite(d) && d > 0 ? d : 0;
+      };
+      return {
+        ...s,
+        color: PALETTE[i % PALETTE.length]!,
+        pts: s.points.filter((_, j) => keep[j]),
+        bars: s.points.map((_, j) => bar(j)).filter((_, j) => keep[j]),
+      };
+    })
     .filter((s) => s.pts.length > 0);
   const legendW = series.length ? 34 + 6.6 * Math.max(...series.map((s) => s.name.length)) : 0;
   const m = { top: 40, left: 64, bottom: 50, right: 16 + Math.min(legendW, W * 0.4) };
@@ -119,8 +130,11 @@ export function lineChart(o: LineChartOptions): string {
     x0,
     x1,
   );
+  // The y axis spans the spread bars too (on a log axis, only their positive ends).
   const ay = axis(
-    series.flatMap((s) => s.pts.map((p) => p[1])),
+    series.flatMap((s) =>
+      s.pts.flatMap(([, y], j) => [y, y - s.bars[j]!, y + s.bars[j]!].filter((v) => ok(v, o.logY))),
+    ),
     !!o.logY,
     y0,
     y1,
@@ -145,11 +159,19 @@ export function lineChart(o: LineChartOptions): string {
   series.forEach((s, i) => {
     const xy = s.pts.map(([x, y]) => `${c(ax.map(x))} ${c(ay.map(y))}`);
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : "";
-    if (xy.length > 1)
+    s.pts.forEach(([x, y], j) => {
+      const d = s.bars[j]!;
+      if (d === 0) return;
+      const [px, lo, hi] = [c(ax.map(x)), ay.map(o.logY && y - d <= 0 ? y : y - d), ay.map(y + d)];
+      out.push(
+        `<path d="M${px} ${c(lo)}V${c(hi)}M${c(ax.map(x) - 4)} ${c(lo)}h8M${c(ax.map(x) - 4)} ${c(hi)}h8" stroke="${s.color}" stroke-width="1.5"/>`,
+      );
+    });
+    if (xy.length > 1 && !s.scatter)
       out.push(
         `<path d="M${xy.join("L")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round"${dash}/>`,
       );
-    if (!s.dashed && (s.pts.length <= 40 || xy.length === 1))
+    if (!s.dashed && (s.pts.length <= 40 || xy.length === 1 || s.scatter))
       for (const [x, y] of s.pts)
         out.push(
           `<circle cx="${c(ax.map(x))}" cy="${c(ay.map(y))}" r="3.2" fill="${s.color}" stroke="#fff" stroke-width="1"/>`,

@@ -2,18 +2,9 @@
  * Looking inside any ONNX model: its initializers, the shapes of every tensor (found by running a
  * copy whose intermediate tensors are extra graph outputs), and the tensors' value ranges on data.
  */
-import { untypedOutput } from "../onnx/edit.js";
-import { decodeModel, encodeModel, type ModelProto, type TensorProto } from "../onnx/proto.js";
+import { withExtraOutputs } from "../onnx/edit.js";
+import { encodeModel, type ModelProto, type TensorProto } from "../onnx/proto.js";
 import { createSession, type HostTensor, type SessionOptions } from "../runtime/session.js";
-
-/** A copy of `model` that also outputs the tensors `names` (their types are left to ONNX Runtime). */
-export function withExtraOutputs(model: ModelProto, names: readonly string[]): ModelProto {
-  const copy = decodeModel(encodeModel(model));
-  const g = copy.graph!;
-  const have = new Set(g.output.map((o) => o.name));
-  for (const name of names) if (!have.has(name)) g.output.push(untypedOutput(name));
-  return copy;
-}
 
 /** Initializers by name. */
 export function initializers(model: ModelProto): Map<string, TensorProto> {

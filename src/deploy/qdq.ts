@@ -15,7 +15,7 @@
  *   s_x·s_w[c] and zero point 0, as QLinearConv and QGemm take them;
  * - graph outputs stay float (a final Gemm or MatMul becomes an integer kernel with a float output).
  */
-import { DataType, rawTensor } from "../onnx/edit.js";
+import { DataType, rawTensor, withExtraOutputs } from "../onnx/edit.js";
 import type { GraphProto, NodeProto, TensorProto } from "../onnx/gen/onnx_pb.js";
 import {
   decodeModel,
@@ -27,7 +27,7 @@ import {
 } from "../onnx/proto.js";
 import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
-import { count, runAll, withExtraOutputs } from "./graph.js";
+import { count, runAll } from "./graph.js";
 import { attrFloat, attrInt, consumersOf, prepareForQdq, producersOf } from "./qdq-prepare.js";
 
 /** Symmetric per-channel int8: scales[c] = max|W along channel c| / 127, q = round(W / scale). */

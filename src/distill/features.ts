@@ -5,11 +5,10 @@
  * set and kept in memory within a cap.
  */
 import type { Dataset } from "../data/dataset.js";
-import { withExtraOutputs } from "../deploy/graph.js";
-import { closestNames, unknownTensor } from "../deploy/tensors.js";
 import type { Model } from "../nn/model.js";
 import { namedLayers } from "../nn/named-layers.js";
 import { featureUses, type ObjectiveSpec, teacherTensors } from "../objectives/index.js";
+import { withExtraOutputs } from "../onnx/edit.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
 import type { BackendSession } from "../runtime/backend.js";
 import { LOGITS_BATCH, type OnnxClassifier } from "../runtime/classifier.js";
@@ -19,6 +18,7 @@ import { trainedParams } from "../train/step.js";
 import type { TeacherProvider } from "../train/trainer.js";
 import { KdError } from "../util/errors.js";
 import { checkAllocation, formatBytes } from "../util/memory.js";
+import { closestNames, unknownTensor } from "../util/names.js";
 import type { Teachers } from "./teacher.js";
 
 /** The default memory cap of cached teacher features: 1 GiB. */

@@ -1,4 +1,4 @@
-/** Constructors for editing loaded models (quantisation, probing): raw tensors of any ONNX type, untyped outputs. */
+/** Constructors for editing loaded models (quantisation, probing): raw tensors of any ONNX type, untyped outputs, copies with extra outputs. */
 import { create } from "@bufbuild/protobuf";
 import {
   type ModelProto,
@@ -9,6 +9,7 @@ import {
   type ValueInfoProto,
   ValueInfoProtoSchema,
 } from "./gen/onnx_pb.js";
+import { decodeModel, encodeModel } from "./proto.js";
 
 /** A tensor whose bytes are already little-endian values of `dataType`. */
 export function rawTensor(
@@ -39,3 +40,12 @@ export function setMetadata(model: ModelProto, key: string, value: string): void
 }
 
 export { TensorProto_DataType as DataType };
+
+/** A copy of `model` that also outputs the tensors `names` (their types are left to ONNX Runtime). */
+export function withExtraOutputs(model: ModelProto, names: readonly string[]): ModelProto {
+  const copy = decodeModel(encodeModel(model));
+  const g = copy.graph!;
+  const have = new Set(g.output.map((o) => o.name));
+  for (const name of names) if (!have.has(name)) g.output.push(untypedOutput(name));
+  return copy;
+}

@@ -3,19 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  closestNames,
-  editDistance,
-  formatTensors,
-  listTensors,
-  type TensorInfo,
-  unknownTensor,
-} from "../../src/deploy/tensors.js";
+import { formatTensors, listTensors, type TensorInfo } from "../../src/deploy/tensors.js";
 import { initParam } from "../../src/nn/layers.js";
 import { cnn } from "../../src/nn/model.js";
 import { createModel, encodeModel, makeNode, makeTensor, valueInfo } from "../../src/onnx/proto.js";
 import { saveModel } from "../../src/train/forward.js";
 import { KdError } from "../../src/util/errors.js";
+import { closestNames, editDistance, unknownTensor } from "../../src/util/names.js";
 import { Rng } from "../../src/util/rng.js";
 import { writeForeignConvNet } from "../helpers/onnx-files.js";
 

@@ -34,7 +34,7 @@ describe("spec validation: one line naming the field, before any training", () =
       /lrSchedule\.kind: unknown kind \(known: constant, exp, step, cosine, linear\)/,
     );
     expect(bad((s) => (s.analyses = { x: { kind: "shap" } }))).toThrow(
-      /analyses\.x\.kind: unknown kind \(known: biasShift, gapClosed, best\)/,
+      /analyses\.x\.kind: unknown kind \(known: biasShift, gapClosed, best, tradeoff\)/,
     );
   });
   it("a misspelt field, a wrong type, a bad value", () => {

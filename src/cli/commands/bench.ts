@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { cpuText } from "../../analyses/results.js";
 import { table } from "../../report/text.js";
 import { machineInfo } from "../../runtime/machine.js";
@@ -25,6 +25,7 @@ import {
 } from "../../train/bench.js";
 import { KdError } from "../../util/errors.js";
 import { intList, num } from "../options.js";
+import { registerTrain } from "./train.js";
 
 interface BenchFlags {
   nets: BenchNet[];
@@ -256,9 +257,11 @@ const memoryRun = (count: number, out: string) =>
 async function memoryChild(count: number): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), "kd-bench-memory-"));
   try {
-    const { main } = await import("../main.js");
-    const code = await main(memoryRun(count, out));
-    if (code !== 0) throw new KdError(`kd ${memoryRun(count, "…").join(" ")} failed`);
+    // The train command alone, not the entry point (which imports this module): its failure is
+    // thrown to the child's own `main`, which prints it as one line.
+    const program = new Command("kd").exitOverride();
+    registerTrain(program);
+    await program.parseAsync(memoryRun(count, out), { from: "user" });
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -1,0 +1,109 @@
+/**
+ * Empirical bias correction for static int8 (Nagel et al. 2019, "Data-free quantization through
+ * weight equalization and bias correction", §4.2, with measured rather than predicted means):
+ * rounding an activation is unbiased for varied values but not for a constant one — a convnet's
+ * blank background gives every pixel of a channel the same value, so its rounding error is one
+ * offset over the whole map, which pooling and the layers after it carry to the logits instead of
+ * averaging out. For each integer Conv, Gemm and MatMul in graph order, the mean of its output
+ * per channel over the calibration data is measured in the quantised graph and in the float one,
+ * and the difference is added to its int32 bias; each layer is measured after the ones before it
+ * were corrected, so a correction does not count an upstream error twice.
+ */
+import type { NodeProto } from "../onnx/gen/onnx_pb.js";
+import { encodeModel, type ModelProto, type TensorProto } from "../onnx/proto.js";
+import { createSession, type SessionOptions } from "../runtime/session.js";
+import { count, withExtraOutputs } from "./graph.js";
+
+/** A weighted integer node: its output in the quantised graph and the same tensor in the float one. */
+export interface BiasTarget {
+  readonly node: NodeProto;
+  /** The float graph's name for the node's output (before any Relu was absorbed into it). */
+  readonly floatName: string;
+}
+
+type Data = { readonly x: Float32Array; readonly n: number };
+type Input = { readonly name: string; readonly shape: readonly number[] };
+
+/** Per-channel means of the tensors `names` over the data (channel: axis 1, or the last of rank 2). */
+export async function channelMeans(
+  model: ModelProto,
+  names: readonly string[],
+  data: Data,
+  input: Input,
+  opts: SessionOptions,
+  batch: number,
+): Promise<Map<string, Float64Array>> {
+  const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
+  const f = count(input.shape);
+  const sums = new Map<string, { sum: Float64Array; k: number }>();
+  try {
+    for (let s = 0; s < data.n; s += batch) {
+      const m = Math.min(batch, data.n - s);
+      const feed = {
+        data: data.x.subarray(s * f, (s + m) * f),
+        dims: [m, ...input.shape],
+        dtype: "float32" as const,
+      };
+      const res = await session.run({ [input.name]: feed }, [...names]);
+      for (const name of names) {
+        const t = res[name]!;
+        const v = t.data as Float32Array;
+        const dims = t.dims;
+        // [N, C, ...] for Conv, [..., C] for Gemm/MatMul.
+        const conv = dims.length > 2;
+        const c = conv ? dims[1]! : dims[dims.length - 1]!;
+        const inner = conv ? count(dims.slice(2)) : 1;
+        const acc = sums.get(name) ?? { sum: new Float64Array(c), k: 0 };
+        for (let i = 0; i < v.length; i++) acc.sum[Math.floor(i / inner) % c]! += v[i]!;
+        acc.k += v.length / c;
+        sums.set(name, acc);
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return new Map([...sums].map(([name, { sum, k }]) => [name, sum.map((x) => x / k)]));
+}
+
+/**
+ * Corrects the int32 biases of `targets` in the quantised `model` (in place) so that each output's
+ * per-channel mean on the calibration data equals the float graph's. `bias(n)`: the node's int32
+ * bias initializer (raw data) and its per-channel scales, or undefined when it has none (left as it is).
+ */
+export async function correctBiases(
+  model: ModelProto,
+  float: ModelProto,
+  targets: readonly BiasTarget[],
+  bias: (n: NodeProto) => { tensor: TensorProto; scales: Float32Array } | undefined,
+  data: Data,
+  input: Input,
+  opts: SessionOptions,
+  batch: number,
+): Promise<void> {
+  const withBias = targets.flatMap((t) => {
+    const b = bias(t.node);
+    return b === undefined ? [] : [{ ...t, ...b }];
+  });
+  if (withBias.length === 0) return;
+  const reference = await channelMeans(
+    float,
+    withBias.map((t) => t.floatName),
+    data,
+    input,
+    opts,
+    batch,
+  );
+  for (const t of withBias) {
+    const name = t.node.output[0]!;
+    const got = (await channelMeans(model, [name], data, input, opts, batch)).get(name)!;
+    const want = reference.get(t.floatName)!;
+    const raw = t.tensor.rawData.slice();
+    const q = new Int32Array(raw.buffer, 0, raw.byteLength / 4);
+    if (got.length !== q.length || want.length !== q.length) continue;
+    for (let c = 0; c < q.length; c++) {
+      const step = Math.round((want[c]! - got[c]!) / t.scales[c]!);
+      q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, q[c]! + step));
+    }
+    t.tensor.rawData = raw;
+  }
+}

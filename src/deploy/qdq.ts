@@ -13,7 +13,8 @@
  *   point on, so ONNX Runtime drops their Q/DQ pair and runs them on uint8;
  * - weights are int8, symmetric, one scale per output channel; biases are int32 with scale
  *   s_x·s_w[c] and zero point 0, as QLinearConv and QGemm take them;
- * - graph outputs stay float (a final Gemm or MatMul becomes an integer kernel with a float output).
+ * - graph outputs stay float (a final Gemm or MatMul becomes an integer kernel with a float output);
+ * - the int32 biases are then corrected on the calibration data (src/deploy/qdq-bias.ts).
  */
 import { DataType, rawTensor } from "../onnx/edit.js";
 import type { GraphProto, NodeProto, TensorProto } from "../onnx/gen/onnx_pb.js";

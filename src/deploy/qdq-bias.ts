@@ -24,15 +24,19 @@ export interface BiasTarget {
 type Data = { readonly x: Float32Array; readonly n: number };
 type Input = { readonly name: string; readonly shape: readonly number[] };
 
-/** Per-channel means of the tensors `names` over the data (channel: axis 1, or the last of rank 2). */
+/** Where a tensor's channels are: axis 1 (Conv: [N, C, ...]) or the last axis (Gemm, MatMul). */
+export type ChannelAxis = "second" | "last";
+
+/** Per-channel means over the data of the tensors that `axes` names, each on its channel axis. */
 export async function channelMeans(
   model: ModelProto,
-  names: readonly string[],
+  axes: ReadonlyMap<string, ChannelAxis>,
   data: Data,
   input: Input,
   opts: SessionOptions,
   batch: number,
 ): Promise<Map<string, Float64Array>> {
+  const names = [...axes.keys()];
   const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
   const f = count(input.shape);
   const sums = new Map<string, { sum: Float64Array; k: number }>();
@@ -44,15 +48,15 @@ export async function channelMeans(
         dims: [m, ...input.shape],
         dtype: "float32" as const,
       };
-      const res = await session.run({ [input.name]: feed }, [...names]);
+      const res = await session.run({ [input.name]: feed }, names);
       for (const name of names) {
         const t = res[name]!;
         const v = t.data as Float32Array;
         const dims = t.dims;
         // [N, C, ...] for Conv, [..., C] for Gemm/MatMul.
-        const conv = dims.length > 2;
-        const c = conv ? dims[1]! : dims[dims.length - 1]!;
-        const inner = conv ? count(dims.slice(2)) : 1;
+        const second = axes.get(name) === "second";
+        const c = second ? dims[1]! : dims[dims.length - 1]!;
+        const inner = second ? count(dims.slice(2)) : 1;
         const acc = sums.get(name) ?? { sum: new Float64Array(c), k: 0 };
         for (let i = 0; i < v.length; i++) acc.sum[Math.floor(i / inner) % c]! += v[i]!;
         acc.k += v.length / c;
@@ -85,9 +89,10 @@ export async function correctBiases(
     return b === undefined ? [] : [{ ...t, ...b }];
   });
   if (withBias.length === 0) return;
+  const axisOf = (n: NodeProto): ChannelAxis => (n.opType === "Conv" ? "second" : "last");
   const reference = await channelMeans(
     float,
-    withBias.map((t) => t.floatName),
+    new Map(withBias.map((t) => [t.floatName, axisOf(t.node)])),
     data,
     input,
     opts,
@@ -95,7 +100,9 @@ export async function correctBiases(
   );
   for (const t of withBias) {
     const name = t.node.output[0]!;
-    const got = (await channelMeans(model, [name], data, input, opts, batch)).get(name)!;
+    const got = (await channelMeans(model, new Map([[name, axisOf(t.node)]]), data, input, opts, batch)).get(
+      name,
+    )!;
     const want = reference.get(t.floatName)!;
     const raw = t.tensor.rawData.slice();
     const q = new Int32Array(raw.buffer, 0, raw.byteLength / 4);

@@ -64,11 +64,18 @@ describe("bias correction", () => {
     const calibration = { x: images(200), n: 200 };
     const input = { name: "image", shape: [1, 8, 8] };
     const { model: q } = await quantizeModel(model, { calibration, input, threads: 1 });
-    const want = (await channelMeans(model, ["logits"], calibration, input, { threads: 1 }, 100)).get(
-      "logits",
-    )!;
+    const want = (
+      await channelMeans(model, new Map([["logits", "last"]]), calibration, input, { threads: 1 }, 100)
+    ).get("logits")!;
     const got = (
-      await channelMeans(decodeModel(encodeModel(q)), ["logits"], calibration, input, { threads: 1 }, 100)
+      await channelMeans(
+        decodeModel(encodeModel(q)),
+        new Map([["logits", "last"]]),
+        calibration,
+        input,
+        { threads: 1 },
+        100,
+      )
     ).get("logits")!;
     // Uncorrected, the background's relu(0.3) rounds to the nearest multiple of a scale near
     // 4/255: an offset of up to 0.008 on 60 of 64 pixels, times fc weights up to 2.

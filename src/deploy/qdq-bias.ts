@@ -10,9 +10,10 @@
  * were corrected, so a correction does not count an upstream error twice.
  */
 import type { NodeProto } from "../onnx/gen/onnx_pb.js";
-import { encodeModel, type ModelProto, type TensorProto } from "../onnx/proto.js";
-import { createSession, type SessionOptions } from "../runtime/session.js";
-import { count, withExtraOutputs } from "./graph.js";
+import type { ModelProto, TensorProto } from "../onnx/proto.js";
+import type { SessionOptions } from "../runtime/session.js";
+import { count } from "./graph.js";
+import { type CalibrationData, type CalibrationInput, runBatches } from "./qdq-batches.js";
 
 /** A weighted integer node: its output in the quantised graph and the same tensor in the float one. */
 export interface BiasTarget {
@@ -21,9 +22,6 @@ export interface BiasTarget {
   readonly floatName: string;
 }
 
-type Data = { readonly x: Float32Array; readonly n: number };
-type Input = { readonly name: string; readonly shape: readonly number[] };
-
 /** Where a tensor's channels are: axis 1 (Conv: [N, C, ...]) or the last axis (Gemm, MatMul). */
 export type ChannelAxis = "second" | "last";
 
@@ -31,41 +29,26 @@ export type ChannelAxis = "second" | "last";
 export async function channelMeans(
   model: ModelProto,
   axes: ReadonlyMap<string, ChannelAxis>,
-  data: Data,
-  input: Input,
+  data: CalibrationData,
+  input: CalibrationInput,
   opts: SessionOptions,
   batch: number,
 ): Promise<Map<string, Float64Array>> {
   const names = [...axes.keys()];
-  const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
-  const f = count(input.shape);
   const sums = new Map<string, { sum: Float64Array; k: number }>();
-  try {
-    for (let s = 0; s < data.n; s += batch) {
-      const m = Math.min(batch, data.n - s);
-      const feed = {
-        data: data.x.subarray(s * f, (s + m) * f),
-        dims: [m, ...input.shape],
-        dtype: "float32" as const,
-      };
-      const res = await session.run({ [input.name]: feed }, names);
-      for (const name of names) {
-        const t = res[name]!;
-        const v = t.data as Float32Array;
-        const dims = t.dims;
-        // [N, C, ...] for Conv, [..., C] for Gemm/MatMul.
-        const second = axes.get(name) === "second";
-        const c = second ? dims[1]! : dims[dims.length - 1]!;
-        const inner = second ? count(dims.slice(2)) : 1;
-        const acc = sums.get(name) ?? { sum: new Float64Array(c), k: 0 };
-        for (let i = 0; i < v.length; i++) acc.sum[Math.floor(i / inner) % c]! += v[i]!;
-        acc.k += v.length / c;
-        sums.set(name, acc);
-      }
+  await runBatches(model, names, data, input, opts, batch, (res) => {
+    for (const name of names) {
+      const t = res[name]!;
+      const v = t.data as Float32Array;
+      const second = axes.get(name) === "second";
+      const c = second ? t.dims[1]! : t.dims[t.dims.length - 1]!;
+      const inner = second ? count(t.dims.slice(2)) : 1;
+      const acc = sums.get(name) ?? { sum: new Float64Array(c), k: 0 };
+      for (let i = 0; i < v.length; i++) acc.sum[Math.floor(i / inner) % c]! += v[i]!;
+      acc.k += v.length / c;
+      sums.set(name, acc);
     }
-  } finally {
-    await session.release();
-  }
+  });
   return new Map([...sums].map(([name, { sum, k }]) => [name, sum.map((x) => x / k)]));
 }
 
@@ -79,8 +62,8 @@ export async function correctBiases(
   float: ModelProto,
   targets: readonly BiasTarget[],
   bias: (n: NodeProto) => { tensor: TensorProto; scales: Float32Array } | undefined,
-  data: Data,
-  input: Input,
+  data: CalibrationData,
+  input: CalibrationInput,
   opts: SessionOptions,
   batch: number,
 ): Promise<void> {

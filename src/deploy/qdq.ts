@@ -26,9 +26,10 @@ import {
   makeNode,
   OnnxDataType,
 } from "../onnx/proto.js";
-import { createSession, type SessionOptions } from "../runtime/session.js";
+import type { SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
-import { count, runAll, withExtraOutputs } from "./graph.js";
+import { count, runAll } from "./graph.js";
+import { runBatches } from "./qdq-batches.js";
 import { correctBiases } from "./qdq-bias.js";
 import { attrFloat, attrInt, consumersOf, prepareForQdq, producersOf } from "./qdq-prepare.js";
 
@@ -67,31 +68,18 @@ export async function calibrate(
   opts: SessionOptions = {},
   batch = 500,
 ): Promise<Map<string, [number, number]>> {
-  const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
-  const f = input.shape.reduce((a, b) => a * b, 1);
   const ranges = new Map<string, [number, number]>(names.map((n) => [n, [Infinity, -Infinity]]));
-  try {
-    for (let s = 0; s < data.n; s += batch) {
-      const m = Math.min(batch, data.n - s);
-      const feed = {
-        data: data.x.subarray(s * f, (s + m) * f),
-        dims: [m, ...input.shape],
-        dtype: "float32" as const,
-      };
-      const res = await session.run({ [input.name]: feed }, [...names]);
-      for (const name of names) {
-        const v = res[name]!.data as Float32Array;
-        const r = ranges.get(name)!;
-        for (let i = 0; i < v.length; i++) {
-          const x = v[i]!;
-          if (x < r[0]) r[0] = x;
-          if (x > r[1]) r[1] = x;
-        }
+  await runBatches(model, names, data, input, opts, batch, (res) => {
+    for (const name of names) {
+      const v = res[name]!.data as Float32Array;
+      const r = ranges.get(name)!;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (x < r[0]) r[0] = x;
+        if (x > r[1]) r[1] = x;
       }
     }
-  } finally {
-    await session.release();
-  }
+  });
   return ranges;
 }
 

@@ -13,9 +13,10 @@
  *   point on, so ONNX Runtime drops their Q/DQ pair and runs them on uint8;
  * - weights are int8, symmetric, one scale per output channel; biases are int32 with scale
  *   s_x·s_w[c] and zero point 0, as QLinearConv and QGemm take them;
- * - graph outputs stay float (a final Gemm or MatMul becomes an integer kernel with a float output).
+ * - graph outputs stay float (a final Gemm or MatMul becomes an integer kernel with a float output);
+ * - the int32 biases are then corrected on the calibration data (src/deploy/qdq-bias.ts).
  */
-import { DataType, rawTensor, withExtraOutputs } from "../onnx/edit.js";
+import { DataType, rawTensor } from "../onnx/edit.js";
 import type { GraphProto, NodeProto, TensorProto } from "../onnx/gen/onnx_pb.js";
 import {
   decodeModel,
@@ -25,9 +26,11 @@ import {
   makeNode,
   OnnxDataType,
 } from "../onnx/proto.js";
-import { createSession, type SessionOptions } from "../runtime/session.js";
+import type { SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
 import { count, runAll } from "./graph.js";
+import { runBatches } from "./qdq-batches.js";
+import { correctBiases } from "./qdq-bias.js";
 import { attrFloat, attrInt, consumersOf, prepareForQdq, producersOf } from "./qdq-prepare.js";
 
 /** Symmetric per-channel int8: scales[c] = max|W along channel c| / 127, q = round(W / scale). */
@@ -65,31 +68,18 @@ export async function calibrate(
   opts: SessionOptions = {},
   batch = 500,
 ): Promise<Map<string, [number, number]>> {
-  const session = await createSession(encodeModel(withExtraOutputs(model, names)), opts);
-  const f = input.shape.reduce((a, b) => a * b, 1);
   const ranges = new Map<string, [number, number]>(names.map((n) => [n, [Infinity, -Infinity]]));
-  try {
-    for (let s = 0; s < data.n; s += batch) {
-      const m = Math.min(batch, data.n - s);
-      const feed = {
-        data: data.x.subarray(s * f, (s + m) * f),
-        dims: [m, ...input.shape],
-        dtype: "float32" as const,
-      };
-      const res = await session.run({ [input.name]: feed }, [...names]);
-      for (const name of names) {
-        const v = res[name]!.data as Float32Array;
-        const r = ranges.get(name)!;
-        for (let i = 0; i < v.length; i++) {
-          const x = v[i]!;
-          if (x < r[0]) r[0] = x;
-          if (x > r[1]) r[1] = x;
-        }
+  await runBatches(model, names, data, input, opts, batch, (res) => {
+    for (const name of names) {
+      const v = res[name]!.data as Float32Array;
+      const r = ranges.get(name)!;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (x < r[0]) r[0] = x;
+        if (x > r[1]) r[1] = x;
       }
     }
-  } finally {
-    await session.release();
-  }
+  });
   return ranges;
 }
 
@@ -172,6 +162,8 @@ interface Plan {
   readonly quantised: ReadonlySet<string>;
   /** Outputs of MaxPool, Flatten, ... that reuse their input's scale: output → input. */
   readonly sharesScale: ReadonlyMap<string, string>;
+  /** Weighted nodes that absorbed a Relu/Clip: their output's name in the float graph. */
+  readonly floatOutput: ReadonlyMap<NodeProto, string>;
   readonly float: StaticResult["float"];
 }
 
@@ -206,11 +198,13 @@ function plan(
   const prod = producersOf(g.node);
   const readers = consumersOf(g.node);
   const absorbed = new Set<NodeProto>();
+  const floatOutput = new Map<NodeProto, string>();
   for (const act of g.node) {
     if (!clampsAtZero(act, inits) || outputs.has(act.output[0]!)) continue;
     const p = prod.get(act.input[0]!);
     const ok = p && (weighted.has(p) || (p.opType === "Add" && activationInputs(p).length === 2));
     if (!ok || readers.get(act.input[0]!)?.length !== 1 || outputs.has(act.input[0]!)) continue;
+    floatOutput.set(p, p.output[0]!);
     p.output[0] = act.output[0]!;
     absorbed.add(act);
   }
@@ -244,7 +238,7 @@ function plan(
     else if (!integer.has(n) && !WEIGHTED.has(n.opType) && !SAME_SCALE.has(n.opType))
       float.push({ node: label(n), reason: `no integer kernel for ${n.opType} here` });
   }
-  return { weighted, integer, quantised, sharesScale, float };
+  return { weighted, integer, quantised, sharesScale, floatOutput, float };
 }
 
 /** Writes the Q/DQ nodes and the int8 / int32 initializers of a plan, given the tensors' ranges. */
@@ -254,6 +248,8 @@ class Emitter {
   private fresh = 0;
   private readonly params = new Map<string, { s: string; zp: string; scale: number }>();
   private readonly int8 = new Map<string, { q: string; s: string; zp: string; scales: Float32Array }>();
+  /** Each weighted node's int32 bias initializer and its per-channel scales. */
+  readonly biases = new Map<NodeProto, { tensor: TensorProto; scales: Float32Array }>();
 
   constructor(
     private readonly ranges: ReadonlyMap<string, readonly [number, number]>,
@@ -336,8 +332,10 @@ class Emitter {
       Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]!))),
     );
     const base = this.uniq(`${n.input[2]}_int32`);
+    const tensor = rawTensor(base, DataType.INT32, [q.length], q);
+    this.biases.set(n, { tensor, scales });
     this.inits.push(
-      rawTensor(base, DataType.INT32, [q.length], q),
+      tensor,
       rawTensor(`${base}_scale`, DataType.FLOAT, [q.length], scales),
       rawTensor(`${base}_zero_point`, DataType.INT32, [q.length], new Int32Array(q.length)),
     );
@@ -408,5 +406,10 @@ export async function quantizeStatic(
   const used = new Set(e.nodes.flatMap((n) => n.input));
   g.initializer = [...g.initializer.filter((t) => used.has(t.name)), ...e.inits];
   g.input = g.input.filter((i) => used.has(i.name) || !inits.has(i.name));
+
+  const targets = g.node
+    .filter((n) => p.integer.has(n) && p.weighted.has(n))
+    .map((n) => ({ node: n, floatName: p.floatOutput.get(n) ?? n.output[0]! }));
+  await correctBiases(model, calibrationModel, targets, (n) => e.biases.get(n), data, input, opts, batch);
   return { quantized, float: p.float };
 }

@@ -158,11 +158,13 @@ describe("exported batch-norm students", () => {
 });
 
 describe("the folded resnet quantised", () => {
-  it("kd quantize: per-channel int8 within 0.5 pp of float on 1000 test images, and it runs in onnxruntime-web", async () => {
+  // The whole test set: on 1,000 images one image is 0.1 pp, so sampling alone moves the difference
+  // by several tenths (this model: 0.6 pp on the first 1,000, 0.1 pp on all 10,000).
+  it("kd quantize: per-channel int8 within 0.5 pp of float on the 10,000 test images, and it runs in onnxruntime-web", async () => {
     const { model, weights } = trained.get("resnet")!;
     const path = join(dir, "resnet.onnx");
     saveModel(path, model, weights);
-    const test = mnistTest(1000);
+    const test = mnistTest();
     writeFileSync(join(dir, "test.x.npy"), npyBytes("float32", [test.n, 1, 28, 28], test.x));
     writeFileSync(join(dir, "test.y.npy"), npyBytes("int32", [test.n], test.y!));
     const out = join(dir, "resnet.int8.onnx");

@@ -174,4 +174,16 @@ export function groupKey(r: Pick<RunRecord, "run" | "point">): string {
     : `${r.run}[${pts.map(([k, v]) => `${k.split(".").pop()}=${fmt(v)}`).join(",")}]`;
 }
 
-export const fmt = (v: unknown): string => (Array.isArray(v) ? v.join("x") : String(v));
+/**
+ * A grid value as run names show it: a list of scalars joined by "x" (hidden [300, 300] → 300x300),
+ * anything holding objects as JSON (a `plus` term), so that distinct values never share a name.
+ */
+export const fmt = (v: unknown): string => {
+  if (
+    v !== null &&
+    typeof v === "object" &&
+    !(Array.isArray(v) && v.every((x) => x === null || typeof x !== "object"))
+  )
+    return JSON.stringify(v);
+  return Array.isArray(v) ? v.join("x") : String(v);
+};

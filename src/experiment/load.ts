@@ -39,7 +39,10 @@ export function overlay(base: unknown, top: unknown): unknown {
   return out;
 }
 
-/** Sets a dotted path in a plain object, creating objects on the way. */
+/**
+ * Sets a dotted path in a plain object, creating objects on the way. A list on the way is entered
+ * by an item's index (`objective.plus.0.weight`), never grown: an index past its end is refused.
+ */
 export function setPath(obj: Obj, path: string, value: unknown): void {
   const parts = path.split(".");
   ensure(
@@ -48,12 +51,26 @@ export function setPath(obj: Obj, path: string, value: unknown): void {
   );
   // `__proto__.x` would set a field of every object in the process.
   for (const p of parts) checkKey(p, `field path "${path}"`);
-  let cur = obj;
-  for (const p of parts.slice(0, -1)) {
-    if (!isObj(cur[p])) cur[p] = {};
-    cur = cur[p] as Obj;
+  let cur: Obj | unknown[] = obj;
+  for (const [i, p] of parts.entries()) {
+    const key = Array.isArray(cur) ? listIndex(cur, p, parts.slice(0, i).join("."), path) : p;
+    const c = cur as Obj;
+    if (i === parts.length - 1) c[key] = value;
+    else {
+      if (!isObj(c[key]) && !Array.isArray(c[key])) c[key] = {};
+      cur = c[key] as Obj | unknown[];
+    }
   }
-  cur[parts.at(-1)!] = value;
+}
+
+/** The index a path part names in a list, refused in one line unless it is one of the list's items. */
+function listIndex(list: readonly unknown[], part: string, at: string, path: string): number {
+  const i = /^(0|[1-9]\d*)$/.test(part) ? Number(part) : -1;
+  ensure(
+    i >= 0 && i < list.length,
+    `field path "${path}": ${at} is a list of ${list.length} item${list.length === 1 ? "" : "s"}; "${part}" is not one of its indices (0 to ${list.length - 1})`,
+  );
+  return i;
 }
 
 /**

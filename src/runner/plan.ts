@@ -140,6 +140,8 @@ export function planSpec(spec: Spec, catalog: DataCatalog, baseDir: string): Pla
           );
         const group = groupKey({ run: name, point });
         const id = raw.seeds ? `${group}@s${seed}` : group;
+        // Results, reports and analyses find a run by this name: two points must never share one.
+        ensure(!byId.has(id), `runs.${name}: two grid points are both named ${group}`);
         const teachers: TeacherRef[] = (rs.teachers ?? []).map((t) =>
           typeof t === "string"
             ? { kind: "run", ids: byRun.get(t)!.map((r) => r.id) }

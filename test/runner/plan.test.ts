@@ -58,6 +58,38 @@ describe("the planner", () => {
     expect(new Set(p.map((r) => r.fingerprint)).size).toBe(8);
   });
 
+  it("enters a list by index (a plus term's weight) and names points holding objects apart", () => {
+    const s = tinySpec() as SpecDoc;
+    const term = { kind: "hints", weight: 1, studentLayer: "fc1", teacherTensor: "t1" };
+    s.runs.distilled.objective.plus = [term];
+    s.runs.distilled.grid = { "objective.plus.0.weight": [1, 10] };
+    const p = plan(s).filter((r) => r.run === "distilled");
+    expect(p.map((r) => r.id)).toEqual(["distilled[weight=1]", "distilled[weight=10]"]);
+    expect(p[1]!.spec.objective).toMatchObject({ plus: [{ ...term, weight: 10 }] });
+    expect(s.runs.distilled.objective.plus[0].weight).toBe(1);
+    // A whole term per point: each named by its JSON, never "[object Object]" twice.
+    const w = tinySpec() as SpecDoc;
+    w.runs.distilled.grid = { "objective.plus": [[term], [{ ...term, weight: 3 }]] };
+    const q = plan(w).filter((r) => r.run === "distilled");
+    expect(q.map((r) => r.id)).toEqual([
+      `distilled[plus=${JSON.stringify([term])}]`,
+      `distilled[plus=${JSON.stringify([{ ...term, weight: 3 }])}]`,
+    ]);
+  });
+
+  it("refuses two grid points with one name, and an index past a list's end", () => {
+    const s = tinySpec() as SpecDoc;
+    s.runs.distilled.grid = { "objective.temperature": [4, 4] };
+    expect(() => plan(s)).toThrow("runs.distilled: two grid points are both named distilled[temperature=4]");
+    const l = tinySpec() as SpecDoc;
+    l.runs.distilled.objective.plus = [
+      { kind: "hints", weight: 1, studentLayer: "fc1", teacherTensor: "t1" },
+    ];
+    expect(() => plan(l, ["runs.distilled.objective.plus.1.weight=2"])).toThrow(
+      'field path "runs.distilled.objective.plus.1.weight": runs.distilled.objective.plus is a list of 1 item; "1" is not one of its indices (0 to 0)',
+    );
+  });
+
   it("a teacher with several seeds is an ensemble of all of them", () => {
     const s = tinySpec() as SpecDoc;
     s.runs.teacher.seeds = [1, 2];

@@ -1,4 +1,7 @@
-/** The grid value of an axis with the lowest mean metric among a run's records, and how far it closes a gap. */
+/**
+ * The grid value of an axis (or the combination of several, e.g. T × soft weight) with the lowest
+ * mean metric among a run's records, and how far it closes a gap.
+ */
 import { z } from "zod";
 import { ensure } from "../util/errors.js";
 import { type Block, gapClosedText, num, valueText } from "./blocks.js";
@@ -9,6 +12,14 @@ interface Point {
   readonly x: unknown;
   readonly y: Stat;
   readonly diverged?: number;
+}
+
+/** A chosen value as the tables show it: "4", or "temperature=4, softWeight=0.9" for several axes. */
+function xText(x: unknown): string {
+  if (x === null || typeof x !== "object" || Array.isArray(x)) return fmt(x);
+  return Object.entries(x)
+    .map(([k, v]) => `${k}=${fmt(v)}`)
+    .join(", ");
 }
 
 /** The metric along the axis as a line (numeric axes only), with the reference as a dashed level. */
@@ -41,7 +52,7 @@ function chart(name: string, pts: readonly Point[], reference: unknown): Block {
 export const best: AnalysisDef<"best"> = {
   params: z.strictObject({
     run: nonEmpty,
-    axis: nonEmpty,
+    axis: z.union([nonEmpty, z.array(nonEmpty).min(1)]),
     metric: nonEmpty.default("test.errors"),
     where: z.record(z.string(), z.unknown()).optional(),
     reference: nonEmpty.optional(),
@@ -59,9 +70,14 @@ export const best: AnalysisDef<"best"> = {
   ],
   async compute(p, ctx) {
     const groups = new Map<string, { x: unknown; ys: number[]; zs: number[]; diverged: number }>();
+    const axes = typeof p.axis === "string" ? [p.axis] : p.axis;
     for (const r of ctx.records(p.run, p.where)) {
-      const x = r.point[p.axis];
-      ensure(x !== undefined, `best: run ${p.run} has no grid axis ${p.axis}`);
+      for (const a of axes) ensure(r.point[a] !== undefined, `best: run ${p.run} has no grid axis ${a}`);
+      // One axis: its value; several: their values by the axes' last names ({ temperature, softWeight }).
+      const x =
+        typeof p.axis === "string"
+          ? r.point[p.axis]
+          : Object.fromEntries(axes.map((a) => [a.split(".").pop()!, r.point[a]]));
       const y = pick(r, p.metric);
       ensure(typeof y === "number", `best: run ${r.id} has no ${p.metric}`);
       const key = JSON.stringify(x);
@@ -83,7 +99,10 @@ export const best: AnalysisDef<"best"> = {
       `best: run ${p.run} has no results${p.where ? " at the given grid values" : ""}`,
     );
     const candidates = points.filter((pt) => pt.diverged === undefined);
-    ensure(candidates.length > 0, `best: every value of ${p.axis} in run ${p.run} has a diverged run`);
+    ensure(
+      candidates.length > 0,
+      `best: every value of ${axes.join(" × ")} in run ${p.run} has a diverged run`,
+    );
     const best = candidates.reduce((a, b) => (b.y.mean < a.y.mean ? b : a));
     const ref = p.reference ? ctx.records(p.reference, p.where) : [];
     const gap = (() => {
@@ -116,7 +135,7 @@ export const best: AnalysisDef<"best"> = {
         kind: "table",
         header: ["value", "mean", "± std", "seeds"],
         rows: pts.map((p) => [
-          `${fmt(p.x)}${p.diverged ? " (diverged)" : ""}`,
+          `${xText(p.x)}${p.diverged ? " (diverged)" : ""}`,
           num(p.y.mean, 1),
           num(p.y.std, 1),
           String(p.y.values.length),
@@ -124,7 +143,7 @@ export const best: AnalysisDef<"best"> = {
       },
       {
         kind: "text",
-        text: `best: ${fmt(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${gapClosedText(v.gapClosed)}` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
+        text: `best: ${xText(v.best)} (${num(v.value, 1)})${v.reported !== undefined ? `; reported there: ${valueText(v.reported)}` : ""}${v.gapClosed !== undefined ? `, ${gapClosedText(v.gapClosed)}` : ""}${v.reference !== undefined ? `; reference ${String(v.referenceLabel)}: ${num(v.reference, 1)}` : ""}`,
       },
       ...(pts.every((p) => typeof p.x === "number") ? [chart(name, pts, v.reference)] : []),
     ];

@@ -27,10 +27,10 @@ export interface AnalysisParams {
   };
   /** (baseline − candidate) / (baseline − target) of a metric: the share of a gap closed. */
   gapClosed: { baseline: string; target: string; candidate: string; metric: string };
-  /** The grid value of `axis` with the lowest mean `metric` among a run's records. */
+  /** The grid value of `axis` (or the combination of several axes) with the lowest mean `metric` among a run's records. */
   best: {
     run: string;
-    axis: string;
+    axis: string | string[];
     metric: string;
     where?: Record<string, unknown> | undefined;
     reference?: string | undefined;

@@ -262,6 +262,54 @@ describe("analyses", () => {
   });
 });
 
+describe("best over several axes", () => {
+  // T × w, two seeds each; val errors choose, test errors are only reported. The best mean of val is
+  // (T=4, w=0.5), which neither axis alone would pick: T=8 has the best mean over w, w=0.9 over T.
+  const cells: [number, number, number[], number][] = [
+    [4, 0.5, [10, 12], 50],
+    [4, 0.9, [40, 42], 20],
+    [8, 0.5, [20, 20], 10],
+    [8, 0.9, [15, 15], 30],
+  ];
+  const runs = cells.flatMap(([t, w, vals, test]) =>
+    vals.map((v, i) =>
+      rec(`g[temperature=${t},softWeight=${w}]@s${i + 1}`, "g", test, {
+        point: { "objective.temperature": t, "objective.softWeight": w },
+        seed: i + 1,
+        val: { ...rec("x", "x", v).test!, errors: v },
+      }),
+    ),
+  );
+  const ctx = { records: (run: string) => runs.filter((r) => r.run === run) } as unknown as AnalysisContext;
+  const p = {
+    run: "g",
+    axis: ["objective.temperature", "objective.softWeight"],
+    metric: "val.errors",
+    report: "test.errors",
+  };
+
+  it("chooses the combination with the lowest mean and names each axis", async () => {
+    const v = (await ANALYSES.best.compute(p, ctx)) as Record<string, unknown>;
+    expect(v.best).toEqual({ temperature: 4, softWeight: 0.5 });
+    expect(v.value).toBe(11);
+    expect(v.reported).toMatchObject({ mean: 50, values: [50, 50] });
+    const md = renderMarkdown({
+      title: "t",
+      meta: [],
+      sections: [{ title: "a", blocks: ANALYSES.best.render(p, v, { name: "a" } as never) }],
+    } as never);
+    expect(md).toContain("| temperature=4, softWeight=0.5 | 11.0 |");
+    expect(md).toContain("best: temperature=4, softWeight=0.5 (11.0); reported there: 50");
+    expect(md).not.toContain("[object Object]");
+  });
+
+  it("refuses records missing one of the axes in one line", async () => {
+    await expect(ANALYSES.best.compute({ ...p, axis: ["objective.temperature", "lr"] }, ctx)).rejects.toThrow(
+      "best: run g has no grid axis lr",
+    );
+  });
+});
+
 describe("svg charts", () => {
   it("lineChart handles a log x axis and a single-point series", () => {
     const svg = lineChart({

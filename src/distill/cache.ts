@@ -36,7 +36,8 @@ export function cacheKey(parts: CacheKeyParts): string {
   for (const b of parts.teachers.fileBytes()) h.update(b);
   const { x } = parts.data;
   h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
-  h.update(JSON.stringify([parts.data.n, parts.data.features, parts.settings]));
+  // rawScale too: the same stored values read at another scale reach the teacher as other inputs.
+  h.update(JSON.stringify([parts.data.n, parts.data.features, parts.data.rawScale ?? 1, parts.settings]));
   return h.digest("hex");
 }
 

@@ -35,6 +35,21 @@ describe("sharded teacher logits", () => {
     expect(() => shardRanges(10, 0)).toThrow(KdError);
   });
 
+  it("keys the cache on the data's raw scale: the same values read at another scale are other inputs", async () => {
+    const spec: TeacherSpec = { paths: [teacherFile("scale.onnx", 3)], output: "scores", threads: 1 };
+    const teachers = await Teachers.load(spec);
+    try {
+      const settings = cacheSettings(teachers, spec, 1);
+      const { rawScale: _, ...bare } = data;
+      const key = (rawScale: number | undefined) =>
+        cacheKey({ teachers, data: rawScale === undefined ? bare : { ...bare, rawScale }, settings });
+      expect(key(1)).toBe(key(undefined));
+      expect(key(1 / 255)).not.toBe(key(1));
+    } finally {
+      await teachers.release();
+    }
+  });
+
   for (const [label, files, ensemble] of [
     ["one teacher", ["a"], "prob"],
     ["a prob ensemble at T = 4", ["a", "b"], "prob"],

@@ -128,12 +128,12 @@ export const best: AnalysisDef<"best"> = {
         : {}),
     };
   },
-  render(_p, v, { name }) {
+  render(p, v, { name }) {
     const pts = (v.points ?? []) as Point[];
     return [
       {
         kind: "table",
-        header: ["value", "mean", "± std", "seeds"],
+        header: ["value", `${p.metric} (mean)`, "± std", "seeds"],
         rows: pts.map((p) => [
           `${xText(p.x)}${p.diverged ? " (diverged)" : ""}`,
           num(p.y.mean, 1),

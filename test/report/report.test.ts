@@ -298,6 +298,7 @@ describe("best over several axes", () => {
       meta: [],
       sections: [{ title: "a", blocks: ANALYSES.best.render(p, v, { name: "a" } as never) }],
     } as never);
+    expect(md).toContain("| value | val.errors (mean) | ± std | seeds |");
     expect(md).toContain("| temperature=4, softWeight=0.5 | 11.0 |");
     expect(md).toContain("best: temperature=4, softWeight=0.5 (11.0); reported there: 50");
     expect(md).not.toContain("[object Object]");

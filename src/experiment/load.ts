@@ -68,7 +68,9 @@ function listIndex(list: readonly unknown[], part: string, at: string, path: str
   const i = /^(0|[1-9]\d*)$/.test(part) ? Number(part) : -1;
   ensure(
     i >= 0 && i < list.length,
-    `field path "${path}": ${at} is a list of ${list.length} item${list.length === 1 ? "" : "s"}; "${part}" is not one of its indices (0 to ${list.length - 1})`,
+    list.length === 0
+      ? `field path "${path}": ${at} is an empty list; it has no item "${part}"`
+      : `field path "${path}": ${at} is a list of ${list.length} item${list.length === 1 ? "" : "s"}; "${part}" is not one of its indices (0 to ${list.length - 1})`,
   );
   return i;
 }

@@ -88,6 +88,10 @@ describe("the planner", () => {
     expect(() => plan(l, ["runs.distilled.objective.plus.1.weight=2"])).toThrow(
       'field path "runs.distilled.objective.plus.1.weight": runs.distilled.objective.plus is a list of 1 item; "1" is not one of its indices (0 to 0)',
     );
+    l.runs.distilled.objective.plus = [];
+    expect(() => plan(l, ["runs.distilled.objective.plus.0.weight=2"])).toThrow(
+      'field path "runs.distilled.objective.plus.0.weight": runs.distilled.objective.plus is an empty list; it has no item "0"',
+    );
   });
 
   it("a teacher with several seeds is an ensemble of all of them", () => {

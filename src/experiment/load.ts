@@ -247,7 +247,7 @@ export const MAX_DERIVED_DEPTH = 100;
  * Refuses a dataset derived through more than MAX_DERIVED_DEPTH others, in one pass (each chain's
  * length is remembered). Cycles are left to the planner, which names them.
  */
-function checkDerivations(data: Spec["data"], where: string): void {
+export function checkDerivations(data: Readonly<Record<string, { from?: string }>>, where: string): void {
   const depth = new Map<string, number>();
   for (const start of Object.keys(data)) {
     const chain: string[] = [];

@@ -242,7 +242,7 @@ export function buildReport(
       ["training time", formatDuration(results.totalSeconds)],
       [
         "machine",
-        `${cpuText(m)}, ${threadsUsed(results)} ONNX Runtime threads, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
+        `${cpuText(m)}, ${threadsUsed(results)}, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`,
       ],
     ],
     sections,
@@ -252,5 +252,6 @@ export function buildReport(
 /** The threads the runs trained with (a queue's workers may use fewer than the coordinator). */
 function threadsUsed(results: Results): string {
   const used = [...new Set(Object.values(results.runs).map((r) => r.threads ?? results.machine.threads))];
-  return used.sort((a, b) => a - b).join(" or ") || String(results.machine.threads);
+  const counts = used.length > 0 ? used.sort((a, b) => a - b) : [results.machine.threads];
+  return `${counts.join(" or ")} ONNX Runtime thread${counts.length === 1 && counts[0] === 1 ? "" : "s"}`;
 }

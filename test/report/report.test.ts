@@ -204,6 +204,18 @@ describe("reports built from results and spec", () => {
     expect(text).toContain("| student errors | 44 | — | — |");
     expect(text).not.toContain("NaN");
   });
+
+  it("names the runs' thread counts in the machine line, singular for one thread", () => {
+    const machineLine = (r: Results) =>
+      buildReport(spec, r, paper).meta.find(([k]) => k === "machine")?.[1] ?? "";
+    const withThreads = (counts: number[]) => ({
+      ...results,
+      runs: Object.fromEntries(counts.map((t, i) => [`r${i}`, rec(`r${i}`, "student", 40, { threads: t })])),
+    });
+    expect(machineLine(withThreads([1, 1]))).toContain("2 cores, 1 ONNX Runtime thread, Node");
+    expect(machineLine(withThreads([2, 1]))).toContain("1 or 2 ONNX Runtime threads, Node");
+    expect(machineLine({ ...results, runs: {} })).toContain("2 ONNX Runtime threads, Node");
+  });
 });
 
 describe("diverged runs", () => {

@@ -7,13 +7,15 @@
 import type { Dataset } from "../data/dataset.js";
 import type { Model } from "../nn/model.js";
 import { namedLayers } from "../nn/named-layers.js";
-import { featureUses, type ObjectiveSpec, teacherTensors } from "../objectives/index.js";
+import { type FeatureUse, featureUses, type ObjectiveSpec, teacherTensors } from "../objectives/index.js";
+import { shapeText } from "../objectives/types.js";
 import { withExtraOutputs } from "../onnx/edit.js";
-import { decodeModel, encodeModel } from "../onnx/proto.js";
+import { decodeModel, encodeModel, type ModelProto } from "../onnx/proto.js";
 import type { BackendSession } from "../runtime/backend.js";
 import { LOGITS_BATCH, type OnnxClassifier } from "../runtime/classifier.js";
 import { cleanOrtMessage } from "../runtime/ort-errors.js";
 import { createSession, type SessionOptions } from "../runtime/session.js";
+import { tensorsOf } from "../runtime/tensors.js";
 import { trainedParams } from "../train/step.js";
 import type { TeacherProvider } from "../train/trainer.js";
 import { KdError } from "../util/errors.js";
@@ -32,6 +34,47 @@ function unknownLayer(name: string, layers: readonly string[], arch: string): Kd
   return new KdError(
     `no layer "${name}" in the student ${arch} (closest: ${near.join(", ") || "none: it names no layers"})`,
   );
+}
+
+/**
+ * The line for a teacher tensor the teacher lacks: the closest names by spelling, then the closest
+ * of the tensors the student layer can match (exporters name tensors "t114" or
+ * "/layer3/relu/Relu_output_0", so the intended one is seldom near a wrong name by spelling alone).
+ */
+async function unknownTeacherTensor(
+  use: FeatureUse,
+  student: readonly number[],
+  made: readonly string[],
+  graph: ModelProto,
+  path: string,
+  opts: SessionOptions,
+): Promise<KdError> {
+  const line = unknownTensor(use.teacherTensor, made, path).message;
+  let fit: string[];
+  try {
+    const { tensors } = await tensorsOf(graph, path, opts);
+    fit = tensors.filter((t) => t.shape !== undefined && matchable(student, t.shape)).map((t) => t.name);
+  } catch {
+    // Only a hint: a teacher that cannot be listed still gets the names by spelling.
+    return new KdError(line);
+  }
+  const layer = `student layer "${use.studentLayer}" ${shapeText(student)}`;
+  if (fit.length === 0) return new KdError(`${line}; no tensor matches ${layer}`);
+  const near = closestNames(use.teacherTensor, fit);
+  return new KdError(
+    `${line}; ${fit.length === 1 ? "the one tensor" : `of the ${fit.length} tensors`} matching ${layer}: ${near.join(", ")}${fit.length > near.length ? ", …" : ""} (kd summary --tensors lists them)`,
+  );
+}
+
+/**
+ * Whether a listed teacher tensor (dims with the batch's first) has a per-example shape a student
+ * layer's can match: feature maps of equal spatial size (channels may differ), or vectors.
+ */
+function matchable(student: readonly number[], teacher: readonly (number | string)[]): boolean {
+  const [batch, ...dims] = teacher;
+  if (batch !== "N" || dims.length !== student.length) return false;
+  if (student.length === 1) return typeof dims[0] === "number";
+  return student.length === 3 && dims[1] === student[1] && dims[2] === student[2];
 }
 
 /** One teacher run with its logits and the named tensors as outputs. */
@@ -60,13 +103,15 @@ export class FeatureTeacher {
         `${uses[0]!.kind} reads one teacher's tensors; this run has ${teachers.members.length} teachers`,
       );
     const member = teachers.members[0]!;
-    const layers = [...namedLayers(model).keys()];
+    const layers = namedLayers(model);
     for (const u of uses)
-      if (!layers.includes(u.studentLayer)) throw unknownLayer(u.studentLayer, layers, model.arch);
+      if (!layers.has(u.studentLayer)) throw unknownLayer(u.studentLayer, [...layers.keys()], model.arch);
     const graph = decodeModel(member.modelBytes);
     const made = graph.graph!.node.flatMap((nd) => nd.output).filter((n) => n !== "");
+    for (const u of uses)
+      if (!made.includes(u.teacherTensor))
+        throw await unknownTeacherTensor(u, layers.get(u.studentLayer)!, made, graph, member.path, opts);
     const names = teacherTensors(objective);
-    for (const n of names) if (!made.includes(n)) throw unknownTensor(n, made, member.path);
     let session: BackendSession;
     try {
       session = await createSession(encodeModel(withExtraOutputs(graph, names)), opts);

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataCatalog } from "../../src/data/sources.js";
-import { listTensors } from "../../src/deploy/tensors.js";
 import {
   cachedFeatureTeacher,
   checkFeatureCap,
@@ -20,7 +19,9 @@ import { buildModel } from "../../src/nn/registry.js";
 import type { ObjectiveSpec } from "../../src/objectives/index.js";
 import { executeSpec } from "../../src/runner/execute.js";
 import { checkpointIdentity, fingerprintOf, runIdentity } from "../../src/runner/identity.js";
+import { listTensors } from "../../src/runtime/tensors.js";
 import { saveModel } from "../../src/train/forward.js";
+import { KdError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
 import { mnistTrain } from "../helpers/mnist.js";
 import { tinySpec, writeSpec } from "../helpers/specs.js";
@@ -60,6 +61,20 @@ describe("feature objectives' names and shapes", () => {
     ).rejects.toThrow(
       new RegExp(`^no tensor "t99" in ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(closest: t9, `),
     );
+  });
+
+  it("... and the closest of the tensors whose shape the student layer can match", async () => {
+    // The student's stage2 is [32, 14, 14]; the teacher's 14×14 tensors are its first pooling's
+    // output and the second convolution's (t12 its product, t13 with the bias, t14 after the ReLU).
+    const err = await FeatureTeacher.load(teachers, student, withTerm("hints", "t99", "stage2.block1")).catch(
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(KdError);
+    expect((err as KdError).message).toBe(
+      `no tensor "t99" in ${path} (closest: t9, t7, t8); of the 4 tensors matching student layer "stage2.block1" [32, 14, 14]: t12, t13, t14, … (kd summary --tensors lists them)`,
+    );
+    const fits = (await listTensors(path)).tensors.filter((t) => t.shape?.slice(2).join() === "14,14");
+    expect(fits).toHaveLength(4);
   });
 
   it("a student layer that is not there is one line with the closest names", async () => {

@@ -4,8 +4,8 @@
  */
 import type { Command } from "commander";
 import { formatSummary, summarize } from "../../deploy/summary.js";
-import { formatTensors, listTensors } from "../../deploy/tensors.js";
 import { OnnxClassifier } from "../../runtime/classifier.js";
+import { formatTensors, listTensors } from "../../runtime/tensors.js";
 import { KdError } from "../../util/errors.js";
 import { num } from "../options.js";
 import { addLoadOptions, type LoadFlags, loadFlags } from "./load-options.js";

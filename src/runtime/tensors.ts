@@ -13,12 +13,14 @@ import {
   OnnxDataType,
   type ValueInfoProto,
 } from "../onnx/proto.js";
-import { parseModelFile } from "../runtime/classifier.js";
-import { cleanOrtMessage } from "../runtime/ort-errors.js";
-import { createSession, type SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
+import { parseModelFile } from "./classifier.js";
+import { cleanOrtMessage } from "./ort-errors.js";
+import { createSession, type SessionOptions } from "./session.js";
+
+const count = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
 import { checkAllocation } from "../util/memory.js";
-import { count } from "./graph.js";
 
 /** One intermediate tensor. `type` and `shape` are absent where ONNX Runtime cannot output it. */
 export interface TensorInfo {
@@ -204,7 +206,15 @@ function batchShape(one: readonly number[], two: readonly number[] | undefined):
  * zero example (and on two, where its batch dim is symbolic, to tell which dims are the batch's).
  */
 export async function listTensors(path: string, opts: SessionOptions = {}): Promise<TensorList> {
-  const { model } = parseModelFile(path);
+  return tensorsOf(parseModelFile(path).model, path, opts);
+}
+
+/** listTensors of a model already parsed (`path` names it in messages). */
+export async function tensorsOf(
+  model: ModelProto,
+  path: string,
+  opts: SessionOptions = {},
+): Promise<TensorList> {
   const input = theInput(model, path);
   const g = model.graph!;
   const nodes = topological(model);

@@ -1,8 +1,10 @@
 /**
- * Looking inside any ONNX model: its initializers, the shapes of every tensor (found by running a
- * copy whose intermediate tensors are extra graph outputs), and the tensors' value ranges on data.
+ * Looking inside any ONNX model: its initializers, who reads and writes each tensor, node
+ * attributes, the shapes of every tensor (found by running a copy whose intermediate tensors are
+ * extra graph outputs), and the tensors' value ranges on data.
  */
 import { withExtraOutputs } from "../onnx/edit.js";
+import type { NodeProto } from "../onnx/gen/onnx_pb.js";
 import { encodeModel, type ModelProto, type TensorProto } from "../onnx/proto.js";
 import { createSession, type HostTensor, type SessionOptions } from "../runtime/session.js";
 
@@ -54,3 +56,34 @@ export async function tensorShapes(
   for (const [name, t] of out) shapes.set(name, t.dims);
   return shapes;
 }
+
+/** The nodes that read each tensor. */
+export function consumersOf(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
+  const m = new Map<string, NodeProto[]>();
+  for (const n of nodes)
+    for (const i of n.input) {
+      if (i === "") continue;
+      const list = m.get(i) ?? [];
+      if (!list.includes(n)) list.push(n);
+      m.set(i, list);
+    }
+  return m;
+}
+
+/** The node that writes each tensor. */
+export function producersOf(nodes: readonly NodeProto[]): Map<string, NodeProto> {
+  const m = new Map<string, NodeProto>();
+  for (const n of nodes) for (const o of n.output) if (o !== "") m.set(o, n);
+  return m;
+}
+
+export const attrInt = (n: NodeProto, name: string, dflt: number): number => {
+  const a = n.attribute.find((x) => x.name === name);
+  return a === undefined ? dflt : Number(a.i);
+};
+export const attrInts = (n: NodeProto, name: string): number[] | undefined =>
+  n.attribute.find((x) => x.name === name)?.ints.map(Number);
+export const attrFloat = (n: NodeProto, name: string, dflt: number): number => {
+  const a = n.attribute.find((x) => x.name === name);
+  return a === undefined ? dflt : a.f;
+};

@@ -28,10 +28,10 @@ import {
 } from "../onnx/proto.js";
 import type { SessionOptions } from "../runtime/session.js";
 import { KdError } from "../util/errors.js";
-import { count, runAll } from "./graph.js";
+import { attrFloat, attrInt, consumersOf, count, producersOf, runAll } from "./graph.js";
 import { runBatches } from "./qdq-batches.js";
 import { correctBiases } from "./qdq-bias.js";
-import { attrFloat, attrInt, consumersOf, prepareForQdq, producersOf } from "./qdq-prepare.js";
+import { prepareForQdq } from "./qdq-prepare.js";
 
 /** Symmetric per-channel int8: scales[c] = max|W along channel c| / 127, q = round(W / scale). */
 export function quantizeWeight(

@@ -24,8 +24,8 @@ import {
 } from "../onnx/proto.js";
 import type { SessionOptions } from "../runtime/session.js";
 import { ensure } from "../util/errors.js";
+import { attrFloat, attrInt } from "./graph.js";
 import { quantizeStatic, quantizeWeight } from "./qdq.js";
-import { attrFloat, attrInt } from "./qdq-prepare.js";
 
 export { activationParams, calibrate, quantizeWeight } from "./qdq.js";
 

@@ -146,11 +146,15 @@ describe("eval: data and models that do not fit", () => {
     writeFileSync(im, idxBytes("uint8", [0, 28, 28], []));
     expectOneLineError(["eval", model, "--test-images", im], /empty-images\.idx: no examples/);
   });
-  it("several float outputs: the hint names eval's own flag", () =>
+  it("several float outputs: the hint names eval's and predict's own flag", () => {
+    expectOneLineError(["eval", foreign], /several float outputs \(scores, probs\); name one with --output$/);
+    const im = p("one-image.idx");
+    writeFileSync(im, idxBytes("uint8", [1, 28, 28], new Array(784).fill(0)));
     expectOneLineError(
-      ["eval", foreign],
+      ["predict", foreign, im],
       /several float outputs \(scores, probs\); name one with --output$/,
-    ));
+    );
+  });
   it("a model whose external data points outside its folder", () => {
     const evil = join(tmp, "evil", "m.onnx");
     mkdirSync(join(tmp, "evil"));

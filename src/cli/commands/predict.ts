@@ -39,6 +39,7 @@ export function registerPredict(program: Command): void {
       ...(f.output ? { output: f.output } : {}),
       outputs: f.probs ? "probs" : "logits",
       ...(f.threads ? { threads: f.threads } : {}),
+      flags: { input: "--input", output: "--output" },
       load: loadFlags(f),
     });
     console.log(f.json ? JSON.stringify(res) : formatPredictions(res));

@@ -3,14 +3,14 @@
  * (COOP/COEP) that SharedArrayBuffer, and so onnxruntime-web's wasm threads, need.
  */
 import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, readlink, realpath } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, resolve } from "node:path";
+import { extname, isAbsolute, resolve } from "node:path";
 import { pipeline } from "node:stream";
 import { KdError } from "../util/errors.js";
 import { fsReason } from "../util/fs-errors.js";
-import { resolveInside } from "../util/paths.js";
+import { isInside, resolveInside } from "../util/paths.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -69,9 +69,21 @@ async function openInside(root: string, name: string): Promise<{ fh: FileHandle;
   // O_NONBLOCK: opening a FIFO swapped in after realpath must not hang; fstat refuses it below.
   const fh = await open(real, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
   const st = await fh?.stat().catch(() => undefined);
-  if (fh && st?.isFile()) return { fh, size: st.size };
+  if (fh && st?.isFile() && (await stillInside(root, fh))) return { fh, size: st.size };
   await fh?.close();
   return undefined;
+}
+
+/**
+ * Whether the file a handle holds is inside `root`: the path was checked before it was opened, and
+ * a folder on it swapped for a link in between would lead the open elsewhere. Linux says which
+ * file a handle holds (/proc/self/fd); elsewhere the check before the open stands alone.
+ */
+async function stillInside(root: string, fh: FileHandle): Promise<boolean> {
+  const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+  if (opened === undefined || !isAbsolute(opened)) return true;
+  const base = await realpath(root).catch(() => undefined);
+  return base !== undefined && isInside(base, opened);
 }
 
 /** Answers one GET or HEAD: the file's bytes, or 400/404/405/500 as one line of text. */

@@ -5,10 +5,11 @@
  * and style.css.
  * `npm run build` runs this file to write dist/page/; `kd demo` copies that folder.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Metafile } from "esbuild";
+import { copyFileAtomic } from "../util/atomic.js";
 
 const WEB = fileURLToPath(new URL("../../src/web/", import.meta.url));
 export const PAGE_FILES = ["kd-demo.js", "kd-webgpu.js", "kd-csv.js", "index.html", "style.css"] as const;
@@ -43,7 +44,7 @@ export async function bundlePage(outDir: string, opts: { minify?: boolean } = {}
     metafile: true,
     logLevel: "warning",
   });
-  for (const f of ["index.html", "style.css"]) copyFileSync(join(WEB, f), join(outDir, f));
+  for (const f of ["index.html", "style.css"]) copyFileAtomic(join(WEB, f), join(outDir, f));
   return res.metafile;
 }
 

@@ -3,12 +3,13 @@
  * student in the tab: the page bundle, onnxruntime-web's wasm files (from the npm package, no
  * CDN), the two models and a slice of MNIST as raw bytes, described by manifest.json.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Dataset, loadMnist } from "../data/dataset.js";
 import { OnnxClassifier, parseModelFile } from "../runtime/classifier.js";
+import { copyFileAtomic, writeFileAtomic } from "../util/atomic.js";
 import { KdError } from "../util/errors.js";
 import type { ManifestImages, ManifestModel, SiteManifest } from "../web/api.js";
 import { bundlePage, PAGE_FILES } from "./bundle.js";
@@ -73,8 +74,8 @@ function writeImages(ds: Dataset, n: number, out: string, name: string): Manifes
   const labels = Uint8Array.from(ds.y!.subarray(0, n));
   const images = `data/${name}-images.u8`;
   const labelFile = `data/${name}-labels.u8`;
-  writeFileSync(join(out, images), px);
-  writeFileSync(join(out, labelFile), labels);
+  writeFileAtomic(join(out, images), px);
+  writeFileAtomic(join(out, labelFile), labels);
   return { images, labels: labelFile, n };
 }
 
@@ -94,11 +95,11 @@ export async function writeSite(o: SiteOptions): Promise<Site> {
 
   const prebuilt = o.page ?? fileURLToPath(new URL("../page/", import.meta.url));
   if (PAGE_FILES.every((f) => existsSync(join(prebuilt, f))))
-    for (const f of PAGE_FILES) copyFileSync(join(prebuilt, f), join(o.out, f));
+    for (const f of PAGE_FILES) copyFileAtomic(join(prebuilt, f), join(o.out, f));
   else await bundlePage(o.out);
-  for (const f of ORT_FILES) copyFileSync(ortFile(f), join(o.out, ORT_DIR, f));
-  copyFileSync(o.teacher, join(o.out, teacher.file));
-  copyFileSync(o.student, join(o.out, student.file));
+  for (const f of ORT_FILES) copyFileAtomic(ortFile(f), join(o.out, ORT_DIR, f));
+  copyFileAtomic(o.teacher, join(o.out, teacher.file));
+  copyFileAtomic(o.student, join(o.out, student.file));
 
   const manifest: SiteManifest = {
     version: 1,
@@ -108,7 +109,7 @@ export async function writeSite(o: SiteOptions): Promise<Site> {
     test: writeImages(loadMnist("test"), o.testImages ?? 1000, o.out, "test"),
     ort: ORT_DIR,
   };
-  writeFileSync(join(o.out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileAtomic(join(o.out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   const files = [
     ...PAGE_FILES,
     ...ORT_FILES.map((f) => ORT_DIR + f),

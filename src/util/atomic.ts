@@ -2,7 +2,7 @@
  * Atomic file output: write to a temporary sibling `<path>.<pid>.tmp`, then rename, so readers never
  * see half a file; temporaries that a killed kd left behind are removed by the next write.
  */
-import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { KdError } from "./errors.js";
@@ -84,6 +84,16 @@ export function cleanStaleTemps(path: string): string[] {
 }
 
 export function writeFileAtomic(path: string, data: Uint8Array | string, what = "output"): void {
+  atomically(path, what, (tmp) => writeFileSync(tmp, data));
+}
+
+/** Copies `from` to `path` atomically (a copy stopped half-way is never seen at `path`). */
+export function copyFileAtomic(from: string, path: string, what = "output"): void {
+  atomically(path, what, (tmp) => copyFileSync(from, tmp));
+}
+
+/** Makes `path` by `write` into its temporary sibling, then a rename; one line naming `path` on failure. */
+function atomically(path: string, what: string, write: (tmp: string) => void): void {
   ensureWritableDir(path, what);
   cleanStaleTemps(path);
   try {
@@ -93,7 +103,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, what = 
   }
   const tmp = tempPathFor(path);
   try {
-    writeFileSync(tmp, data);
+    write(tmp);
     renameSync(tmp, path);
   } catch (e) {
     try {

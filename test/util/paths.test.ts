@@ -1,10 +1,19 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   cleanStaleTemps,
+  copyFileAtomic,
   ensureWritableDir,
   HOST_TAG,
   tempPathFor,
@@ -138,6 +147,20 @@ describe("atomic writes", () => {
     expect(readdirSync(tmp).filter((f) => f.startsWith("shared.bin.") && f.endsWith(".tmp"))).toEqual([
       `shared.bin.${deadPid}.another-machine.tmp`,
     ]);
+  });
+  it("copy a file whole, leaving no temporary, and name the target when the copy fails", () => {
+    const from = join(tmp, "from.bin");
+    writeFileSync(from, "the bytes");
+    const to = join(tmp, "copy.bin");
+    writeFileSync(to, "old");
+    copyFileAtomic(from, to);
+    expect(readFileSync(to, "utf8")).toBe("the bytes");
+    expect(readdirSync(tmp).filter((f) => f.startsWith("copy.bin."))).toEqual([]);
+    expect(kdMessage(() => copyFileAtomic(join(tmp, "missing.bin"), to))).toMatch(
+      new RegExp(`^cannot write ${to.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `),
+    );
+    expect(readFileSync(to, "utf8")).toBe("the bytes");
+    expect(readdirSync(tmp).filter((f) => f.startsWith("copy.bin."))).toEqual([]);
   });
   it("say which file could not be written and why, without the temporary name", () => {
     expect(kdMessage(() => writeFileAtomic(tmp, "x"))).toBe(`cannot write ${tmp}: it is a folder`);

@@ -31,6 +31,15 @@ export const BAD_INPUT = "kd-bad-input: ";
 /** Attempts of a job that crashed (a bug, a killed process past the stall limit); bad input gets one. */
 export const CRASH_ATTEMPTS = 3;
 
+/**
+ * A job's default place in the queue: workers take jobs of a smaller number first, and jobs of one
+ * number in the order queued. Every kd job has one (BullMQ takes jobs without any before all
+ * others), so `kd run --priority` can put a client's jobs ahead of or behind the default.
+ */
+export const DEFAULT_PRIORITY = 1000;
+/** BullMQ's largest priority. */
+export const MAX_PRIORITY = 2_097_151;
+
 /** Sent by the worker through job progress. */
 export type JobProgress = { readonly progress: Progress } | { readonly epoch: EpochLog };
 
@@ -49,6 +58,8 @@ export interface QueueRunnerOptions {
   readonly force?: boolean;
   /** The file holding the secret jobs are signed with (default: $KD_QUEUE_SECRET, else <store>/secret). */
   readonly secretFile?: string;
+  /** Workers take jobs of a smaller number first (1 to MAX_PRIORITY; default DEFAULT_PRIORITY). */
+  readonly priority?: number;
 }
 
 export class QueueRunner implements Runner {
@@ -212,7 +223,12 @@ export class QueueRunner implements Runner {
     jobId: string,
   ): Promise<Job> {
     const data = signJob(this.secret, name, payload);
-    const opts = { jobId, attempts: CRASH_ATTEMPTS, backoff: { type: "fixed", delay: 1000 } };
+    const opts = {
+      jobId,
+      attempts: CRASH_ATTEMPTS,
+      backoff: { type: "fixed", delay: 1000 },
+      priority: this.o.priority ?? DEFAULT_PRIORITY,
+    };
     const job = await this.queue.add(name, data, opts);
     if ((await job.getState()) !== "failed") return job;
     // A worker may have taken a twin coordinator's replacement meanwhile: then that one is awaited.

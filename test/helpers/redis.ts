@@ -71,25 +71,18 @@ export function spawnWorker(
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Proc {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      bin,
-      "worker",
-      "--redis",
-      url,
-      "--store",
-      store,
-      "--threads",
-      "1",
-      "--lock-ms",
-      "1000",
-      ...args,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, KD_DEBUG: "", ...env } },
+  return spawnKd(
+    ["worker", "--redis", url, "--store", store, "--threads", "1", "--lock-ms", "1000", ...args],
+    env,
   );
+}
+
+/** A `kd` process left running (a worker, a coordinator waiting on the queue), its stderr collected. */
+export function spawnKd(args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, KD_DEBUG: "", ...env },
+  });
   const p: Proc = { child, stderr: "" };
   child.stderr!.on("data", (b: Buffer) => {
     p.stderr += b.toString();

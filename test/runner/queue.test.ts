@@ -283,7 +283,8 @@ describe.skipIf(!hasRedis())("kd on BullMQ workers over Redis", () => {
     let queuedJobs = 0;
     const t0 = Date.now();
     while (queuedJobs === 0 && Date.now() - t0 < 60_000) {
-      queuedJobs = await raw.llen(`bull:${QUEUE_NAME}:wait`);
+      // Every kd job has a priority (DEFAULT_PRIORITY), so it waits in BullMQ's prioritized set.
+      queuedJobs = await raw.zcard(`bull:${QUEUE_NAME}:prioritized`);
       await sleep(50);
     }
     raw.disconnect();

@@ -6,7 +6,7 @@ import { writeReports } from "../../report/index.js";
 import { executeSpec, planWithReuse } from "../../runner/execute.js";
 import { SECRET_FILE_HELP } from "../../runner/job-auth.js";
 import { pointText } from "../../runner/plan.js";
-import { QueueRunner } from "../../runner/queue.js";
+import { DEFAULT_PRIORITY, MAX_PRIORITY, QueueRunner } from "../../runner/queue.js";
 import { parseRedisUrl } from "../../runner/redis.js";
 import { ensure } from "../../util/errors.js";
 import { printable, printableLines } from "../../util/printable.js";
@@ -26,6 +26,7 @@ export interface RunFlags {
   store?: string;
   shardRows?: number;
   secretFile?: string;
+  priority?: number;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -65,6 +66,7 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
   );
   ensure(f.shardRows === undefined || f.redis, "--shard-rows needs --redis (shards run on the workers)");
   ensure(f.secretFile === undefined || f.redis, "--secret-file needs --redis (it signs the queue's jobs)");
+  ensure(f.priority === undefined || f.redis, "--priority needs --redis (it orders the queue's jobs)");
   // Open the queue first: an unreachable Redis is one line before anything is written.
   const runner =
     f.redis && f.store
@@ -76,6 +78,7 @@ export async function runSpecCommand(loaded: LoadedSpec, f: RunFlags, defaultOut
           ...(f.force ? { force: true } : {}),
           ...(f.shardRows ? { shardRows: f.shardRows } : {}),
           ...(f.secretFile ? { secretFile: f.secretFile } : {}),
+          ...(f.priority ? { priority: f.priority } : {}),
         })
       : undefined;
   const printer = progressPrinter({ bar: f.progress });
@@ -114,7 +117,12 @@ export function addRunOptions(cmd: Command): Command {
       "with --redis: compute teacher logits of larger transfer sets in shards of about n rows, one job each",
       num({ int: true, min: 1 }),
     )
-    .option("--secret-file <path>", SECRET_FILE_HELP);
+    .option("--secret-file <path>", SECRET_FILE_HELP)
+    .option(
+      "--priority <n>",
+      `with --redis: workers take this run's jobs before those of a larger number (default ${DEFAULT_PRIORITY}; 1 first)`,
+      num({ int: true, min: 1, max: MAX_PRIORITY }),
+    );
 }
 
 export function registerRun(program: Command): void {

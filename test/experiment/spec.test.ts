@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { DataCatalog } from "../../src/data/sources.js";
 import { loadSpec, overlay, validateSpec } from "../../src/experiment/load.js";
+import { planSpec } from "../../src/runner/plan.js";
 import { kd } from "../helpers/cli.js";
 import { type SpecDoc, tinySpec, writeSpec } from "../helpers/specs.js";
 
@@ -240,6 +242,16 @@ describe("spec validation: one line naming the field, before any training", () =
     for (const profile of ["smoke", "quick", "full"])
       expect(() => loadSpec("experiments/hinton2015-mnist.yaml", { profile })).not.toThrow();
     // Every spec in experiments/, in each of its profiles (the checks at load: rows, overlaps).
+    // The MNIST spec's `consistent` profile plans the full profile's teacher and consistent runs
+    // alone, fingerprints included, so each profile reuses the other's finished runs.
+    const planned = (profile: string) => {
+      const { spec } = loadSpec("experiments/hinton2015-mnist.yaml", { profile });
+      return planSpec(spec, new DataCatalog(spec.data, process.cwd()), process.cwd());
+    };
+    const full = new Map(planned("full").map((p) => [p.id, p.fingerprint]));
+    const alone = planned("consistent");
+    expect(alone.map((p) => p.id)).toEqual(["teacher", "consistent@s1", "consistent@s2", "consistent@s3"]);
+    for (const p of alone) expect(p.fingerprint, p.id).toBe(full.get(p.id));
     const specs = readdirSync("experiments").filter((f) => f.endsWith(".yaml") && !f.endsWith(".paper.yaml"));
     expect(specs.length).toBeGreaterThanOrEqual(4);
     for (const f of specs) {

@@ -28,7 +28,10 @@ export function registerReproduce(program: Command): void {
       "--quick",
       "every experiment at small scale (default): about 3.5 min on 2 idle cores, about 10 min on a busy machine",
     )
-    .option("--full", "paper scale: about 2 h 15 min on 2 cores shared with other jobs, less on idle ones")
+    .option(
+      "--full",
+      "paper scale: about 2 h 15 min on 2 cores shared with other jobs, less on idle ones, plus about half an hour for the consistent row",
+    )
     .option("--smoke", "a miniature for tests");
   addRunOptions(cmd);
   cmd.action(async (dataset: string, f: ReproFlags) => {

@@ -236,7 +236,8 @@ describe.skipIf(!hasRedis())("events on Redis are not trusted either", () => {
     let jobId: string | undefined;
     await waitFor(
       async () => {
-        jobId = (await raw.lrange(`bull:${QUEUE_NAME}:wait`, 0, 0))[0];
+        // Every kd job has a priority, so it waits in BullMQ's prioritized set.
+        jobId = (await raw.zrange(`bull:${QUEUE_NAME}:prioritized`, 0, 0))[0];
         return jobId !== undefined;
       },
       60_000,

@@ -237,7 +237,7 @@ describe.skipIf(!hasRedis())("events on Redis are not trusted either", () => {
     await waitFor(
       async () => {
         // Every kd job has a priority, so it waits in BullMQ's prioritized set.
-        jobId = (await raw.zrange(`bull:${QUEUE_NAME}:prioritized`, 0, 0))[0];
+        jobId = (await raw.zrange(`bull:${QUEUE_NAME}:prioritized`, "0", "0"))[0];
         return jobId !== undefined;
       },
       60_000,
